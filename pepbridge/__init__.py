@@ -1,0 +1,1 @@
+"""pepbridge: the operator-side bridge to PEP (Gamanza Engage)."""

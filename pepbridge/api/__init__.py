@@ -1,0 +1,1 @@
+"""The inbound API plumbing: credentials (OAuth2 clients, API keys), authentication, errors."""

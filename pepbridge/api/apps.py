@@ -1,0 +1,12 @@
+"""Inbound API credentials and plumbing shared by the Operator API and the ingestion API."""
+
+from django.apps import AppConfig
+
+
+class ApiConfig(AppConfig):
+    name = "pepbridge.api"
+    label = "api"
+    verbose_name = "API credentials"
+
+    def ready(self) -> None:
+        from pepbridge.api import checks, schema  # noqa: F401  (register checks and extensions)

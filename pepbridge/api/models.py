@@ -1,0 +1,65 @@
+"""Inbound credentials: the scope each OAuth client may ask for, and hashed API keys."""
+
+from __future__ import annotations
+
+from django.contrib.auth.hashers import check_password
+from django.db import models
+from django.utils import timezone
+from oauth2_provider.settings import oauth2_settings
+
+
+class Scope(models.TextChoices):
+    """What a credential may call. One scope per credential: PEP never writes operator data."""
+
+    PEP = "pep", "Operator API (PEP calls it)"
+    INGEST = "ingest", "Ingestion API (the operator platform calls it)"
+
+
+class ClientScope(models.Model):
+    """The scope an OAuth client (DOT Application) is allowed; the toolkit's default is all."""
+
+    application = models.OneToOneField(
+        oauth2_settings.APPLICATION_MODEL,
+        on_delete=models.CASCADE,
+        related_name="pepbridge_scope",
+    )
+    scope = models.CharField(max_length=16, choices=Scope.choices)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(scope__in=Scope.values), name="clientscope_known_scope"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application_id}: {self.scope}"
+
+
+class ApiKey(models.Model):
+    """A static credential (`pbk_<key_id>_<secret>`); only a salted hash of the secret is kept."""
+
+    name = models.CharField(max_length=100)
+    key_id = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=128)
+    scope = models.CharField(max_length=16, choices=Scope.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(scope__in=Scope.values), name="apikey_known_scope"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_id})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def check_secret(self, secret: str) -> bool:
+        return check_password(secret, self.secret_hash)

@@ -1,0 +1,138 @@
+"""Inbound endpoints of this app: the OAuth token endpoint and player identity (operator-api §5)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from oauth2_provider import views as oauth_views
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from pepbridge.api import schema
+from pepbridge.api.exception_handler import error_body
+from pepbridge.api.exceptions import ApiError
+from pepbridge.api.identity import player_identify
+from pepbridge.api.oauth import FormOrJsonOAuthLibCore
+from pepbridge.api.permissions import RequiresPepScope
+from pepbridge.pep.wire import format_timestamp
+
+# One answer for a bad signature, an expired token and an unknown player: say nothing more.
+IDENTITY_REFUSED = "The identity token is not valid."
+# PEP's own credential was fine: the challenge names the identity token, not Bearer.
+IDENTITY_CHALLENGE = 'IdentityToken realm="pepbridge"'
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class TokenView(oauth_views.TokenView):
+    """`POST /oauth/token`: client credentials as a form, HTTP Basic or JSON.
+
+    Errors keep RFC 6749's `error`/`error_description` (OAuth clients read them) and add the
+    shape's `statusCode` and `message`.
+    """
+
+    oauthlib_backend_class = FormOrJsonOAuthLibCore
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        if response.status_code >= 400:
+            response.content = json.dumps(_token_error(response))
+            response["Content-Type"] = "application/json"
+        return response
+
+    def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        response = JsonResponse(error_body(405, f'Method "{request.method}" not allowed.'))
+        response.status_code = 405
+        response["Allow"] = "POST"
+        return response
+
+
+def _token_error(response: HttpResponse) -> dict[str, Any]:
+    try:
+        oauth_error = json.loads(response.content or b"{}")
+    except ValueError:
+        oauth_error = {}
+    code = str(oauth_error.get("error", "invalid_request"))
+    message = str(oauth_error.get("error_description") or code.replace("_", " ").capitalize())
+    return {"statusCode": response.status_code, "message": message, **oauth_error, "error": code}
+
+
+class PlayerIdentityView(APIView):
+    """`POST /api/auth/v1/player`: the player an identity token names, and until when."""
+
+    permission_classes: ClassVar[list[Any]] = [RequiresPepScope]
+
+    class InputSerializer(serializers.Serializer):
+        identityToken = serializers.CharField(max_length=8192, trim_whitespace=True)
+
+        class Meta:
+            ref_name = "PlayerIdentityRequest"
+
+    class OutputSerializer(serializers.Serializer):
+        playerId = serializers.CharField()
+        expiresAt = serializers.CharField(required=False)
+
+        class Meta:
+            ref_name = "PlayerIdentity"
+
+    @extend_schema(
+        operation_id="player_identity",
+        tags=schema.OPERATOR_API_TAGS,
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            400: schema.error_response("No identityToken, or malformed JSON"),
+            401: schema.error_response("Missing credentials, or an invalid/expired/unknown token"),
+            403: schema.error_response("The credential lacks the pep scope"),
+            429: schema.error_response("Too many requests from this client"),
+        },
+        examples=[
+            OpenApiExample(
+                "Identity token",
+                request_only=True,
+                value={"identityToken": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJwLTEwMDQyIn0.c2ln"},
+            ),
+            OpenApiExample(
+                "Player",
+                response_only=True,
+                status_codes=["200"],
+                value={"playerId": "p-10042", "expiresAt": "2026-05-01T12:30:00.000Z"},
+            ),
+            *schema.error_examples(400, 401, 403, 429),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        identity = player_identify(identity_token=data.validated_data["identityToken"])
+        if identity is None:
+            raise ApiError(401, IDENTITY_REFUSED, headers={"WWW-Authenticate": IDENTITY_CHALLENGE})
+        body = {"playerId": identity.player_id}
+        if identity.expires_at is not None:
+            body["expiresAt"] = format_timestamp(identity.expires_at)
+        return Response(self.OutputSerializer(body).data)
+
+
+# Paths of the inbound APIs: their 404s and 500s outside DRF views get the error shape too.
+API_PREFIXES = ("/api/", "/ingest/", "/oauth/")
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler404: the error shape under the API prefixes, Django's page elsewhere."""
+    if request.path.startswith(API_PREFIXES):
+        return JsonResponse(error_body(404, "Not found."), status=404)
+    return defaults.page_not_found(request, exception or Http404())
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: the error shape under the API prefixes, Django's page elsewhere."""
+    if request.path.startswith(API_PREFIXES):
+        return JsonResponse(error_body(500, "Internal server error."), status=500)
+    return defaults.server_error(request)

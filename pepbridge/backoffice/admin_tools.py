@@ -1,0 +1,97 @@
+"""Building blocks shared by the apps' ModelAdmins: append-only records, JSON, links, PII."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.db.models import Model, Q, QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from pepbridge.backoffice.models import VIEW_PERSONAL_DATA, has_backoffice_perm
+from pepbridge.backoffice.paginator import EstimatedCountPaginator
+
+
+class AppendOnlyMixin:
+    """Records written only by the system (audit, attempts, requests from PEP): look, never touch.
+
+    Denies add, change and delete to everyone, superusers included; view permission still
+    decides who may look.
+    """
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+class BigListMixin:
+    """A list that stays fast on millions of rows: estimated totals, no full count."""
+
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    # Facet counts are one COUNT per filter option: a scan each on a big table.
+    show_facets = admin.ShowFacets.NEVER
+    list_per_page = 50
+
+
+class ExactSearchMixin:
+    """Search by exact value on each of `search_fields`: one index lookup per field.
+
+    Django's "=field" means iexact, i.e. UPPER(col) = UPPER(term), which no plain index serves;
+    on a million rows that is a sequential scan per search.
+    """
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        match = Q(pk__in=[])
+        for field in self.get_search_fields(request):  # type: ignore[attr-defined]
+            match |= Q(**{field.lstrip("="): term})
+        return queryset.filter(match), False
+
+
+class ReadOnlyTabularInline(AppendOnlyMixin, admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+
+def pretty_json(value: Any) -> SafeString:
+    """JSON (a parsed value or the stored text) indented for reading, in a <pre>."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return format_html("<pre>{}</pre>", value)
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def changelist_url(app_label: str, model_name: str, **params: Any) -> str:
+    url = reverse(f"admin:{app_label}_{model_name}_changelist")
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def change_link(obj: Model | None, text: str | None = None) -> str:
+    """A link to an object's admin page, or an empty string when there is none."""
+    if obj is None:
+        return ""
+    meta = obj._meta
+    url = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, text or str(obj))
+
+
+def may_see_personal_data(request: HttpRequest) -> bool:
+    return has_backoffice_perm(request.user, VIEW_PERSONAL_DATA)

@@ -1,0 +1,142 @@
+"""A small demo data set and local credentials, so `bin/dev run` shows the whole flow at once.
+
+Debug only: it writes credentials to VAR_DIR/dev-secrets (git-ignored) so that every start of
+the demo prints the same login. Every step is idempotent; running it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from bonuses.models import Bonus
+from bonuses.services import bonus_create
+from events.ingestion import ingest_events
+from players.loading import ingest_players
+
+DEMO_PLAYERS = ("demo-1001", "demo-1002", "demo-1003")
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    admin_user: str
+    admin_password: str
+    pep_client_id: str
+    pep_client_secret: str
+
+
+def _secret_dir() -> Path:
+    path = Path(settings.VAR_DIR) / "dev-secrets"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _admin_login() -> tuple[str, str]:
+    password_file = _secret_dir() / "admin-password"
+    if not password_file.exists():
+        password_file.write_text(secrets.token_urlsafe(12))
+        password_file.chmod(0o600)
+    password = password_file.read_text().strip()
+    user, _ = get_user_model().objects.get_or_create(
+        username="admin", defaults={"is_staff": True, "is_superuser": True}
+    )
+    if not user.check_password(password):
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    return "admin", password
+
+
+def _pep_client() -> tuple[str, str]:
+    """PEP's own OAuth client for calling the Operator API, kept across demo runs."""
+    from oauth2_provider.models import get_application_model
+
+    from pepbridge.api.services import oauth_client_create
+
+    stored = _secret_dir() / "demo-pep-client.json"
+    if stored.exists():
+        data = json.loads(stored.read_text())
+        if get_application_model().objects.filter(client_id=data["client_id"]).exists():
+            return data["client_id"], data["client_secret"]
+    issued = oauth_client_create(name="PEP (demo)")
+    stored.write_text(
+        json.dumps({"client_id": issued.client_id, "client_secret": issued.client_secret})
+    )
+    stored.chmod(0o600)
+    return issued.client_id, issued.client_secret
+
+
+def _bonuses() -> None:
+    catalogue: list[dict[str, Any]] = [
+        {"bonus_id": "WELCOME100", "name": "Welcome bonus 100%", "bonus_type": "deposit_match",
+         "percentage": Decimal("100"), "currency": "EUR", "wagering_requirement": Decimal("30")},
+        {"bonus_id": "FS-STARBURST-20", "name": "20 free spins on Starburst",
+         "bonus_type": "free_spins", "amount": Decimal("20"), "currency": "EUR"},
+        {"bonus_id": "CASH10", "name": "10 EUR cash", "bonus_type": "cash",
+         "amount": Decimal("10"), "currency": "EUR", "max_grants_per_player": 1},
+    ]  # fmt: skip
+    for fields in catalogue:
+        if not Bonus.objects.filter(bonus_id=fields["bonus_id"]).exists():
+            bonus_create(**fields)
+
+
+def _players_and_events() -> None:
+    start = timezone.now() - timedelta(minutes=30)
+    players = [
+        {"playerId": pid, "username": f"player{index}", "country": "CH", "currency": "EUR",
+         "registrationDate": start.isoformat(), "registrationDevice": "desktop"}
+        for index, pid in enumerate(DEMO_PLAYERS, start=1)
+    ]  # fmt: skip
+    ingest_players(players)
+    events: list[dict[str, Any]] = []
+    for index, pid in enumerate(DEMO_PLAYERS, start=1):
+        at = start + timedelta(minutes=index)
+        events.append(_deposit(pid, at, index))
+        events.append(_round(pid, at + timedelta(minutes=1), index))
+    ingest_events(events)
+
+
+def _deposit(player_id: str, at: Any, index: int) -> dict[str, Any]:
+    return {
+        "type": "money_transaction", "playerId": player_id, "transactionId": f"demo-dep-{index}",
+        "transactionType": "DEPOSIT", "transactionStatus": "APPROVED", "amount": "50",
+        "currency": "EUR", "date": at.isoformat(), "realMoneyBalance": "50",
+        "bonusMoneyBalance": "0",
+    }  # fmt: skip
+
+
+def _round(player_id: str, at: Any, index: int) -> dict[str, Any]:
+    return {
+        "type": "casino_round", "playerId": player_id, "roundId": f"demo-round-{index}",
+        "currency": "EUR", "gameId": "starburst", "gameName": "Starburst",
+        "gameCategoryId": "slots", "gameCategoryName": "Slots", "gameProviderId": "netent",
+        "gameProviderName": "NetEnt",
+        "transactions": [
+            {"transactionId": f"demo-bet-{index}", "transactionType": "BET",
+             "realMoneyAmount": "2.50", "bonusMoneyAmount": "0", "realMoneyBalance": "47.50",
+             "bonusMoneyBalance": "0", "date": at.isoformat()},
+            {"transactionId": f"demo-win-{index}", "transactionType": "WIN",
+             "realMoneyAmount": "5", "bonusMoneyAmount": "0", "realMoneyBalance": "52.50",
+             "bonusMoneyBalance": "0", "date": (at + timedelta(seconds=3)).isoformat(),
+             "betAmount": "2.50"},
+        ],
+    }  # fmt: skip
+
+
+def demo_setup() -> DemoLogin:
+    """Create the demo admin, PEP's demo client, a bonus catalogue, players and a few events."""
+    if not settings.DEBUG:
+        raise RuntimeError("demo data is for local debug runs only (DEBUG is false)")
+    admin_user, admin_password = _admin_login()
+    client_id, client_secret = _pep_client()
+    _bonuses()
+    _players_and_events()
+    return DemoLogin(admin_user, admin_password, client_id, client_secret)

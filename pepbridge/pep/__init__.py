@@ -1,0 +1,1 @@
+"""The one place in pepbridge that talks HTTP to PEP."""

@@ -1,0 +1,446 @@
+"""The one place in pepbridge that talks HTTP to PEP (nothing else imports `requests`).
+
+A `PepClient` owns one `requests.Session` (connection pooling), sends every call with a
+timeout and the shared OAuth2 token, retries transient faults a few times with backoff, and turns
+every failure into `PepTransientError` or `PepPermanentError`. docs/pep-client.md has the policy.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.utils import timezone
+from requests.structures import CaseInsensitiveDict
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from pepbridge.pep import wire
+from pepbridge.pep.errors import PepError, PepPermanentError, PepTransientError
+from pepbridge.pep.token import (
+    CachedToken,
+    FetchedToken,
+    TokenCache,
+    cache_key,
+    parse_token_response,
+)
+
+logger = logging.getLogger("pepbridge.pep")
+
+TOKEN_PATH = "/api/oauth/v1/token"  # noqa: S105  (a URL path, not a password)
+BACKOFF_BASE = 0.2  # seconds before the second attempt; doubles per attempt
+BACKOFF_CAP = 3.0  # longest wait inside a call; a longer Retry-After goes back to the caller
+EXCERPT_BYTES = 4096  # how much of an error body is kept on the exception
+TOKEN_BODY_LIMIT = 64 * 1024
+TRANSIENT_4XX = frozenset({408, 425, 429})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True)
+class PepResponse:
+    status: int
+    body: bytes
+    headers: Mapping[str, str]
+    elapsed_ms: float
+
+    def json(self) -> Any:
+        """Decode the body with PEP's wire rules (fractions as Decimal)."""
+        return wire.loads(self.body)
+
+
+class _Secret:
+    """Holds the client secret so that no repr, traceback or debug page can show it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+
+class PepClient:
+    """Send requests to PEP's Platform API; see `request` for the contract.
+
+    `clock` and `sleep` are attributes so tests can move time and skip real waiting.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        attempts: int | None = None,
+    ) -> None:
+        self.base_url = (base_url or settings.PEP_BASE_URL).rstrip("/")
+        self.client_id = client_id if client_id is not None else settings.PEP_CLIENT_ID
+        secret = client_secret if client_secret is not None else settings.PEP_CLIENT_SECRET
+        self._secret = _Secret(secret)
+        connect = connect_timeout or settings.PEP_CONNECT_TIMEOUT
+        read = read_timeout or settings.PEP_READ_TIMEOUT
+        self.timeout = (connect, read)
+        self.attempts = attempts or settings.PEP_HTTP_ATTEMPTS
+        self.default_token_lifetime = float(settings.PEP_TOKEN_DEFAULT_LIFETIME)
+        self.clock: Callable[[], datetime] = timezone.now
+        self.sleep: Callable[[float], None] = time.sleep
+        self.session = _session(self.base_url)
+        self.tokens = TokenCache(
+            key=cache_key(self.base_url, self.client_id),
+            fetch=self._fetch_token,
+            refresh_margin=float(settings.PEP_TOKEN_REFRESH_MARGIN),
+            # Long enough for one token request to time out; after that another may try.
+            lease_seconds=connect + read + 5.0,
+            clock=lambda: self.clock(),
+            sleep=lambda seconds: self.sleep(seconds),
+        )
+        self._origin = _origin(self.base_url)
+        self._context = threading.local()
+
+    def __repr__(self) -> str:
+        return f"<PepClient {self.base_url} client_id={self.client_id}>"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        retry: bool = True,
+        stream_limit: int | None = None,
+    ) -> PepResponse:
+        """Send one request to PEP with the shared token; 2xx -> PepResponse, else raise.
+
+        Raises PepTransientError (retry later) or PepPermanentError (dead-letter). Transient
+        faults are retried here up to PEP_HTTP_ATTEMPTS times unless `retry=False`, or a
+        Retry-After exceeds BACKOFF_CAP. A 401 drops the token and retries once with a new one.
+        `body` goes as-is, as application/json unless `headers` say otherwise. `path` may be
+        an absolute URL on PEP's own scheme and host (detailsURL downloads); `stream_limit`
+        refuses a larger body ("too_large") without reading it all.
+        """
+        url = self._url(path)
+        send_headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
+        if body is not None:
+            send_headers["Content-Type"] = "application/json"
+        send_headers.update(headers or {})
+        for attempt in self._retrying(retry):
+            with attempt:
+                self._context.attempt = attempt.retry_state.attempt_number
+                return self._authorized(method, url, body, send_headers, params, stream_limit)
+        raise AssertionError("tenacity ended without a result")  # pragma: no cover
+
+    def token_age_seconds(self) -> float | None:
+        """Seconds since the shared token was fetched, for the health endpoint; None if none."""
+        return self.tokens.age_seconds()
+
+    def close(self) -> None:
+        self.session.close()
+
+    # --- one attempt ---------------------------------------------------------------------
+
+    def _authorized(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        params: Mapping[str, str] | None,
+        stream_limit: int | None,
+    ) -> PepResponse:
+        token = self.tokens.get()
+        response = self._exchange(method, url, body, headers, params, token, stream_limit)
+        if response.status == 401:
+            # Revoked or expired early: drop it (only if nobody replaced it yet), retry once.
+            self.tokens.invalidate(token)
+            rejected, token = token, self.tokens.get()
+            response = self._exchange(method, url, body, headers, params, token, stream_limit)
+            if response.status == 401:
+                raise PepPermanentError(
+                    f"PEP rejected a freshly fetched token on {_action(method, url)}",
+                    status=401,
+                    body_excerpt=self._excerpt(response.body, rejected.value, token.value),
+                    error_class="token_rejected",
+                )
+        self._raise_for_status(response, _action(method, url), token.value)
+        return response
+
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        params: Mapping[str, str] | None,
+        token: CachedToken | None,
+        stream_limit: int | None,
+    ) -> PepResponse:
+        """Do one HTTP exchange and log it; raise only when there is no HTTP answer."""
+        send = CaseInsensitiveDict(headers)
+        if token is not None:
+            send["Authorization"] = f"Bearer {token.value}"
+        started = time.monotonic()
+        try:
+            response = self._send(method, url, body, send, params, stream_limit, started)
+        except PepError as exc:
+            self._log(method, url, exc.status, started, exc.error_class)
+            raise
+        self._log(method, url, response.status, started, _status_class(response.status))
+        return response
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        params: Mapping[str, str] | None,
+        stream_limit: int | None,
+        started: float,
+    ) -> PepResponse:
+        action = _action(method, url)
+        try:
+            raw = self.session.request(
+                method,
+                url,
+                data=body,
+                headers=headers,
+                params=params,
+                timeout=self.timeout,
+                allow_redirects=False,  # a redirect must not carry our token anywhere
+                stream=True,
+            )
+            try:
+                content = _read_body(raw, stream_limit, action)
+            finally:
+                raw.close()
+        # `from None` throughout: requests' exceptions carry the prepared request, headers
+        # (the token) included, and must not be chained into our errors.
+        except requests.Timeout:
+            raise PepTransientError(f"PEP timed out on {action}", error_class="timeout") from None
+        except requests.ConnectionError as exc:
+            message = f"could not reach PEP for {action} ({type(exc).__name__})"
+            raise PepTransientError(message, error_class="connection") from None
+        except requests.RequestException as exc:
+            message = f"HTTP failure on {action} ({type(exc).__name__})"
+            raise PepTransientError(message, error_class="unknown") from None
+        elapsed_ms = (time.monotonic() - started) * 1000
+        return PepResponse(raw.status_code, content, CaseInsensitiveDict(raw.headers), elapsed_ms)
+
+    def _raise_for_status(self, response: PepResponse, action: str, token: str = "") -> None:
+        status = response.status
+        if 200 <= status < 300:
+            return
+        message = f"PEP answered {status} to {action}"
+        excerpt = self._excerpt(response.body, token)
+        if 400 <= status < 500 and status not in TRANSIENT_4XX:
+            raise PepPermanentError(message, status=status, body_excerpt=excerpt)
+        # 408/425/429, 5xx and anything unexpected (1xx, 3xx) may well pass later.
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), self.clock())
+        raise PepTransientError(
+            message, status=status, body_excerpt=excerpt, retry_after=retry_after
+        )
+
+    # --- token ---------------------------------------------------------------------------
+
+    def _fetch_token(self) -> FetchedToken:
+        """Ask PEP for a token: one attempt, the caller's retry loop covers transient faults."""
+        url = self.base_url + TOKEN_PATH
+        body = wire.dumps({"clientId": self.client_id, "clientSecret": self._secret.value})
+        headers = {"Content-Type": "application/json"}
+        response = self._exchange("POST", url, body, headers, None, None, TOKEN_BODY_LIMIT)
+        if 400 <= response.status < 500 and response.status not in TRANSIENT_4XX:
+            raise PepPermanentError(
+                f"PEP's token endpoint refused our client credentials ({response.status}): "
+                "check PEP_CLIENT_ID, PEP_CLIENT_SECRET and PEP_BASE_URL",
+                status=response.status,
+                body_excerpt=self._excerpt(response.body),
+                error_class="token_config",
+            )
+        self._raise_for_status(response, f"POST {TOKEN_PATH}")
+        return parse_token_response(
+            response.body, now=self.clock(), default_lifetime=self.default_token_lifetime
+        )
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _retrying(self, retry: bool) -> Iterator[Any]:
+        return iter(
+            Retrying(
+                stop=stop_after_attempt(self.attempts if retry else 1),
+                wait=_backoff,
+                retry=retry_if_exception(_worth_retrying_now),
+                sleep=self.sleep,
+                reraise=True,
+            )
+        )
+
+    def _url(self, path: str) -> str:
+        if not path.startswith(("http://", "https://")):
+            return f"{self.base_url}/{path.lstrip('/')}"
+        if _origin(path) != self._origin:
+            # The URL came from PEP's payload: never send our token to another host.
+            raise PepPermanentError(
+                f"refusing a URL outside PEP_BASE_URL's host ({urlsplit(path).hostname})",
+                error_class="foreign_url",
+            )
+        return path
+
+    def _excerpt(self, body: bytes, *tokens: str) -> str:
+        """The start of PEP's answer, with our secret and tokens blanked should PEP echo them."""
+        text = body[:EXCERPT_BYTES].decode("utf-8", errors="replace")
+        for secret in (self._secret.value, *tokens):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    def _log(
+        self, method: str, url: str, status: int | None, started: float, error_class: str
+    ) -> None:
+        level = logging.WARNING if error_class else logging.INFO
+        fields = {
+            "method": method,
+            "path": urlsplit(url).path,  # no query string, no payload: no personal data
+            "status": status or "",
+            "latency_ms": round((time.monotonic() - started) * 1000, 1),
+            "attempt": getattr(self._context, "attempt", 1),
+            "error_class": error_class,
+        }
+        logger.log(level, "pep call", extra=fields)
+
+
+def _session(base_url: str) -> requests.Session:
+    """A pooled session that reads the proxy and CA bundle environment once, here.
+
+    With trust_env on, requests looks up the proxy variables (and .netrc) on every call: about a
+    quarter of a delivery worker's CPU. An explicit HTTPS_PROXY / HTTP_PROXY (minus NO_PROXY)
+    and REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE are still honoured, as read when the client is made.
+    .netrc is not: its credentials must never replace our bearer token.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies(base_url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.headers.update({"Accept": "application/json", "User-Agent": "pepbridge"})
+    return session
+
+
+def _read_body(raw: requests.Response, limit: int | None, action: str) -> bytes:
+    """Read the body; error bodies are cut to an excerpt, success bodies refused over `limit`."""
+    if not 200 <= raw.status_code < 300:
+        return _read_upto(raw, EXCERPT_BYTES)
+    if limit is None:
+        return raw.content
+    length = raw.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > limit:
+        raise _too_large(raw.status_code, action, limit)
+    content = _read_upto(raw, limit + 1)
+    if len(content) > limit:
+        raise _too_large(raw.status_code, action, limit)
+    return content
+
+
+def _read_upto(raw: requests.Response, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in raw.iter_content(chunk_size=64 * 1024):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
+
+
+def _too_large(status: int, action: str, limit: int) -> PepPermanentError:
+    return PepPermanentError(
+        f"PEP's answer to {action} is larger than {limit} bytes",
+        status=status,
+        error_class="too_large",
+    )
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP-date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # HTTP-dates are GMT
+        when = when.replace(tzinfo=UTC)
+    return max((when - now).total_seconds(), 0.0)
+
+
+def _worth_retrying_now(exc: BaseException) -> bool:
+    if not isinstance(exc, PepTransientError):
+        return False
+    return exc.retry_after is None or exc.retry_after <= BACKOFF_CAP
+
+
+def _backoff(state: RetryCallState) -> float:
+    """Exponential backoff with jitter, or the Retry-After PEP asked for if that is longer."""
+    delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (state.attempt_number - 1))
+    # Jitter only for spreading retries out, nothing secret depends on it.
+    delay *= random.uniform(0.75, 1.0)  # noqa: S311
+    exc = state.outcome.exception() if state.outcome else None
+    retry_after = getattr(exc, "retry_after", None)
+    return max(delay, retry_after) if retry_after is not None else delay
+
+
+def _status_class(status: int) -> str:
+    return "" if 200 <= status < 300 else f"http_{status}"
+
+
+def _action(method: str, url: str) -> str:
+    return f"{method} {urlsplit(url).path}"
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or ""), parts.port or _DEFAULT_PORTS.get(scheme)
+
+
+_client: PepClient | None = None
+_client_lock = threading.Lock()
+
+
+def get_pep_client() -> PepClient:
+    """The process's PepClient, created on first use (thread-safe)."""
+    global _client
+    client = _client
+    if client is None:
+        with _client_lock:
+            if _client is None:
+                _client = PepClient()
+            client = _client
+    return client
+
+
+def reset_pep_client() -> None:
+    """Close and forget the process's client, e.g. after tests change settings."""
+    global _client
+    with _client_lock:
+        client, _client = _client, None
+    if client is not None:
+        client.close()

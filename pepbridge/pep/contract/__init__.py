@@ -1,0 +1,51 @@
+"""PEP's Platform API wire format, described once: the outbox builders and the sandbox both use it.
+
+Each endpoint is keyed by a stable message type (the outbox's `message_type`). Bodies are checked
+against the shapes in /work/shared/pep-api/platform-api.md; where PEP has published nothing the
+shape is our documented choice (docs/contract.md) and the path can be overridden with a
+`PEP_PATH_<KEY>` environment variable (settings.PEP_PATHS), so fixing it needs no release.
+
+The package: `spec` (Field, Spec, Endpoint), `bodies` (the request bodies), `table` (endpoints
+and paths), `validation` (the engine). Import from here; the split is an implementation detail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pepbridge.pep.contract.bodies import MIGRATION_BATCH_MAX
+from pepbridge.pep.contract.spec import Endpoint, Errors, Field, Rule, Spec
+from pepbridge.pep.contract.table import (
+    MESSAGE_TYPES,
+    OVERRIDABLE,
+    endpoint,
+    endpoints,
+    path_for,
+    resolve,
+)
+from pepbridge.pep.contract.validation import check_body
+
+__all__ = [
+    "MESSAGE_TYPES",
+    "MIGRATION_BATCH_MAX",
+    "OVERRIDABLE",
+    "Endpoint",
+    "Errors",
+    "Field",
+    "Rule",
+    "Spec",
+    "endpoint",
+    "endpoints",
+    "path_for",
+    "resolve",
+    "validate",
+]
+
+
+def validate(message_type: str, payload: Any) -> Errors:
+    """Check a payload against the contract; return field errors keyed by dotted path, {} if valid.
+
+    Raises KeyError for an unknown message type. An endpoint without a body accepts only None.
+    Payloads are checked as `pepbridge.pep.wire.loads` returns them: numbers are Decimal or int.
+    """
+    return check_body(endpoint(message_type).body, payload)

@@ -1,0 +1,24 @@
+"""Root URLs. Each app contributes its own `urls.py`; PEP's paths are fixed by the contract."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from pepbridge import health
+
+urlpatterns = [
+    path("admin/backoffice/", include("pepbridge.backoffice.urls")),
+    path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
+    path("", include("pepbridge.api.urls")),
+    path("", include("bonuses.urls")),
+    path("", include("players.urls")),
+    path("", include("events.urls")),
+    path("", include("reconciliation.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+]
+
+# JSON errors (pepbridge.api's shape) under /api/, /ingest/ and /oauth/; HTML elsewhere.
+handler404 = "pepbridge.api.views.not_found"
+handler500 = "pepbridge.api.views.server_error"
