@@ -1,0 +1,264 @@
+"""The deliveries to PEP as staff see them: what was sent, every attempt, and the replay action.
+
+Outbox rows are written by services and sent by workers; the admin only looks at them and calls
+the replay / send-now services. Attempts, replays and circuit states are append-only here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils.html import format_html
+
+from events import services
+from events.models import DeliveryAttempt, EndpointState, OutboxMessage, Replay
+from pepbridge.backoffice.admin_tools import (
+    AppendOnlyMixin,
+    BigListMixin,
+    ExactSearchMixin,
+    ReadOnlyTabularInline,
+    change_link,
+    pretty_json,
+)
+from pepbridge.backoffice.models import REPLAY_DELIVERIES, has_backoffice_perm
+from pepbridge.backoffice.selectors import delivery_counts
+from pepbridge.pep import contract
+
+Status = OutboxMessage.Status
+# Bigger selections go through `manage.py outbox_replay` (one UPDATE, no id list).
+REPLAY_MAX_SELECTED = 10_000
+_STATUS_COLOURS = {Status.PENDING: "#b26a00", Status.DELIVERED: "#2e7d32", Status.FAILED: "#c62828"}
+
+
+class MessageTypeFilter(admin.SimpleListFilter):
+    """Message types from the PEP contract: a fixed list, not a DISTINCT over the outbox."""
+
+    title = "message type"
+    parameter_name = "message_type"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(key, key) for key in contract.MESSAGE_TYPES if key != "token"]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(message_type=self.value()) if self.value() else queryset
+
+
+class ErrorFilter(admin.SimpleListFilter):
+    """The last error: any, or one error class seen on a dead letter (read off a small index)."""
+
+    title = "last error"
+    parameter_name = "last_error_class"
+    ANY = "__any__"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        classes = (
+            OutboxMessage.objects.filter(status=Status.FAILED)
+            .exclude(last_error_class="")
+            .values_list("last_error_class", flat=True)
+            .distinct()
+            .order_by("last_error_class")
+        )
+        return [(self.ANY, "Any error"), *((name, name) for name in classes)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == self.ANY:
+            return queryset.exclude(last_error_class="")
+        return queryset.filter(last_error_class=self.value()) if self.value() else queryset
+
+
+class AttemptInline(ReadOnlyTabularInline):
+    model = DeliveryAttempt
+    fields = (
+        "started_at",
+        "outcome",
+        "status_code",
+        "error_class",
+        "error_excerpt",
+        "duration_ms",
+        "trigger",
+        "worker",
+    )
+    readonly_fields = fields
+    ordering = ("-started_at",)
+    verbose_name_plural = "attempts (newest first)"
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ExactSearchMixin, BigListMixin, admin.ModelAdmin):
+    list_display = (
+        "id",
+        "message_type",
+        "status_badge",
+        "player_id",
+        "trigger",
+        "attempts",
+        "created_at",
+        "next_attempt_at",
+        "delivered_at",
+        "last_error_class",
+        "last_status_code",
+    )
+    list_filter = (
+        "status",
+        MessageTypeFilter,
+        ErrorFilter,
+        "trigger",
+        ("created_at", admin.DateFieldListFilter),
+    )
+    search_fields = ("=player_id",)
+    search_help_text = "Exact player id (catalogue messages: bonus-offer:<bonus id>)."
+    # The primary key follows creation order and is always indexed, filtered or not.
+    ordering = ("-id",)
+    actions = ("replay_selected", "send_selected_now")
+    inlines = (AttemptInline,)
+    fieldsets = (
+        (
+            "Request",
+            {
+                "fields": (
+                    "message_type",
+                    "method",
+                    "path",
+                    "payload",
+                    "player_id",
+                    "occurred_at",
+                    "created_at",
+                    "dedup_key",
+                    "fingerprint",
+                )
+            },
+        ),
+        (
+            "Delivery",
+            {
+                "fields": (
+                    "status",
+                    "trigger",
+                    "attempts",
+                    "retry_step",
+                    "next_attempt_at",
+                    "first_failed_at",
+                    "lease_expires_at",
+                    "claimed_by",
+                    "delivered_at",
+                    "failed_at",
+                )
+            },
+        ),
+        ("Last error", {"fields": ("last_status_code", "last_error_class", "last_error")}),
+    )
+    readonly_fields = ("payload",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The bytes are what PEP receives on every attempt: never edited by hand.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        return has_backoffice_perm(request.user, REPLAY_DELIVERIES)
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: OutboxMessage) -> str:
+        colour = _STATUS_COLOURS.get(obj.status, "inherit")
+        return format_html('<strong style="color:{}">{}</strong>', colour, obj.get_status_display())
+
+    @admin.display(description="payload (as sent, indented for reading)")
+    def payload(self, obj: OutboxMessage) -> str:
+        return "(no body)" if obj.body is None else pretty_json(obj.body)
+
+    @admin.action(description="Replay selected failed messages", permissions=["replay"])
+    def replay_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        ids = list(
+            queryset.filter(status=Status.FAILED).values_list("id", flat=True)[
+                : REPLAY_MAX_SELECTED + 1
+            ]
+        )
+        if len(ids) > REPLAY_MAX_SELECTED:
+            self.message_user(
+                request,
+                f"More than {REPLAY_MAX_SELECTED} failed messages selected: nothing replayed. "
+                "Narrow the filter, or use `manage.py outbox_replay` for a bulk replay.",
+                messages.ERROR,
+            )
+            return
+        count = services.replay_failed(actor=request.user.get_username(), message_ids=ids)
+        self.message_user(
+            request, f"{count} failed message(s) queued for replay.", messages.SUCCESS
+        )
+        skipped = queryset.count() - len(ids)
+        if skipped > 0:
+            self.message_user(
+                request,
+                f"{skipped} selected message(s) were not failed and were left as they were.",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Send selected pending messages now", permissions=["replay"])
+    def send_selected_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+        ids = list(
+            queryset.filter(status=Status.PENDING).values_list("id", flat=True)[
+                :REPLAY_MAX_SELECTED
+            ]
+        )
+        count = services.send_now(message_ids=ids) if ids else 0
+        self.message_user(request, f"{count} pending message(s) made due now.", messages.SUCCESS)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        counts = delivery_counts()
+        return super().changelist_view(request, {**(extra_context or {}), "outbox_counts": counts})
+
+
+@admin.register(DeliveryAttempt)
+class DeliveryAttemptAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
+    list_display = (
+        "id",
+        "started_at",
+        "message_link",
+        "outcome",
+        "status_code",
+        "error_class",
+        "duration_ms",
+        "trigger",
+        "worker",
+    )
+    list_select_related = ("message",)
+    list_filter = ("outcome", "trigger", ("started_at", admin.DateFieldListFilter))
+    search_fields = ("=message__player_id",)
+    search_help_text = "Exact player id of the message."
+    ordering = ("-id",)
+
+    @admin.display(description="message")
+    def message_link(self, obj: DeliveryAttempt) -> str:
+        return change_link(obj.message, f"#{obj.message_id} {obj.message.message_type}")
+
+
+@admin.register(Replay)
+class ReplayAdmin(ExactSearchMixin, AppendOnlyMixin, admin.ModelAdmin):
+    list_display = ("created_at", "actor", "count", "filter")
+    search_fields = ("=actor",)
+    ordering = ("-created_at",)
+
+
+@admin.register(EndpointState)
+class EndpointStateAdmin(AppendOnlyMixin, admin.ModelAdmin):
+    list_display = (
+        "message_type",
+        "circuit",
+        "retry_at",
+        "opened_at",
+        "window_requests",
+        "window_failures",
+        "consecutive_opens",
+    )
+    list_filter = ("circuit",)
+    ordering = ("message_type",)

@@ -1,0 +1,8 @@
+"""Events: the messages to PEP, the transactional outbox and its delivery."""
+
+from django.apps import AppConfig
+
+
+class EventsConfig(AppConfig):
+    name = "events"
+    verbose_name = "Deliveries to PEP"

@@ -1,0 +1,186 @@
+"""The transactional outbox: one row per request to PEP, its attempts, replays and endpoint state.
+
+The outbox row owns the delivery state (attempts, next attempt time, lease, status); django-q2
+only runs the code that claims and sends rows. docs/delivery.md describes the guarantees.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class OutboxMessage(models.Model):
+    """One request to PEP, stored as the exact bytes every attempt and replay sends."""
+
+    class Status(models.TextChoices):
+        # A pending row with a lease in the future is in flight at the worker named by
+        # claimed_by; once the lease runs out any worker may claim it again.
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed (dead letter)"
+        # Never to be sent: the player was erased first (events.services.redaction). Not a
+        # dead letter, so replays, health figures and pruning leave it alone.
+        CANCELLED = "cancelled", "Cancelled (player erased)"
+
+    class Trigger(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        MANUAL = "manual", "Manual"
+        REPLAY = "replay", "Replay"
+
+    message_type = models.CharField(max_length=64)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=512)
+    # UTF-8 text of the bytes from pepbridge.pep.wire.dumps; None for a request without a body.
+    body = models.TextField(null=True, blank=True)  # noqa: DJ001  (None: no body, '' is a body)
+    fingerprint = models.CharField(max_length=64)
+    # NULL, not '': rows without a key must not collide on the unique constraint.
+    dedup_key = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    # NULL: no ordering key, the row is independent of every other row.
+    player_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    # When it happened at the operator (enqueue time if the builder did not say): with id, the
+    # order in which one player's messages are sent.
+    occurred_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.SCHEDULED)
+    attempts = models.PositiveIntegerField(default=0)
+    # Failures in the current retry schedule (picks the schedule step); a replay resets it.
+    retry_step = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # Start of the current retry schedule (first transient failure); the schedule runs out
+    # OUTBOX_RETRY_FOR after it. A replay clears it, so a replayed row gets a fresh schedule.
+    first_failed_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=96, blank=True, default="")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error_class = models.CharField(max_length=64, blank=True, default="")
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        verbose_name = "outbox message"
+        # Composite indexes led by equality columns rather than partial ones: SQLite (and a
+        # generic PostgreSQL plan) cannot match a partial index's `status = 'pending'` against
+        # the bound parameter `status = %s` that the ORM sends.
+        indexes = [
+            # Claim query and health "oldest due": pending rows in due order.
+            models.Index(fields=["status", "next_attempt_at"], name="outbox_due_idx"),
+            # Claim query's head check: "no earlier pending row of the same player".
+            models.Index(
+                fields=["player_id", "status", "occurred_at", "id"], name="outbox_player_head_idx"
+            ),
+            # Admin list filtered by status, newest first; replay's time window.
+            models.Index(fields=["status", "created_at"], name="outbox_status_created_idx"),
+            # Admin filter by message type.
+            models.Index(fields=["message_type", "created_at"], name="outbox_type_created_idx"),
+            # Admin search / filter by player: a player's history.
+            models.Index(fields=["player_id", "created_at"], name="outbox_player_created_idx"),
+            # Admin "last error" filter, replay by error class, health "failed last hour".
+            models.Index(
+                fields=["status", "last_error_class", "failed_at"], name="outbox_failed_error_idx"
+            ),
+            # Pruning old deliveries and health "delivered last hour".
+            models.Index(fields=["status", "delivered_at"], name="outbox_delivered_at_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "delivered", "failed", "cancelled"]),
+                name="outbox_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(method__in=["POST", "PATCH", "PUT", "DELETE"]),
+                name="outbox_method_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_type} #{self.pk} ({self.status})"
+
+    def body_bytes(self) -> bytes | None:
+        """The exact request body, as sent on every attempt."""
+        return None if self.body is None else self.body.encode()
+
+    def is_in_flight(self) -> bool:
+        now = timezone.now()
+        return (
+            self.status == self.Status.PENDING
+            and self.lease_expires_at is not None
+            and self.lease_expires_at > now
+        )
+
+
+class DeliveryAttempt(models.Model):
+    """One send of an outbox row to PEP (append-only)."""
+
+    class Outcome(models.TextChoices):
+        DELIVERED = "delivered", "Delivered"
+        RETRY = "retry", "Will retry"
+        FAILED = "failed", "Dead-lettered"
+
+    message = models.ForeignKey(OutboxMessage, on_delete=models.CASCADE, related_name="deliveries")
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    error_class = models.CharField(max_length=64, blank=True, default="")
+    error_excerpt = models.TextField(blank=True, default="")
+    trigger = models.CharField(max_length=16, choices=OutboxMessage.Trigger.choices)
+    worker = models.CharField(max_length=96, blank=True, default="")
+
+    class Meta:
+        indexes = [
+            # Admin inline / attempt history of one message, newest first.
+            models.Index(fields=["message", "-started_at"], name="attempt_message_started_idx"),
+            # The dashboard's deliveries-per-hour series over the last 24 hours.
+            models.Index(fields=["-started_at"], name="attempt_started_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt on #{self.message_id} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Replay(models.Model):
+    """Who re-armed which dead letters, when, with which filter, and how many (audit)."""
+
+    actor = models.CharField(max_length=150)
+    created_at = models.DateTimeField(default=timezone.now)
+    filter = models.JSONField(default=dict)
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["-created_at"], name="replay_created_idx")]
+
+    def __str__(self) -> str:
+        return f"replay by {self.actor} of {self.count} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class EndpointState(models.Model):
+    """Rate-limit bucket and circuit breaker of one endpoint (message type), shared by workers.
+
+    Kept in the database, not the cache, so every worker on every machine sees the same state
+    whether or not Redis is configured (docs/delivery.md).
+    """
+
+    class Circuit(models.TextChoices):
+        CLOSED = "closed", "Closed"
+        OPEN = "open", "Open"
+        HALF_OPEN = "half_open", "Half open (probing)"
+
+    message_type = models.CharField(max_length=64, primary_key=True)
+    tokens = models.FloatField(default=0.0)
+    tokens_at = models.DateTimeField(null=True, blank=True)
+    circuit = models.CharField(max_length=16, choices=Circuit.choices, default=Circuit.CLOSED)
+    window_started_at = models.DateTimeField(null=True, blank=True)
+    window_requests = models.PositiveIntegerField(default=0)
+    window_failures = models.PositiveIntegerField(default=0)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    # Open: no sends before this. Half open: the probe's lease.
+    retry_at = models.DateTimeField(null=True, blank=True)
+    consecutive_opens = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.message_type}: {self.circuit}"

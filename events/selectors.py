@@ -1,0 +1,132 @@
+"""Read-only queries over the outbox, shared by the workers, the admin and the health endpoint."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Exists, Min, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from events.models import EndpointState, OutboxMessage
+
+Status = OutboxMessage.Status
+
+
+def lease_free(now: datetime) -> Q:
+    return Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
+
+
+def heads(now: datetime) -> QuerySet[OutboxMessage]:
+    """Pending rows that may be sent next: no earlier pending row of the same player.
+
+    A row of a player whose earlier message is still pending (in backoff, in flight, or
+    about to be replayed) waits; so does any row of a player with a row in flight, so a late
+    message with an earlier occurred_at cannot overtake one being sent. Rows without a
+    player_id are independent of each other.
+    """
+    blocking = OutboxMessage.objects.filter(
+        status=Status.PENDING, player_id=OuterRef("player_id")
+    ).filter(
+        Q(occurred_at__lt=OuterRef("occurred_at"))
+        | Q(occurred_at=OuterRef("occurred_at"), id__lt=OuterRef("id"))
+        | Q(lease_expires_at__gt=now)
+    )
+    return (
+        OutboxMessage.objects.filter(status=Status.PENDING)
+        .filter(lease_free(now))
+        .filter(~Exists(blocking))
+    )
+
+
+def due_heads(now: datetime) -> QuerySet[OutboxMessage]:
+    """Heads whose next attempt time has come, oldest due first (the claim query)."""
+    return heads(now).filter(next_attempt_at__lte=now).order_by("next_attempt_at", "id")
+
+
+def seconds_until_due(now: datetime, *, paused: dict[str, datetime] | None = None) -> float | None:
+    """How long until some row can be claimed (0 if one can now); None if nothing is pending.
+
+    `paused` maps endpoints whose circuit is open to when they may be tried again.
+    """
+    paused = paused or {}
+    next_head = (
+        heads(now).exclude(message_type__in=list(paused)).aggregate(at=Min("next_attempt_at"))["at"]
+    )
+    lease_end = OutboxMessage.objects.filter(
+        status=Status.PENDING, lease_expires_at__gt=now
+    ).aggregate(at=Min("lease_expires_at"))["at"]
+    moments = [moment for moment in (next_head, lease_end) if moment is not None]
+    if moments and paused:
+        moments.append(min(paused.values()))
+    if not moments:
+        return None
+    return max((min(moments) - now).total_seconds(), 0.0)
+
+
+def failed_rows(
+    *,
+    message_ids: list[int] | None = None,
+    message_type: str | None = None,
+    player_id: str | None = None,
+    error_class: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[OutboxMessage]:
+    """Dead letters matching a replay filter; the time window applies to when they failed."""
+    rows = OutboxMessage.objects.filter(status=Status.FAILED)
+    filters = {
+        "id__in": message_ids,
+        "message_type": message_type,
+        "player_id": player_id,
+        "last_error_class": error_class,
+        "failed_at__gte": since,
+        "failed_at__lt": until,
+    }
+    return rows.filter(**{key: value for key, value in filters.items() if value is not None})
+
+
+def delivery_health(now: datetime | None = None) -> dict[str, Any]:
+    """Figures for the admin and the JSON health endpoint (all plain JSON types).
+
+    `oldest_due_age_seconds` is how long the longest-waiting sendable row (a player's head, not in
+    flight) has been due: near zero while workers keep up, past the sweep interval only if
+    delivery is stuck (or an endpoint's circuit is open: see `circuits`).
+    """
+    now = now or timezone.now()
+    hour_ago = now - timedelta(hours=1)
+    # Two counts on the status-led index, not one aggregate that reads every delivered row.
+    counts = {
+        status: OutboxMessage.objects.filter(status=status).count()
+        for status in (Status.PENDING, Status.FAILED)
+    }
+    # Heads only: a row queued behind its player's backing-off message is waiting as designed.
+    oldest_due = (
+        heads(now).filter(next_attempt_at__lte=now).aggregate(at=Min("next_attempt_at"))["at"]
+    )
+    return {
+        "pending": counts[Status.PENDING],
+        "failed": counts[Status.FAILED],
+        "oldest_due_age_seconds": (
+            round((now - oldest_due).total_seconds(), 3) if oldest_due else 0.0
+        ),
+        "delivered_last_hour": OutboxMessage.objects.filter(
+            status=Status.DELIVERED, delivered_at__gte=hour_ago
+        ).count(),
+        "failed_last_hour": OutboxMessage.objects.filter(
+            status=Status.FAILED, failed_at__gte=hour_ago
+        ).count(),
+        "circuits": _circuits(),
+    }
+
+
+def _circuits() -> dict[str, dict[str, Any]]:
+    return {
+        state.message_type: {
+            "state": state.circuit,
+            "retry_at": state.retry_at.isoformat() if state.retry_at else None,
+            "window_requests": state.window_requests,
+            "window_failures": state.window_failures,
+        }
+        for state in EndpointState.objects.order_by("message_type")
+    }

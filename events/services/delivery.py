@@ -1,0 +1,263 @@
+"""Send claimed outbox rows to PEP and record every attempt; the worker loop around it."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    transaction,
+)
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from events import selectors
+from events.models import DeliveryAttempt, OutboxMessage
+from events.services import endpoints, schedule
+from events.services.claim import claim_due, release
+from events.services.kick import clear_kick
+from pepbridge.pep.client import PepClient, get_pep_client
+from pepbridge.pep.errors import PepPermanentError, PepTransientError
+
+logger = logging.getLogger("events")
+
+Status = OutboxMessage.Status
+Outcome = DeliveryAttempt.Outcome
+EXCERPT_CHARS = 4096
+IDLE_EXIT_AFTER = 5.0  # seconds: a pass that would wait longer than this ends; the sweep returns
+BUSY_POLL = 0.25  # seconds between claims while due rows exist but none could be claimed
+DB_BACKOFF_CAP = 30.0
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class Result:
+    """The outcome of one attempt, written back in bulk after the batch."""
+
+    row: OutboxMessage
+    started_at: datetime
+    duration_ms: int
+    outcome: str
+    status_code: int | None = None
+    error_class: str = ""
+    excerpt: str = ""
+    next_attempt_at: datetime | None = None
+    transient: bool = False
+
+
+def deliver_batch(rows: list[OutboxMessage], *, worker: str, client: PepClient) -> list[Result]:
+    """Send claimed rows (in their order) and record the attempts; rows near lease end wait.
+
+    A row is sent only while its lease outlives the longest possible request, so no other
+    worker can have claimed it meanwhile; the rest go back unsent.
+    """
+    margin = timedelta(seconds=sum(client.timeout) + 5)
+    results: list[Result] = []
+    for index, row in enumerate(rows):
+        if row.lease_expires_at is not None and timezone.now() + margin > row.lease_expires_at:
+            release(rows[index:])
+            break
+        results.append(_send(row, client))
+    _record(results, worker)
+    return results
+
+
+def _send(row: OutboxMessage, client: PepClient) -> Result:
+    started_at = timezone.now()
+    clock = time.monotonic()
+
+    def took() -> int:
+        return round((time.monotonic() - clock) * 1000)
+
+    try:
+        response = client.request(row.method, row.path, body=row.body_bytes(), retry=False)
+    except PepPermanentError as exc:
+        return Result(row, started_at, took(), Outcome.FAILED, exc.status, exc.error_class,
+                      _excerpt(exc))  # fmt: skip
+    except PepTransientError as exc:
+        return _transient(row, started_at, took(), exc)
+    except Exception as exc:  # a bug must not kill the worker; the row retries on schedule
+        logger.exception("outbox send crashed", extra={"message_id": row.pk})
+        error = PepTransientError(f"{type(exc).__name__}: {exc}", error_class="internal")
+        return _transient(row, started_at, took(), error)
+    return Result(row, started_at, took(), Outcome.DELIVERED, response.status)
+
+
+def _transient(row: OutboxMessage, started: datetime, took: int, exc: PepTransientError) -> Result:
+    now = timezone.now()
+    when = schedule.next_attempt_at(
+        now=now, first_failed_at=row.first_failed_at or now, attempts=row.retry_step + 1, error=exc
+    )
+    outcome = Outcome.RETRY if when is not None else Outcome.FAILED
+    return Result(row, started, took, outcome, exc.status, exc.error_class, _excerpt(exc),
+                  next_attempt_at=when, transient=True)  # fmt: skip
+
+
+def _excerpt(exc: Exception) -> str:
+    text = getattr(exc, "body_excerpt", "") or ""
+    return (f"{exc}\n{text}" if text else str(exc))[:EXCERPT_CHARS]
+
+
+def _record(results: list[Result], worker: str) -> None:
+    """Write the batch's outcomes in one transaction: rows, attempts, endpoint counters."""
+    if not results:
+        return
+    now = timezone.now()
+    with transaction.atomic():
+        _mark_delivered([r for r in results if r.outcome == Outcome.DELIVERED], now)
+        for result in results:
+            if result.outcome != Outcome.DELIVERED:
+                _mark_failed_attempt(result, now)
+        DeliveryAttempt.objects.bulk_create([_attempt(r, worker) for r in results])
+    _count_for_circuits(results, now)
+
+
+def _mark_delivered(results: list[Result], now: datetime) -> None:
+    by_status: dict[int | None, list[Result]] = defaultdict(list)
+    for result in results:
+        by_status[result.status_code].append(result)
+    for status_code, group in by_status.items():
+        # Only while the lease is still ours: otherwise another worker owns the row now.
+        OutboxMessage.objects.filter(
+            id__in=[r.row.pk for r in group], claimed_by__in={r.row.claimed_by for r in group}
+        ).update(
+            status=Status.DELIVERED,
+            delivered_at=now,
+            attempts=F("attempts") + 1,
+            lease_expires_at=None,
+            last_status_code=status_code,
+            last_error_class="",
+            last_error="",
+            trigger=OutboxMessage.Trigger.SCHEDULED,
+        )
+
+
+def _mark_failed_attempt(result: Result, now: datetime) -> None:
+    changes: dict[str, object] = {
+        "attempts": F("attempts") + 1,
+        "lease_expires_at": None,
+        "claimed_by": "",
+        "last_status_code": result.status_code,
+        "last_error_class": result.error_class,
+        "last_error": result.excerpt,
+        "trigger": OutboxMessage.Trigger.SCHEDULED,
+    }
+    if result.outcome == Outcome.RETRY:
+        changes["next_attempt_at"] = result.next_attempt_at
+        changes["retry_step"] = F("retry_step") + 1
+        changes["first_failed_at"] = Coalesce(F("first_failed_at"), now)
+    else:
+        changes["status"] = Status.FAILED
+        changes["failed_at"] = now
+    OutboxMessage.objects.filter(pk=result.row.pk, claimed_by=result.row.claimed_by).update(
+        **changes
+    )
+
+
+def _attempt(result: Result, worker: str) -> DeliveryAttempt:
+    return DeliveryAttempt(
+        message_id=result.row.pk,
+        started_at=result.started_at,
+        duration_ms=result.duration_ms,
+        status_code=result.status_code,
+        outcome=result.outcome,
+        error_class=result.error_class,
+        error_excerpt=result.excerpt,
+        trigger=result.row.trigger,
+        worker=worker,
+    )
+
+
+def _count_for_circuits(results: list[Result], now: datetime) -> None:
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for result in results:
+        counts[result.row.message_type][0] += 1
+        counts[result.row.message_type][1] += int(result.transient)
+    for message_type, (requests, failures) in counts.items():
+        endpoints.record(message_type, requests=requests, failures=failures, now=now)
+
+
+# --- the worker loop -------------------------------------------------------------------------
+
+
+def drain(
+    *,
+    max_seconds: float,
+    until_idle: bool = True,
+    worker: str | None = None,
+    client: PepClient | None = None,
+    poll: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Claim and send due rows until none is due soon (or `max_seconds` pass); return sends.
+
+    `until_idle=False` keeps polling every `poll` seconds for the whole time (the
+    `outbox_drain --forever` worker).
+    A database outage is logged and waited out with backoff; nothing is lost meanwhile, since
+    rows stay pending and leases run out.
+    """
+    worker = worker or worker_name()
+    deadline = time.monotonic() + max_seconds
+    sent, failures = 0, 0
+    clear_kick()
+    while time.monotonic() < deadline:
+        count, wait, failures = _guarded_pass(worker, client, failures)
+        sent += count
+        idle = wait is None or wait > IDLE_EXIT_AFTER
+        if until_idle and idle and not failures:
+            break
+        if not until_idle:
+            wait = poll if wait is None else min(wait, poll)
+        if wait:
+            sleep(min(wait, max(deadline - time.monotonic(), 0)))
+    return sent
+
+
+def _guarded_pass(
+    worker: str, client: PepClient | None, failures: int
+) -> tuple[int, float | None, int]:
+    """A pass that survives the database going away: (sent, wait, consecutive DB failures)."""
+    try:
+        count, wait = _pass(worker, client or get_pep_client())
+    except (OperationalError, InterfaceError, DatabaseError) as exc:
+        wait = min(DB_BACKOFF_CAP, 0.5 * 2 ** min(failures + 1, 8))
+        logger.warning("outbox database error; backing off", extra={"wait": wait,
+                       "error": type(exc).__name__})  # fmt: skip
+        _drop_connection()
+        return 0, wait, failures + 1
+    return count, wait, 0
+
+
+def _pass(worker: str, client: PepClient) -> tuple[int, float | None]:
+    """One claim-and-send; returns (rows attempted, seconds to wait before the next claim)."""
+    rows = claim_due(worker=worker, limit=settings.OUTBOX_BATCH_SIZE, now=timezone.now())
+    if rows:
+        return len(deliver_batch(rows, worker=worker, client=client)), 0.0
+    now = timezone.now()
+    wait = selectors.seconds_until_due(now, paused=endpoints.paused(now))
+    # Due rows that could not be claimed (rate limit, a rival worker's claim): poll.
+    return 0, (BUSY_POLL if wait == 0 else wait)
+
+
+def _drop_connection() -> None:
+    """Close a broken connection so the next query opens a fresh one."""
+    close_old_connections()
+    with contextlib.suppress(DatabaseError):
+        connection.close()

@@ -1,0 +1,165 @@
+"""Protect PEP: a per-endpoint rate limit and circuit breaker, shared by every worker.
+
+State lives in the EndpointState table, not in the cache: the default cache is per process, and
+the database is the one thing every worker on every machine already shares. Each batch touches
+a row per endpoint once or twice, which is small next to the rows it delivers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+
+from events.models import EndpointState
+
+Circuit = EndpointState.Circuit
+MAX_PAUSE = 600.0  # seconds: a repeatedly failing probe never waits longer than this
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What a claim may take now: endpoints to skip, and endpoints allowed one probe."""
+
+    blocked: frozenset[str]
+    probes: frozenset[str]
+
+
+def _state(message_type: str) -> EndpointState:
+    """The locked state row (created on first use); call inside transaction.atomic()."""
+    EndpointState.objects.get_or_create(message_type=message_type)
+    return EndpointState.objects.select_for_update().get(message_type=message_type)
+
+
+# --- rate limit: a token bucket that never exceeds `count` requests in any `per` seconds ----
+
+
+def _bucket(message_type: str) -> tuple[float, float] | None:
+    """(capacity, tokens per second) for a limited endpoint, None when unlimited.
+
+    Capacity is a tenth of the limit (a small burst, fewer claims); the refill rate leaves
+    room for it, so capacity + rate * per never exceeds the configured count.
+    """
+    limit = settings.OUTBOX_RATE_LIMITS.get(message_type)
+    if limit is None:
+        return None
+    count, per = limit
+    capacity = max(1, count // 10)
+    return float(capacity), max(count - capacity, 1) / per
+
+
+def reserve(message_type: str, want: int, now: datetime) -> int:
+    """Take up to `want` permits for an endpoint; returns how many were granted."""
+    bucket = _bucket(message_type)
+    if bucket is None:
+        return want
+    capacity, rate = bucket
+    with transaction.atomic():
+        state = _state(message_type)
+        tokens = capacity if state.tokens_at is None else state.tokens
+        elapsed = 0.0 if state.tokens_at is None else (now - state.tokens_at).total_seconds()
+        tokens = min(capacity, tokens + max(elapsed, 0.0) * rate)
+        granted = min(want, math.floor(tokens))
+        state.tokens, state.tokens_at = tokens - granted, now
+        state.save(update_fields=["tokens", "tokens_at"])
+    return granted
+
+
+def refund(message_type: str, count: int) -> None:
+    """Give back permits that found no row to send."""
+    bucket = _bucket(message_type)
+    if bucket is None or count <= 0:
+        return
+    with transaction.atomic():
+        state = _state(message_type)
+        state.tokens = min(bucket[0], state.tokens + count)
+        state.save(update_fields=["tokens"])
+
+
+# --- circuit breaker ---------------------------------------------------------------------
+
+
+def gate(now: datetime) -> Gate:
+    """Endpoints a claim must skip (open circuit or probe in flight) and those due a probe.
+
+    An open circuit whose pause is over moves to half open for the one worker that wins the
+    compare-and-set; that worker may send one row as the probe.
+    """
+    blocked: set[str] = set()
+    probes: set[str] = set()
+    for state in EndpointState.objects.exclude(circuit=Circuit.CLOSED):
+        if state.retry_at is not None and state.retry_at > now:
+            blocked.add(state.message_type)
+        elif _start_probe(state, now):
+            probes.add(state.message_type)
+        else:
+            blocked.add(state.message_type)
+    return Gate(frozenset(blocked), frozenset(probes))
+
+
+def paused(now: datetime) -> dict[str, datetime]:
+    """Endpoints whose circuit keeps them from sending now, with when that may change."""
+    states = EndpointState.objects.exclude(circuit=Circuit.CLOSED).filter(retry_at__gt=now)
+    return {state.message_type: state.retry_at for state in states if state.retry_at}
+
+
+def _start_probe(state: EndpointState, now: datetime) -> bool:
+    lease = now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
+    won = (
+        EndpointState.objects.filter(message_type=state.message_type, circuit=state.circuit)
+        .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+        .update(circuit=Circuit.HALF_OPEN, retry_at=lease)
+    )
+    return won == 1
+
+
+def probe_unused(message_type: str, now: datetime) -> None:
+    """No row went out as the probe: let the next claim try again."""
+    EndpointState.objects.filter(message_type=message_type, circuit=Circuit.HALF_OPEN).update(
+        circuit=Circuit.OPEN, retry_at=now
+    )
+
+
+def record(message_type: str, *, requests: int, failures: int, now: datetime) -> None:
+    """Count a batch's sends to an endpoint (failures = transient ones) and move its circuit."""
+    if requests <= 0:
+        return
+    with transaction.atomic():
+        state = _state(message_type)
+        if state.circuit == Circuit.CLOSED:
+            _count(state, requests, failures, now)
+        elif failures:
+            _open(state, now)
+        else:
+            _close(state)
+        state.save()
+
+
+def _count(state: EndpointState, requests: int, failures: int, now: datetime) -> None:
+    window = timedelta(seconds=settings.OUTBOX_CIRCUIT_WINDOW)
+    if state.window_started_at is None or now - state.window_started_at > window:
+        state.window_started_at, state.window_requests, state.window_failures = now, 0, 0
+    state.window_requests += requests
+    state.window_failures += failures
+    enough = state.window_requests >= settings.OUTBOX_CIRCUIT_MIN_REQUESTS
+    ratio = state.window_failures / state.window_requests
+    if enough and ratio >= settings.OUTBOX_CIRCUIT_FAILURE_RATIO:
+        _open(state, now)
+
+
+def _open(state: EndpointState, now: datetime) -> None:
+    pause = min(settings.OUTBOX_CIRCUIT_PAUSE * 2**state.consecutive_opens, MAX_PAUSE)
+    state.circuit, state.opened_at = Circuit.OPEN, now
+    state.retry_at = now + timedelta(seconds=pause)
+    state.consecutive_opens += 1
+    state.window_started_at, state.window_requests, state.window_failures = None, 0, 0
+
+
+def _close(state: EndpointState) -> None:
+    state.circuit, state.retry_at, state.opened_at = Circuit.CLOSED, None, None
+    state.consecutive_opens = 0
+    state.window_started_at, state.window_requests, state.window_failures = None, 0, 0
