@@ -1,0 +1,251 @@
+"""Players as staff see them: pseudonymous by default, personal data only with permission.
+
+Player data belongs to the operator's platform and reaches the bridge through its API, so the
+admin does not edit players; it shows them with everything related and can re-sync one to PEP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import NoReverseMatch
+from django.utils.html import format_html, format_html_join
+
+from bonuses.models import PlayerBonus
+from events.models import OutboxMessage
+from pepbridge.backoffice.admin_tools import (
+    AppendOnlyMixin,
+    BigListMixin,
+    ExactSearchMixin,
+    ReadOnlyTabularInline,
+    change_link,
+    changelist_url,
+    may_see_personal_data,
+)
+from pepbridge.backoffice.models import RESYNC_PLAYER, has_backoffice_perm
+from players import profile, services
+from players.models import MarketingConsent, MigrationChunk, MigrationRun, Player
+from reconciliation.services import resync_players
+
+RECENT_MESSAGES = 10
+RESYNC_MAX_SELECTED = 100
+PERSONAL = tuple(profile.PERSONAL_FIELDS)
+
+
+class ErasedFilter(admin.SimpleListFilter):
+    title = "erased"
+    parameter_name = "erased"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("no", "Not erased"), ("yes", "Erased")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(erased_at__isnull=self.value() == "no")
+        return queryset
+
+
+class ConsentInline(ReadOnlyTabularInline):
+    model = MarketingConsent
+    fields = ("channel", "granted", "changed_at")
+    readonly_fields = fields
+
+
+class PlayerBonusInline(ReadOnlyTabularInline):
+    model = PlayerBonus
+    fields = ("link", "bonus", "status", "amount", "currency", "granted_at", "expires_at")
+    readonly_fields = fields
+    ordering = ("-granted_at",)
+    verbose_name_plural = "bonuses (newest first)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("bonus")
+
+    @admin.display(description="player bonus")
+    def link(self, obj: PlayerBonus) -> str:
+        return change_link(obj, f"#{obj.pk}")
+
+
+@admin.register(Player)
+class PlayerAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
+    list_filter = ("account_status", "kyc_status", "self_excluded", "at_risk", ErasedFilter)
+    ordering = ("-id",)
+    actions = ("resync_selected", "resync_reconciliation")
+    search_help_text = "Exact player id (with personal-data access also exact username or e-mail)."
+    inlines = (ConsentInline, PlayerBonusInline)
+    readonly_fields = ("pep_messages", "reconciliation_items")
+
+    def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
+        personal = ("username", "email") if may_see_personal_data(request) else ()
+        rest = ("brand_id", "country", "account_status", "kyc_status", "self_excluded", "at_risk")
+        return ("player_id", *personal, *rest, "created_at")
+
+    def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
+        # Exact matches only: each is one index lookup, whatever the table size.
+        if may_see_personal_data(request):
+            return ("=player_id", "=username", "=email")
+        return ("=player_id",)
+
+    def get_fieldsets(
+        self, request: HttpRequest, obj: Any = None
+    ) -> list[tuple[str | None, dict[str, Any]]]:
+        sets: list[tuple[str | None, dict[str, Any]]] = [
+            (
+                None,
+                {
+                    "fields": (
+                        "player_id",
+                        "brand_id",
+                        "country",
+                        "currency",
+                        "registration_date",
+                        "registration_device",
+                    )
+                },
+            ),
+        ]
+        if may_see_personal_data(request):
+            sets.append(
+                ("Personal data", {"fields": (*PERSONAL, "email_verified", "phone_verified")})
+            )
+        sets += [
+            ("Account", {"fields": ("account_status", "kyc_status")}),
+            (
+                "Responsible gambling",
+                {"fields": ("self_excluded", "self_excluded_until", "cool_off_until", "at_risk")},
+            ),
+            ("Record", {"fields": ("created_at", "updated_at", "erased_at")}),
+            ("Related", {"fields": ("pep_messages", "reconciliation_items")}),
+        ]
+        return sets
+
+    def has_resync_permission(self, request: HttpRequest) -> bool:
+        return has_backoffice_perm(request.user, RESYNC_PLAYER)
+
+    @admin.action(
+        description="Re-sync selected players to PEP (send their whole profile)",
+        permissions=["resync"],
+    )
+    def resync_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        players = list(queryset[: RESYNC_MAX_SELECTED + 1])
+        if len(players) > RESYNC_MAX_SELECTED:
+            self.message_user(
+                request, f"Select at most {RESYNC_MAX_SELECTED} players to re-sync.", messages.ERROR
+            )
+            return
+        cause = f"admin:{request.user.get_username()}"
+        sent = sum(
+            1
+            for player in players
+            if services.player_resend_fields(player, profile.WIRE_TO_FIELD, cause=cause)
+        )
+        self.message_user(request, f"{sent} player(s) queued for re-sync to PEP.", messages.SUCCESS)
+        if sent < len(players):
+            self.message_user(
+                request,
+                f"{len(players) - sent} player(s) had nothing to send (erased or empty).",
+                messages.WARNING,
+            )
+
+    @admin.action(
+        description="Re-open and re-send the selected players' reconciliation items",
+        permissions=["resync"],
+    )
+    def resync_reconciliation(self, request: HttpRequest, queryset: QuerySet) -> None:
+        player_ids = list(queryset.values_list("player_id", flat=True)[: RESYNC_MAX_SELECTED + 1])
+        if len(player_ids) > RESYNC_MAX_SELECTED:
+            self.message_user(
+                request, f"Select at most {RESYNC_MAX_SELECTED} players to re-sync.", messages.ERROR
+            )
+            return
+        report = resync_players(player_ids=player_ids, actor=request.user.get_username())
+        self.message_user(
+            request,
+            f"Re-sync #{report.request.pk}: {report.players} player(s) had reconciliation items "
+            "to re-send (recorded in the audit trail).",
+            messages.SUCCESS,
+        )
+
+    @admin.display(description="messages to PEP (newest first)")
+    def pep_messages(self, obj: Player) -> str:
+        rows = OutboxMessage.objects.filter(player_id=obj.player_id).order_by("-created_at")[
+            :RECENT_MESSAGES
+        ]
+        items = format_html_join(
+            "",
+            "<li>{} — {} — {}</li>",
+            (
+                (
+                    change_link(row, f"#{row.pk} {row.message_type}"),
+                    row.get_status_display(),
+                    row.created_at,
+                )
+                for row in rows
+            ),
+        )
+        url = changelist_url("events", "outboxmessage", player_id=obj.player_id)
+        return format_html('<ul>{}</ul><a href="{}">All messages about this player</a>', items, url)
+
+    @admin.display(description="reconciliation items")
+    def reconciliation_items(self, obj: Player) -> str:
+        links = reconciliation_links(obj.player_id)
+        if not links:
+            return "No reconciliation records are kept yet."
+        return format_html_join(" · ", '<a href="{}">{}</a>', links)
+
+
+def reconciliation_links(player_id: str) -> list[tuple[str, str]]:
+    """Links to the reconciliation lists filtered to one player, for the lists that exist."""
+    from django.apps import apps
+
+    if not apps.is_installed("reconciliation"):
+        return []
+    links = []
+    for model in apps.get_app_config("reconciliation").get_models():
+        if not admin.site.is_registered(model):
+            continue
+        names = {field.name for field in model._meta.get_fields()}
+        lookup = (
+            "player_id"
+            if "player_id" in names
+            else "player__player_id"
+            if "player" in names
+            else None
+        )
+        if lookup is None:
+            continue
+        try:
+            url = changelist_url(
+                model._meta.app_label, model._meta.model_name, **{lookup: player_id}
+            )
+        except NoReverseMatch:
+            continue
+        links.append((url, str(model._meta.verbose_name_plural)))
+    return links
+
+
+class ChunkInline(ReadOnlyTabularInline):
+    model = MigrationChunk
+    fields = (
+        "sequence",
+        "status",
+        "player_count",
+        "first_pk",
+        "last_pk",
+        "error_count",
+        "sent_at",
+        "answered_at",
+        "last_error",
+    )
+    readonly_fields = fields
+
+
+@admin.register(MigrationRun)
+class MigrationRunAdmin(AppendOnlyMixin, admin.ModelAdmin):
+    list_display = ("id", "status", "started_at", "finished_at")
+    list_filter = ("status",)
+    ordering = ("-id",)
+    inlines = (ChunkInline,)

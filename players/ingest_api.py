@@ -1,0 +1,104 @@
+"""What every ingestion API view shares: the "ingest" scope, exact JSON, size limits, errors.
+
+The ingestion API is the operator platform's way in. It is separate from the Operator API that
+PEP calls: a credential needs the "ingest" scope here and the "pep" scope there, so a PEP
+credential can never write operator data and the other way round.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from pepbridge.api.exceptions import ApiError
+from pepbridge.api.permissions import RequiresIngestScope
+from pepbridge.api.schema import error_responses
+from players import services
+
+ingest_schema_tags = ["Ingestion API (operator platform → pepbridge)"]
+
+_STATUS_OF = {
+    services.PlayerNotFound: 404,
+    services.PlayerConflict: 409,
+    services.PlayerErased: 410,
+    services.PlayerInvalid: 400,
+}
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+class ExactJSONParser(JSONParser):
+    """JSON with every fractional number as Decimal: an amount never passes through a float."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            return json.loads(stream.read(), parse_float=Decimal, parse_constant=_refuse_constant)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ParseError(f"The body is not valid JSON: {exc}") from None
+
+
+class IngestView(APIView):
+    """Base of the ingestion views: ingest scope, Decimal-exact JSON, a byte limit on bodies."""
+
+    permission_classes = [RequiresIngestScope]
+    parser_classes = [ExactJSONParser]
+    max_body_bytes: int | None = None  # None: settings.INGEST_MAX_BODY_BYTES
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # authenticate first: say nothing to strangers
+        if request.method in ("POST", "PUT", "PATCH"):
+            check_body_size(request, self.max_body_bytes or settings.INGEST_MAX_BODY_BYTES)
+
+
+def check_body_size(request: Request, limit: int) -> None:
+    """Refuse a body over `limit` bytes from its Content-Length, before reading any of it."""
+    raw = request.META.get("CONTENT_LENGTH") or "0"
+    try:
+        length = int(raw)
+    except ValueError:
+        raise ApiError(400, f"Content-Length {raw!r} is not a number.") from None
+    if length > limit:
+        raise ApiError(
+            413,
+            f"The body is {length:,} bytes; the limit is {limit:,} bytes. "
+            "Split it into smaller requests.",
+        )
+
+
+def api_error(exc: services.PlayerError) -> ApiError:
+    """A player service's refusal as the API's one error shape."""
+    status = next((code for cls, code in _STATUS_OF.items() if isinstance(exc, cls)), 400)
+    return ApiError(status, str(exc), errors=exc.errors or None)
+
+
+_INGEST_ERRORS = error_responses(
+    {
+        400: "Invalid fields (each named in `errors`) or malformed JSON",
+        401: "No valid credential",
+        403: "The credential lacks the `ingest` scope",
+        404: "Unknown player",
+        409: "Same id, other content (nothing written)",
+        410: "The player was erased",
+        413: "Body over the size limit",
+        429: "Too many requests (see Retry-After)",
+    }
+)
+
+
+def ingest_errors(*statuses: int) -> dict[int, OpenApiResponse]:
+    """The documented error answers (the one error shape) for the given statuses."""
+    return {code: _INGEST_ERRORS[code] for code in statuses}
+
+
+# The errors of an ingestion request with a body; each operation lists its own from these.
+INGEST_ERRORS = ingest_errors(400, 401, 403, 404, 409, 413, 429)

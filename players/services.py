@@ -1,0 +1,283 @@
+"""Writes to player master data. Each change and the messages it causes share one transaction.
+
+An operator whose platform is Django calls these directly, inside its own transaction; the
+ingestion API and the JSON Lines loader call them too, so all three ways in apply the same rules.
+Input dicts are keyed by Player field names (what `players.serializers.PlayerSerializer` gives as
+validated data), with `consents` as a list of {channel, granted, changed_at}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from events.messages.players import PROFILE_WIRE_NAMES
+from events.outbox import PepMessage, enqueue
+from events.services import outbox_redact_player
+from players import messages, profile
+from players.models import AccountStatus, MarketingConsent, MigrationError, Player
+
+ChangeHook = Callable[[Player, frozenset[str]], None]
+
+# Called inside the transaction of every change, with the wire names of what changed (profile
+# names from events.messages.players.PROFILE_WIRE_NAMES, plus "tags", "marketingConsents",
+# "kycStatus", "emailVerified", "phoneVerified"). Other apps append to it in their
+# AppConfig.ready(); a hook that raises rolls the change back, so hooks must only record, never
+# call out.
+on_player_changed: list[ChangeHook] = []
+
+
+class PlayerError(Exception):
+    """Base of what a player write can refuse; `errors` maps API field name -> messages."""
+
+    def __init__(self, message: str, errors: Mapping[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = dict(errors or {})
+
+
+class PlayerNotFound(PlayerError):
+    pass
+
+
+class PlayerErased(PlayerError):
+    pass
+
+
+class PlayerConflict(PlayerError):
+    """The player exists with other values: a create is not an update in disguise."""
+
+
+class PlayerInvalid(PlayerError):
+    pass
+
+
+@dataclass(frozen=True)
+class PlayerChange:
+    """What a write did: `changed` holds wire names; `created` False and nothing changed = no-op."""
+
+    player: Player
+    created: bool
+    changed: frozenset[str]
+    messages: tuple[PepMessage, ...] = ()
+
+
+def camel(name: str) -> str:
+    """API name of a Player field: first_name -> firstName, consents -> marketingConsents."""
+    if name == "consents":
+        return "marketingConsents"
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _clean(player: Player, *, exclude: Iterable[str] = ()) -> None:
+    """Run the model's validators and constraints; errors come back under API field names."""
+    try:
+        player.full_clean(exclude=list(exclude))
+    except ValidationError as exc:
+        errors = {camel(k): [str(m) for m in v] for k, v in exc.message_dict.items()}
+        raise PlayerInvalid("The player has invalid fields.", errors) from None
+
+
+def _notify(player: Player, changed: frozenset[str]) -> None:
+    for hook in on_player_changed:
+        hook(player, changed)
+
+
+def _enqueue_all(built: Iterable[PepMessage | None]) -> tuple[PepMessage, ...]:
+    sent = tuple(message for message in built if message is not None)
+    for message in sent:
+        enqueue(message)
+    return sent
+
+
+@transaction.atomic
+def player_create(*, data: Mapping[str, Any], send: bool = True) -> PlayerChange:
+    """Register a player and write the registration (and full profile) messages to the outbox.
+
+    Idempotent on `player_id`: the same data again changes nothing; other data for an existing
+    player raises PlayerConflict (use player_update for changes). `send=False` stores without
+    telling PEP (players that will reach PEP through the initial bulk load instead).
+    """
+    fields, consents = _split(data)
+    existing = Player.objects.filter(player_id=fields["player_id"]).first()
+    if existing is not None:
+        return _same_or_conflict(existing, fields, consents)
+    player = Player(**fields)
+    _clean(player, exclude=["player_id"])
+    try:
+        with transaction.atomic():
+            player.save(force_insert=True)
+    except IntegrityError:
+        # A concurrent create of the same player won the race: compare with what it stored.
+        existing = Player.objects.get(player_id=fields["player_id"])
+        return _same_or_conflict(existing, fields, consents)
+    _set_consents(player, consents)
+    sent = _enqueue_all(messages.registration(player)) if send else ()
+    changed = frozenset(camel(name) for name in data)
+    _notify(player, changed)
+    return PlayerChange(player, True, changed, sent)
+
+
+_WRITABLE = frozenset(
+    f.name for f in Player._meta.concrete_fields if f.name not in ("id", "updated_at", "erased_at")
+)
+
+
+def _split(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[Mapping[str, Any]]]:
+    """Player fields and consents; an unknown key is an error, not silently ignored."""
+    unknown = sorted(set(data) - _WRITABLE - {"consents"})
+    if unknown:
+        raise PlayerInvalid("Unknown player fields.", {k: ["Unknown field."] for k in unknown})
+    fields = {key: value for key, value in data.items() if key != "consents"}
+    if "tags" in fields:
+        fields["tags"] = sorted(set(fields["tags"]))
+    return fields, list(data.get("consents") or [])
+
+
+def _same_or_conflict(
+    player: Player, fields: Mapping[str, Any], consents: Sequence[Mapping[str, Any]]
+) -> PlayerChange:
+    if player.erased_at is not None:
+        raise PlayerErased(f"Player {player.player_id} was erased and cannot be registered again.")
+    differing = [camel(name) for name, value in fields.items() if getattr(player, name) != value]
+    if _consent_changes(player, consents):
+        differing.append("marketingConsents")
+    if differing:
+        raise PlayerConflict(
+            f"Player {player.player_id} exists with other values; send changes as an update.",
+            {name: ["differs from the stored value"] for name in sorted(differing)},
+        )
+    return PlayerChange(player, False, frozenset())
+
+
+def _consent_changes(
+    player: Player, consents: Sequence[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    """The consents that differ from what is stored (granted flag or the time it changed)."""
+    stored = {c.channel: (c.granted, c.changed_at) for c in player.consents.all()}
+    return [
+        item
+        for item in consents
+        if stored.get(item["channel"]) != (item["granted"], item["changed_at"])
+    ]
+
+
+def _set_consents(player: Player, consents: Iterable[Mapping[str, Any]]) -> None:
+    for item in consents:
+        MarketingConsent.objects.update_or_create(
+            player=player,
+            channel=item["channel"],
+            defaults={"granted": item["granted"], "changed_at": item["changed_at"]},
+        )
+
+
+@transaction.atomic
+def player_update(
+    *,
+    player_id: str,
+    data: Mapping[str, Any],
+    occurred_at: datetime | None = None,
+    send: bool = True,
+) -> PlayerChange:
+    """Apply the given fields; only what really changed is saved and sent to PEP.
+
+    Profile fields go out as one profile update with only the changed fields; consent,
+    verification and tag changes go out as their own messages. Nothing changed: nothing sent.
+    """
+    player = _locked(player_id)
+    fields, consents = _split(data)
+    fields.pop("player_id", None)
+    changed_fields = [name for name, value in fields.items() if getattr(player, name) != value]
+    changed_consents = _consent_changes(player, consents)
+    for name in changed_fields:
+        setattr(player, name, fields[name])
+    if changed_fields:
+        _clean(player, exclude=["player_id"])
+        player.save(update_fields=[*changed_fields, "updated_at"])
+    _set_consents(player, changed_consents)
+    when = occurred_at or timezone.now()
+    built = messages.changes(player, changed_fields, bool(changed_consents), when)
+    sent = _enqueue_all(built) if send else ()
+    changed = frozenset(
+        [PROFILE_WIRE_NAMES.get(name, camel(name)) for name in changed_fields]
+        + (["marketingConsents"] if changed_consents else [])
+    )
+    if changed:
+        _notify(player, changed)
+    return PlayerChange(player, False, changed, sent)
+
+
+def _locked(player_id: str) -> Player:
+    """The player row, locked for this transaction so concurrent updates diff correctly."""
+    player = Player.objects.select_for_update().filter(player_id=player_id).first()
+    if player is None:
+        raise PlayerNotFound(f"No player with playerId {player_id!r}.")
+    if player.erased_at is not None:
+        raise PlayerErased(f"Player {player_id} was erased; their data cannot change.")
+    return player
+
+
+def player_upsert(*, data: Mapping[str, Any], send: bool = True) -> PlayerChange:
+    """Create the player, or update it with the given fields if it exists (backfills, loaders)."""
+    if Player.objects.filter(player_id=data["player_id"]).exists():
+        return player_update(player_id=data["player_id"], data=data, send=send)
+    return player_create(data=data, send=send)
+
+
+@transaction.atomic
+def player_erase(*, player_id: str) -> PlayerChange:
+    """Erase a player's personal data (right to erasure) and tell PEP to delete the player.
+
+    The row stays with its non-personal fields (id, country, currency, brand, status, KYC and
+    responsible-gambling state) because bonus and delivery records regulation needs point at it.
+    Consents become withdrawn, PEP's stored validation errors (which may echo personal values)
+    are deleted, and the outbox rows already written with personal data are redacted, the
+    unsent ones cancelled (events.services.outbox_redact_player). Erasing twice changes nothing
+    the second time.
+    """
+    player = Player.objects.select_for_update().filter(player_id=player_id).first()
+    if player is None:
+        raise PlayerNotFound(f"No player with playerId {player_id!r}.")
+    if player.erased_at is not None:
+        return PlayerChange(player, False, frozenset())
+    now = timezone.now()
+    for name, blank in profile.PERSONAL_FIELDS.items():
+        setattr(player, name, blank)
+    player.account_status = AccountStatus.CLOSED
+    player.erased_at = now
+    player.save()
+    player.consents.update(granted=False, changed_at=now)
+    MigrationError.objects.filter(player=player).delete()
+    outbox_redact_player(player_id=player_id)
+    sent = _enqueue_all([messages.delete(player, now)])
+    changed = frozenset(camel(name) for name in profile.PERSONAL_FIELDS) | {"accountStatus"}
+    _notify(player, changed)
+    return PlayerChange(player, False, changed, sent)
+
+
+@transaction.atomic
+def player_resend_fields(
+    player: Player, wire_fields: Iterable[str], *, cause: str
+) -> PepMessage | None:
+    """Write a profile update carrying `wire_fields` (those the bridge has a value for).
+
+    For reconciliation: PEP says it misses fields; the bridge sends what it holds. Returns the
+    queued message, or None when the bridge holds none of them (or the player was erased).
+    `cause` (e.g. "reconciliation:<request id>") is logged with the message.
+    """
+    if player.erased_at is not None:
+        return None
+    names = [profile.WIRE_TO_FIELD[w] for w in wire_fields if w in profile.WIRE_TO_FIELD]
+    values = {k: v for k, v in profile.profile_values(player, names).items() if v is not None}
+    if not values:
+        return None
+    message = messages.profile_update(player, values, timezone.now())
+    enqueue(message)
+    messages.log_resend(player, sorted(values), cause)
+    return message
