@@ -1,0 +1,301 @@
+"""The bonus catalogue and PEP's assign-bonus traffic as staff see them.
+
+Catalogue writes go through bonuses.services (which queue the push to PEP in the same
+transaction); what players hold and what PEP asked for is read-only here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.forms import ModelForm
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+
+from bonuses import services
+from bonuses.models import (
+    AssignmentConflict,
+    AssignmentItem,
+    Bonus,
+    BonusAssignment,
+    PlayerBonus,
+    RejectedAssignment,
+)
+from events.messages.bonuses import ordering_key
+from events.models import OutboxMessage
+from pepbridge.backoffice.admin_tools import (
+    AppendOnlyMixin,
+    BigListMixin,
+    ExactSearchMixin,
+    ReadOnlyTabularInline,
+    change_link,
+    changelist_url,
+    pretty_json,
+)
+
+RECENT_MESSAGES = 10
+
+
+class RetiredFilter(admin.SimpleListFilter):
+    title = "retired"
+    parameter_name = "retired"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("no", "In the catalogue"), ("yes", "Retired")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(retired_at__isnull=self.value() == "no")
+        return queryset
+
+
+@admin.register(Bonus)
+class BonusAdmin(admin.ModelAdmin):
+    list_display = (
+        "bonus_id",
+        "name",
+        "bonus_type",
+        "amount",
+        "percentage",
+        "currency",
+        "is_active",
+        "retired_at",
+        "updated_at",
+    )
+    list_filter = ("bonus_type", "is_active", RetiredFilter)
+    search_fields = ("bonus_id", "name")
+    ordering = ("bonus_id",)
+    actions = ("retire_selected", "push_selected")
+    readonly_fields = ("retired_at", "created_at", "updated_at", "pep_messages")
+    fieldsets = (
+        (None, {"fields": ("bonus_id", "name", "description", "bonus_type")}),
+        (
+            "Value",
+            {
+                "fields": ("amount", "percentage", "currency", "wagering_requirement"),
+                "description": "Give either an amount or a percentage, not both.",
+            },
+        ),
+        (
+            "Availability",
+            {
+                "fields": (
+                    "is_active",
+                    "valid_from",
+                    "valid_to",
+                    "expires_after_days",
+                    "max_grants_per_player",
+                )
+            },
+        ),
+        ("Push to PEP", {"fields": ("pep_messages",)}),
+        ("History", {"fields": ("retired_at", "created_at", "updated_at")}),
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Bonus | None = None) -> Any:
+        if obj is None:
+            return self.readonly_fields
+        if obj.retired_at is not None:  # retired: nothing changes any more
+            return [field.name for field in Bonus._meta.fields] + ["pep_messages"]
+        return ("bonus_id", *self.readonly_fields)  # PEP's key for the offer never changes
+
+    def has_delete_permission(self, request: HttpRequest, obj: Bonus | None = None) -> bool:
+        return False  # retire instead: granted bonuses keep pointing at the row
+
+    def save_model(self, request: HttpRequest, obj: Bonus, form: ModelForm, change: bool) -> None:
+        """Save through the services, so PEP is told about the change in the same transaction."""
+        if change:
+            changes = {name: form.cleaned_data[name] for name in form.changed_data}
+            saved = services.bonus_update(bonus=obj, **changes)
+        else:
+            fields = {k: v for k, v in form.cleaned_data.items() if k != "bonus_id"}
+            saved = services.bonus_create(bonus_id=form.cleaned_data["bonus_id"], **fields)
+        obj.pk, obj.updated_at, obj.created_at = saved.pk, saved.updated_at, saved.created_at
+        obj._state.adding = False
+
+    @admin.action(
+        description="Retire selected bonuses (PEP deletes the offer)", permissions=["change"]
+    )
+    def retire_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        live = list(queryset.filter(retired_at__isnull=True))
+        for bonus in live:
+            services.bonus_retire(bonus=bonus)
+        self.message_user(
+            request, f"{len(live)} bonus(es) retired; PEP will be told.", messages.SUCCESS
+        )
+
+    @admin.action(description="Push selected bonuses to PEP again", permissions=["change"])
+    def push_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        live = list(queryset.filter(retired_at__isnull=True))
+        for bonus in live:
+            services.bonus_update(bonus=bonus)
+        self.message_user(request, f"{len(live)} bonus(es) queued for PEP.", messages.SUCCESS)
+
+    @admin.display(description="messages to PEP (newest first)")
+    def pep_messages(self, obj: Bonus) -> str:
+        if obj.pk is None:
+            return "Saved bonuses are pushed to PEP automatically."
+        key = ordering_key(obj.bonus_id)
+        rows = OutboxMessage.objects.filter(player_id=key).order_by("-created_at")[:RECENT_MESSAGES]
+        items = format_html_join(
+            "",
+            "<li>{} — {}</li>",
+            (
+                (change_link(row, f"#{row.pk} {row.message_type}"), row.get_status_display())
+                for row in rows
+            ),
+        )
+        url = changelist_url("events", "outboxmessage", player_id=key)
+        return format_html('<ul>{}</ul><a href="{}">All messages about this bonus</a>', items, url)
+
+
+@admin.register(PlayerBonus)
+class PlayerBonusAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
+    list_display = (
+        "id",
+        "player",
+        "bonus",
+        "status",
+        "amount",
+        "currency",
+        "granted_at",
+        "expires_at",
+        "status_changed_at",
+        "source_request_id",
+    )
+    list_select_related = ("player", "bonus")
+    list_filter = ("status", ("granted_at", admin.DateFieldListFilter))
+    search_fields = ("=player__player_id", "=bonus__bonus_id", "=source_request_id")
+    search_help_text = "Exact player id, bonus id or PEP requestId."
+    ordering = ("-id",)
+    raw_id_fields = ("player", "bonus")
+
+
+class ItemInline(ReadOnlyTabularInline):
+    model = AssignmentItem
+    fields = ("player_id", "outcome", "reason", "player_bonus", "decided_at")
+    readonly_fields = fields
+
+
+class ConflictInline(ReadOnlyTabularInline):
+    model = AssignmentConflict
+    fields = ("attempts", "first_seen_at", "last_seen_at", "conflicting_body")
+    readonly_fields = fields
+    verbose_name_plural = "conflicting copies (same requestId, other body: answered 409)"
+
+    @admin.display(description="body")
+    def conflicting_body(self, obj: AssignmentConflict) -> str:
+        return pretty_json(obj.body)
+
+
+def _item_count(outcome: str) -> Any:
+    items = (
+        AssignmentItem.objects.filter(assignment=OuterRef("pk"), outcome=outcome)
+        .values("assignment")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(items), 0)
+
+
+@admin.register(BonusAssignment)
+class BonusAssignmentAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
+    list_display = (
+        "request_id",
+        "client_key",
+        "bonus",
+        "status",
+        "granted",
+        "refused",
+        "duplicate_count",
+        "received_at",
+        "processed_at",
+    )
+    list_select_related = ("bonus",)
+    list_filter = ("status", ("received_at", admin.DateFieldListFilter))
+    search_fields = ("=request_id", "=bonus__bonus_id")
+    search_help_text = "Exact PEP requestId or bonus id."
+    ordering = ("-id",)
+    inlines = (ItemInline, ConflictInline)
+    fields = (
+        "request_id",
+        "client_key",
+        "bonus",
+        "status",
+        "event_date",
+        "amount",
+        "currency",
+        "source",
+        "received_at",
+        "processed_at",
+        "duplicate_count",
+        "request_body",
+    )
+    readonly_fields = ("request_body",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # Per-row counts as correlated subqueries: computed for the page's rows only.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                granted_n=_item_count(AssignmentItem.Outcome.GRANTED),
+                refused_n=_item_count(AssignmentItem.Outcome.REFUSED),
+            )
+        )
+
+    @admin.display(description="granted", ordering="granted_n")
+    def granted(self, obj: BonusAssignment) -> int:
+        return obj.granted_n
+
+    @admin.display(description="refused", ordering="refused_n")
+    def refused(self, obj: BonusAssignment) -> int:
+        return obj.refused_n
+
+    @admin.display(description="request body")
+    def request_body(self, obj: BonusAssignment) -> str:
+        return pretty_json(obj.body)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.fields
+
+
+@admin.register(RejectedAssignment)
+class RejectedAssignmentAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
+    list_display = (
+        "request_id",
+        "client_key",
+        "reason",
+        "attempts",
+        "first_seen_at",
+        "last_seen_at",
+    )
+    list_filter = (("last_seen_at", admin.DateFieldListFilter),)
+    search_fields = ("=request_id",)
+    search_help_text = "Exact PEP requestId."
+    ordering = ("-id",)
+    fields = (
+        "request_id",
+        "client_key",
+        "attempts",
+        "first_seen_at",
+        "last_seen_at",
+        "reason",
+        "request_body",
+    )
+    readonly_fields = ("reason", "request_body")
+
+    @admin.display(description="why it was rejected")
+    def reason(self, obj: RejectedAssignment) -> str:
+        errors = obj.errors if isinstance(obj.errors, dict) else {"": obj.errors}
+        return "; ".join(
+            f"{field}: {', '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
+            for field, msgs in errors.items()
+        )
+
+    @admin.display(description="request body")
+    def request_body(self, obj: RejectedAssignment) -> str:
+        return pretty_json(obj.body)

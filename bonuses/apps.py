@@ -1,0 +1,7 @@
+"""Bonuses: the operator's bonus catalogue, player bonuses and PEP's assign-bonus requests."""
+
+from django.apps import AppConfig
+
+
+class BonusesConfig(AppConfig):
+    name = "bonuses"

@@ -1,0 +1,290 @@
+"""The operator's bonus catalogue, the bonuses players hold, and PEP's assign-bonus requests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.utils import timezone
+
+from players.models import Player
+
+_CURRENCY = RegexValidator(r"^[A-Z]{3}$", "Use a 3-letter upper-case ISO 4217 code.")
+
+
+class BonusType(models.TextChoices):
+    CASH = "cash", "Cash bonus"
+    FREE_SPINS = "free_spins", "Free spins"
+    FREE_BET = "free_bet", "Free bet"
+    DEPOSIT_MATCH = "deposit_match", "Deposit match"
+    CASHBACK = "cashback", "Cashback"
+    OTHER = "other", "Other"
+
+
+class Bonus(models.Model):
+    """One bonus of the operator's catalogue; `bonus_id` is what PEP knows it by (bonusOfferId).
+
+    A bonus is worth either a fixed `amount` (money in `currency`, or a number of spins/bets) or a
+    `percentage` (deposit match, cashback). Retired bonuses stay as rows so that the player
+    bonuses granted from them keep their reference; PEP is told to delete the offer.
+    """
+
+    bonus_id = models.CharField(
+        max_length=64, unique=True, validators=[RegexValidator(r"^[^\s/?#%]{1,64}$")]
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    bonus_type = models.CharField(max_length=16, choices=BonusType.choices)
+    amount = models.DecimalField(
+        max_digits=18, decimal_places=4, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    percentage = models.DecimalField(
+        max_digits=7, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    currency = models.CharField(max_length=3, blank=True, validators=[_CURRENCY])
+    # Times the bonus amount must be wagered before it turns into real money.
+    wagering_requirement = models.DecimalField(
+        max_digits=7, decimal_places=2, default=0, validators=[MinValueValidator(0)]
+    )
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_to = models.DateTimeField(null=True, blank=True)
+    # Days a granted bonus stays usable; empty means it does not expire.
+    expires_after_days = models.PositiveIntegerField(null=True, blank=True)
+    max_grants_per_player = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    is_active = models.BooleanField(default=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["bonus_id"]
+        verbose_name_plural = "bonuses"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount__isnull=True, percentage__isnull=False)
+                | models.Q(amount__isnull=False, percentage__isnull=True),
+                name="bonus_amount_xor_percentage",
+                violation_error_message="Give either an amount or a percentage, not both.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(valid_from__isnull=True)
+                | models.Q(valid_to__isnull=True)
+                | models.Q(valid_to__gt=models.F("valid_from")),
+                name="bonus_valid_window_ordered",
+                violation_error_message="valid_to must be after valid_from.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(retired_at__isnull=True) | models.Q(is_active=False),
+                name="bonus_retired_is_inactive",
+                violation_error_message="A retired bonus cannot be active.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bonus_id} ({self.name})"
+
+    def is_offered(self, at: datetime | None = None) -> bool:
+        """Active, not retired, and inside its validity window at `at` (default: now)."""
+        return self.is_active and self.retired_at is None and self.is_in_window(at)
+
+    def is_in_window(self, at: datetime | None = None) -> bool:
+        moment = at or timezone.now()
+        if self.valid_from is not None and moment < self.valid_from:
+            return False
+        return self.valid_to is None or moment <= self.valid_to
+
+
+class PlayerBonus(models.Model):
+    """A bonus a player holds, with its lifecycle; `source_request_id` is PEP's requestId."""
+
+    class Status(models.TextChoices):
+        GRANTED = "granted", "Granted"
+        ACTIVE = "active", "Active"
+        WAGERED = "wagered", "Wagered"
+        COMPLETED = "completed", "Completed"
+        EXPIRED = "expired", "Expired"
+        FORFEITED = "forfeited", "Forfeited"
+        CANCELLED = "cancelled", "Cancelled"
+
+    # Which status may follow which; the ones missing as keys are final.
+    TRANSITIONS: dict[str, tuple[str, ...]] = {
+        Status.GRANTED: (Status.ACTIVE, Status.EXPIRED, Status.FORFEITED, Status.CANCELLED),
+        Status.ACTIVE: (Status.WAGERED, Status.EXPIRED, Status.FORFEITED, Status.CANCELLED),
+        Status.WAGERED: (Status.COMPLETED, Status.CANCELLED),
+    }
+
+    player = models.ForeignKey(Player, on_delete=models.PROTECT, related_name="bonuses")
+    bonus = models.ForeignKey(Bonus, on_delete=models.PROTECT, related_name="grants")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.GRANTED)
+    amount = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    wagering_required = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+    source_request_id = models.CharField(max_length=128, blank=True)
+    granted_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "player bonuses"
+        indexes = [
+            models.Index(fields=["player", "bonus"], name="playerbonus_player_bonus"),
+            # The admin's status filter over all player bonuses.
+            models.Index(fields=["status", "-granted_at"], name="playerbonus_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bonus_id} for player {self.player_id} ({self.status})"
+
+    def can_transition_to(self, status: str) -> bool:
+        return status in self.TRANSITIONS.get(self.status, ())
+
+    def is_expired(self, at: datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (at or timezone.now())
+
+
+class BonusAssignment(models.Model):
+    """One accepted assign-bonus request from PEP, unique per calling client and `requestId`.
+
+    The row is committed before PEP gets its 202, so every later copy of the request finds it.
+    `fingerprint` is the SHA-256 of the body's canonical JSON: a copy with another key order or
+    spacing has the same fingerprint; a different body under the same requestId does not (409).
+    """
+
+    class Status(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted, not yet processed"
+        PROCESSED = "processed", "Processed"
+
+    client_key = models.CharField(max_length=128)
+    request_id = models.CharField(max_length=128)
+    fingerprint = models.CharField(max_length=64)
+    body = models.JSONField()
+    event_date = models.DateTimeField()
+    bonus = models.ForeignKey(Bonus, on_delete=models.PROTECT, related_name="assignments")
+    # The players as PEP named them (duplicates removed); the worker turns them into items.
+    player_ids = models.JSONField(default=list)
+    amount = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    source = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACCEPTED)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    duplicate_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client_key", "request_id"], name="bonusassignment_one_per_request"
+            ),
+        ]
+        indexes = [
+            # The lost-task sweep reads accepted rows oldest first.
+            models.Index(fields=["status", "received_at"], name="bonusassignment_status_recv"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_key}/{self.request_id}"
+
+
+class AssignmentItem(models.Model):
+    """One player of an assignment and what became of them: granted, or refused and why.
+
+    The unique (assignment, player_id) pair and the pending→done compare-and-set make a grant
+    happen at most once however many workers process the assignment.
+    """
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Pending"
+        GRANTED = "granted", "Granted"
+        REFUSED = "refused", "Refused"
+
+    class Reason(models.TextChoices):
+        BONUS_INACTIVE = "bonus_inactive", "Bonus not active"
+        OUTSIDE_WINDOW = "outside_window", "Outside the bonus validity window"
+        UNKNOWN_PLAYER = "unknown_player", "Unknown player"
+        SELF_EXCLUDED = "self_excluded", "Player self-excluded"
+        COOL_OFF = "cool_off", "Player in cool-off"
+        ACCOUNT_CLOSED = "account_closed", "Account closed"
+        ACCOUNT_BLOCKED = "account_blocked", "Account blocked"
+        MAX_GRANTS = "max_grants", "Maximum grants per player reached"
+        # The bonus-granted message could not be built (e.g. no exchange rate for its currency):
+        # granting without telling PEP would leave the two sides disagreeing.
+        PEP_REJECTED = "pep_rejected", "PEP would reject the bonus-granted message"
+
+    assignment = models.ForeignKey(BonusAssignment, on_delete=models.CASCADE, related_name="items")
+    player_id = models.CharField(max_length=64)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.PENDING)
+    reason = models.CharField(max_length=16, choices=Reason.choices, blank=True)
+    player_bonus = models.OneToOneField(
+        PlayerBonus, on_delete=models.SET_NULL, null=True, blank=True, related_name="item"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assignment", "player_id"], name="assignmentitem_one_per_player"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(outcome="refused") | ~models.Q(reason=""),
+                name="assignmentitem_refusal_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.assignment_id}:{self.player_id} ({self.outcome})"
+
+
+class AssignmentConflict(models.Model):
+    """A different body sent under an accepted requestId: refused with 409, kept for staff."""
+
+    assignment = models.ForeignKey(
+        BonusAssignment, on_delete=models.CASCADE, related_name="conflicts"
+    )
+    fingerprint = models.CharField(max_length=64)
+    body = models.JSONField()
+    attempts = models.PositiveIntegerField(default=1)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assignment", "fingerprint"], name="assignmentconflict_one_per_body"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"conflict on {self.assignment_id} ({self.attempts}x)"
+
+
+class RejectedAssignment(models.Model):
+    """An assign-bonus request answered 400: recorded once per body, counting PEP's retries.
+
+    It does not hold the requestId: if the same request becomes valid later (the bonus was added
+    to the catalogue meanwhile), PEP's next retry is accepted.
+    """
+
+    client_key = models.CharField(max_length=128)
+    request_id = models.CharField(max_length=128, blank=True)
+    fingerprint = models.CharField(max_length=64)
+    body = models.JSONField()
+    errors = models.JSONField(default=dict)
+    attempts = models.PositiveIntegerField(default=1)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        # The admin lists rejected requests newest first and filters by date.
+        indexes = [models.Index(fields=["-first_seen_at"], name="rejected_first_seen")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client_key", "request_id", "fingerprint"],
+                name="rejectedassignment_one_per_body",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_key}/{self.request_id or '?'} rejected ({self.attempts}x)"

@@ -1,0 +1,48 @@
+"""Writes for bonuses, by sub-domain; import from here.
+
+- catalogue: `bonus_create`, `bonus_update`, `bonus_retire` (each pushes the offer to PEP).
+- assignments: `assignment_accept` stores PEP's assign-bonus request once per (client,
+  requestId) and queues a grant pass; `assignment_reject` records a request answered 400;
+  `assignment_prune` forgets old requests.
+- grants: `assignment_process` / `assignment_process_pending` / `assignment_sweep` decide each
+  player (grant + bonus-granted message in one transaction, or a recorded refusal);
+  `player_bonus_transition` moves a player's bonus along its lifecycle.
+"""
+
+from bonuses.services.assignments import (
+    KICK_KEY,
+    AcceptResult,
+    AssignmentConflictError,
+    AssignmentInvalid,
+    AssignRequest,
+    assignment_accept,
+    assignment_prune,
+    assignment_reject,
+    request_fingerprint,
+)
+from bonuses.services.catalogue import bonus_create, bonus_retire, bonus_update
+from bonuses.services.grants import (
+    assignment_process,
+    assignment_process_pending,
+    assignment_sweep,
+    player_bonus_transition,
+)
+
+__all__ = [
+    "KICK_KEY",
+    "AcceptResult",
+    "AssignRequest",
+    "AssignmentConflictError",
+    "AssignmentInvalid",
+    "assignment_accept",
+    "assignment_process",
+    "assignment_process_pending",
+    "assignment_prune",
+    "assignment_reject",
+    "assignment_sweep",
+    "bonus_create",
+    "bonus_retire",
+    "bonus_update",
+    "player_bonus_transition",
+    "request_fingerprint",
+]

@@ -1,0 +1,202 @@
+"""The grant: decide each player of an accepted request, exactly once, and tell PEP.
+
+A grant writes the player's bonus and PEP's bonus-granted message in one transaction; a refusal
+records its reason. Item and player rows are locked (in that order) so that concurrent workers
+grant once and cannot overrun a bonus's maximum per player.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from bonuses import messages
+from bonuses.models import AssignmentItem, Bonus, BonusAssignment, PlayerBonus
+from bonuses.services.assignments import KICK_KEY
+from events.messages import MessageRejected
+from players.models import Player
+
+logger = logging.getLogger(__name__)
+
+Reason = AssignmentItem.Reason
+_BLOCK_REASONS = {
+    "self_excluded": Reason.SELF_EXCLUDED,
+    "cool_off": Reason.COOL_OFF,
+    "account_closed": Reason.ACCOUNT_CLOSED,
+    "account_blocked": Reason.ACCOUNT_BLOCKED,
+}
+
+
+def assignment_process(*, assignment_id: int) -> BonusAssignment:
+    """Decide every player of an assignment not yet decided; safe to run twice or concurrently."""
+    assignment = BonusAssignment.objects.get(pk=assignment_id)
+    AssignmentItem.objects.bulk_create(
+        [AssignmentItem(assignment=assignment, player_id=pid) for pid in assignment.player_ids],
+        ignore_conflicts=True,  # a second run, or another worker, made them already
+    )
+    pending = AssignmentItem.objects.filter(
+        assignment_id=assignment_id, outcome=AssignmentItem.Outcome.PENDING
+    ).values_list("pk", flat=True)
+    for item_id in list(pending):
+        _item_decide(item_id)
+    BonusAssignment.objects.filter(
+        pk=assignment_id, status=BonusAssignment.Status.ACCEPTED
+    ).exclude(items__outcome=AssignmentItem.Outcome.PENDING).update(
+        status=BonusAssignment.Status.PROCESSED, processed_at=timezone.now()
+    )
+    assignment.refresh_from_db()
+    return assignment
+
+
+def assignment_process_pending(
+    *, max_seconds: float = 50.0, idle_for: float | None = None, poll: float = 0.1
+) -> int:
+    """Grant accepted requests, oldest first, until none has arrived for `idle_for` seconds.
+
+    Waiting out the kick debounce (the default `idle_for`) covers requests whose kick was
+    swallowed while this pass was queued. One failing assignment is logged and skipped so it
+    cannot block the rest; the sweep retries it.
+    """
+    idle_for = settings.BONUS_GRANT_KICK_DEBOUNCE if idle_for is None else idle_for
+    cache.delete(KICK_KEY)  # a request committed from now on queues the next pass
+    deadline, quiet_since = time.monotonic() + max_seconds, time.monotonic()
+    done: set[int] = set()
+    while time.monotonic() < deadline:
+        ids = _accepted_ids(exclude=done, limit=100)
+        for assignment_id in ids:
+            done.add(assignment_id)
+            _process_logged(assignment_id)
+        if ids:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= idle_for:
+            break
+        else:
+            time.sleep(poll)
+    return len(done)
+
+
+def _accepted_ids(*, exclude: set[int], limit: int) -> list[int]:
+    accepted = BonusAssignment.objects.filter(status=BonusAssignment.Status.ACCEPTED)
+    return list(
+        accepted.exclude(pk__in=exclude)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def _process_logged(assignment_id: int) -> None:
+    try:
+        assignment_process(assignment_id=assignment_id)
+    except Exception:
+        logger.exception("bonus_assignment_failed assignment_id=%s", assignment_id)
+
+
+@transaction.atomic
+def _item_decide(item_id: int) -> None:
+    """Grant or refuse one player. Lock order: the item, then the player (no deadlock).
+
+    The item lock makes a second worker wait and then see the outcome already decided; the
+    player lock serialises grants of one player, so the per-player maximum cannot be overrun.
+    """
+    item = AssignmentItem.objects.select_for_update().select_related("assignment").get(pk=item_id)
+    if item.outcome != AssignmentItem.Outcome.PENDING:
+        return
+    player = Player.objects.select_for_update().filter(player_id=item.player_id).first()
+    bonus = Bonus.objects.get(pk=item.assignment.bonus_id)
+    reason = _refusal_reason(bonus, player)
+    if reason is not None or player is None:
+        _item_refuse(item, reason or Reason.UNKNOWN_PLAYER)
+        return
+    try:
+        # A savepoint: an unsendable message undoes the player bonus, not the refusal below.
+        with transaction.atomic():
+            player_bonus = _player_bonus_create(item.assignment, bonus, player)
+    except MessageRejected as exc:
+        logger.error("bonus_grant_unsendable item_id=%s error=%s", item_id, exc)
+        _item_refuse(item, Reason.PEP_REJECTED)
+        return
+    item.outcome, item.player_bonus = AssignmentItem.Outcome.GRANTED, player_bonus
+    item.decided_at = timezone.now()
+    item.save(update_fields=["outcome", "player_bonus", "decided_at"])
+
+
+def _item_refuse(item: AssignmentItem, reason: str) -> None:
+    item.outcome, item.reason = AssignmentItem.Outcome.REFUSED, reason
+    item.decided_at = timezone.now()
+    item.save(update_fields=["outcome", "reason", "decided_at"])
+    logger.info("bonus_refused item_id=%s reason=%s", item.pk, reason)
+
+
+def _refusal_reason(bonus: Bonus, player: Player | None) -> str | None:
+    """The grant rules, in the order an auditor reads them; None means grant."""
+    if not bonus.is_active or bonus.retired_at is not None:
+        return Reason.BONUS_INACTIVE
+    if not bonus.is_in_window():
+        return Reason.OUTSIDE_WINDOW
+    if player is None:
+        return Reason.UNKNOWN_PLAYER
+    block = player.bonus_block_reason()
+    if block is not None:
+        return _BLOCK_REASONS.get(block, Reason.ACCOUNT_BLOCKED)
+    if bonus.max_grants_per_player is not None:
+        held = PlayerBonus.objects.filter(player=player, bonus=bonus).exclude(
+            status=PlayerBonus.Status.CANCELLED
+        )
+        if held.count() >= bonus.max_grants_per_player:
+            return Reason.MAX_GRANTS
+    return None
+
+
+def _player_bonus_create(assignment: BonusAssignment, bonus: Bonus, player: Player) -> PlayerBonus:
+    """Create the player's bonus and queue PEP's bonus-granted message (caller's transaction)."""
+    now = timezone.now()
+    amount = assignment.amount if assignment.amount is not None else bonus.amount
+    days = bonus.expires_after_days
+    player_bonus = PlayerBonus.objects.create(
+        player=player,
+        bonus=bonus,
+        amount=amount,
+        currency=assignment.currency or bonus.currency,
+        wagering_required=(amount or 0) * bonus.wagering_requirement,
+        source_request_id=assignment.request_id,
+        granted_at=now,
+        expires_at=now + timedelta(days=days) if days else None,
+        status_changed_at=now,
+    )
+    messages.enqueue_bonus_granted(player_bonus)
+    logger.info("bonus_granted player_bonus_id=%s bonus=%s", player_bonus.pk, bonus.bonus_id)
+    return player_bonus
+
+
+def player_bonus_transition(*, player_bonus: PlayerBonus, status: str) -> PlayerBonus:
+    """Move a player's bonus along its lifecycle (granted → active → wagered → completed, or
+    expired / forfeited / cancelled). A compare-and-set on the old status, so two staff actions
+    racing cannot both apply; raises ValueError for a transition the lifecycle does not allow.
+    """
+    if not player_bonus.can_transition_to(status):
+        raise ValueError(f"a {player_bonus.status} bonus cannot become {status}")
+    changed = PlayerBonus.objects.filter(pk=player_bonus.pk, status=player_bonus.status).update(
+        status=status, status_changed_at=timezone.now()
+    )
+    if changed != 1:
+        raise ValueError("the bonus changed meanwhile; reload it and try again")
+    player_bonus.refresh_from_db()
+    return player_bonus
+
+
+def assignment_sweep(*, limit: int = 100) -> int:
+    """Process accepted assignments whose task never ran (lost on a crash or a broker outage)."""
+    cutoff = timezone.now() - timedelta(seconds=settings.BONUS_ASSIGNMENT_SWEEP_AFTER)
+    stale = BonusAssignment.objects.filter(
+        status=BonusAssignment.Status.ACCEPTED, received_at__lt=cutoff
+    ).order_by("received_at")
+    ids = list(stale.values_list("pk", flat=True)[:limit])
+    for assignment_id in ids:
+        assignment_process(assignment_id=assignment_id)
+    return len(ids)

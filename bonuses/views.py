@@ -1,0 +1,273 @@
+"""PEP's bonus endpoints on the operator side: assign-bonus and the bonus list (operator-api §3-4).
+
+Field names and shapes PEP has not published are our choices, listed in docs/contract.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from bonuses import selectors, services
+from bonuses.models import BonusType
+from pepbridge.api import schema
+from pepbridge.api.authentication import client_key
+from pepbridge.api.exceptions import ApiError
+from pepbridge.api.permissions import RequiresPepScope
+
+TAGS = ["Operator API (PEP → pepbridge)"]
+_UNKNOWN_BONUS = OpenApiExample(
+    "Unknown bonus",
+    status_codes=["400"],
+    response_only=True,
+    value={
+        "statusCode": 400,
+        "error": "Bad Request",
+        "message": "Some fields are invalid.",
+        "errors": {"bonusId": ["Unknown bonus 'WELCOME-99'."]},
+    },
+)
+_CONFLICT = OpenApiExample(
+    "requestId reused with another body",
+    status_codes=["409"],
+    response_only=True,
+    value={
+        "statusCode": 409,
+        "error": "Conflict",
+        "message": "requestId 'r-1' was accepted before with a different body.",
+        "errors": {"requestId": ["Already used with a different body."]},
+    },
+)
+
+
+class AssignBonusView(APIView):
+    """`POST /api/bonus/v1/assign-bonus`: store PEP's request and answer 202; a worker grants."""
+
+    permission_classes: ClassVar[list[Any]] = [RequiresPepScope]
+
+    @extend_schema_serializer(component_name="AssignBonusInput")
+    class InputSerializer(serializers.Serializer):
+        requestId = serializers.CharField(max_length=128)
+        eventDate = serializers.DateTimeField()
+        playerId = serializers.CharField(max_length=64, required=False)
+        playerIds = serializers.ListField(
+            child=serializers.CharField(max_length=64), required=False, allow_empty=False
+        )
+        bonusId = serializers.CharField(max_length=64, required=False)
+        bonusOfferId = serializers.CharField(max_length=64, required=False)
+        amount = serializers.DecimalField(
+            max_digits=18, decimal_places=4, min_value=0, required=False
+        )
+        currency = serializers.RegexField(r"^[A-Z]{3}$", required=False)
+        source = serializers.CharField(max_length=64, required=False, allow_blank=True)
+        metadata = serializers.DictField(required=False)
+
+        def validate_playerIds(self, value: list[str]) -> list[str]:
+            limit = settings.BONUS_ASSIGN_MAX_PLAYERS
+            if len(value) > limit:
+                raise serializers.ValidationError(f"At most {limit} players per request.")
+            return list(dict.fromkeys(value))  # PEP's duplicates name one player once
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            players = _one_of(attrs, "playerId", "playerIds")
+            bonus = _one_of(attrs, "bonusId", "bonusOfferId")
+            return {
+                "request_id": attrs["requestId"],
+                "event_date": attrs["eventDate"],
+                "player_ids": tuple(players if isinstance(players, list) else [players]),
+                "bonus_ref": bonus,
+                "amount": attrs.get("amount"),
+                "currency": attrs.get("currency", ""),
+                "source": attrs.get("source", ""),
+            }
+
+    @extend_schema_serializer(component_name="AssignBonusAccepted")
+    class OutputSerializer(serializers.Serializer):
+        requestId = serializers.CharField(source="request_id")
+        status = serializers.CharField()
+
+    @extend_schema(
+        operation_id="assign_bonus",
+        tags=TAGS,
+        request=InputSerializer,
+        responses={
+            202: OutputSerializer,
+            400: schema.error_response("Invalid request (recorded for staff)"),
+            401: schema.error_response("Missing or wrong credentials"),
+            403: schema.error_response("The credential lacks the pep scope"),
+            409: schema.error_response("requestId reused with a different body"),
+            429: schema.error_response("Throttled"),
+        },
+        examples=[
+            OpenApiExample(
+                "One player",
+                request_only=True,
+                value={
+                    "requestId": "9d7c2f6e-1c1b-4c57-a1e4-0a3f1c6b2d11",
+                    "eventDate": "2026-05-01T12:00:00.000Z",
+                    "playerId": "p-1001",
+                    "bonusOfferId": "WELCOME-10",
+                },
+            ),
+            OpenApiExample(
+                "Accepted",
+                status_codes=["202"],
+                response_only=True,
+                value={"requestId": "9d7c2f6e-1c1b-4c57-a1e4-0a3f1c6b2d11", "status": "accepted"},
+            ),
+            _UNKNOWN_BONUS,
+            _CONFLICT,
+            *schema.error_examples(401, 403, 429),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        client = client_key(request)
+        raw = request.body  # read first: DRF cannot hand it back after a failed parse
+        try:
+            body = request.data
+        except ParseError:
+            body = raw.decode("utf-8", "replace")[:10_000]
+            services.assignment_reject(client_key=client, body=body, errors={"body": ["bad JSON"]})
+            raise
+        data = self.InputSerializer(data=body)
+        if not data.is_valid():
+            services.assignment_reject(client_key=client, body=body, errors=data.errors)
+            raise ValidationError(data.errors)
+        request_data = services.AssignRequest(**data.validated_data)
+        try:
+            services.assignment_accept(client_key=client, request=request_data, body=body)
+        except services.AssignmentInvalid as exc:
+            raise ValidationError(exc.errors) from None
+        except services.AssignmentConflictError as exc:
+            message = f"requestId {exc.assignment.request_id!r} was accepted with another body."
+            errors = {"requestId": ["Already used with a different body."]}
+            raise ApiError(409, message, errors) from exc
+        # The shape of OutputSerializer, built directly: this is the path PEP's latency is on.
+        output = {"requestId": request_data.request_id, "status": "accepted"}
+        return Response(output, status=status.HTTP_202_ACCEPTED)
+
+
+def _one_of(attrs: dict[str, Any], first: str, second: str) -> Any:
+    """PEP may name a value under either of two keys; both given must agree."""
+    if first in attrs and second in attrs and attrs[first] != attrs[second]:
+        raise ValidationError({second: [f"Give {first} or {second}, not two different values."]})
+    if first not in attrs and second not in attrs:
+        raise ValidationError({first: [f"Give {first} or {second}."]})
+    return attrs.get(first, attrs.get(second))
+
+
+class BonusListView(APIView):
+    """`GET /api/bonus/v1/bonuses`: the catalogue PEP's admins pick bonuses from."""
+
+    permission_classes: ClassVar[list[Any]] = [RequiresPepScope]
+
+    class FilterSerializer(serializers.Serializer):
+        search = serializers.CharField(required=False, max_length=100)
+        type = serializers.ChoiceField(choices=BonusType.choices, required=False)
+        currency = serializers.RegexField(r"^[A-Z]{3}$", required=False)
+        active = serializers.BooleanField(required=False, allow_null=True, default=None)
+        page = serializers.IntegerField(required=False, min_value=1, default=1)
+        limit = serializers.IntegerField(
+            required=False, min_value=1, max_value=selectors.MAX_PAGE_SIZE, default=100
+        )
+
+    @extend_schema_serializer(component_name="Bonus")
+    class OutputSerializer(serializers.Serializer):
+        bonusId = serializers.CharField(source="bonus_id")
+        bonusOfferId = serializers.CharField(source="bonus_id")
+        name = serializers.CharField()
+        description = serializers.CharField()
+        type = serializers.CharField(source="bonus_type")
+        amount = serializers.DecimalField(max_digits=18, decimal_places=4, coerce_to_string=False)
+        percentage = serializers.DecimalField(
+            max_digits=7, decimal_places=2, coerce_to_string=False
+        )
+        currency = serializers.CharField()
+        wageringRequirement = serializers.DecimalField(
+            source="wagering_requirement", max_digits=7, decimal_places=2, coerce_to_string=False
+        )
+        validFrom = serializers.DateTimeField(source="valid_from")
+        validTo = serializers.DateTimeField(source="valid_to")
+        expiresAfterDays = serializers.IntegerField(source="expires_after_days")
+        maxGrantsPerPlayer = serializers.IntegerField(source="max_grants_per_player")
+        active = serializers.BooleanField(source="is_active")
+
+    @extend_schema_serializer(component_name="BonusPage")
+    class PageSerializer(serializers.Serializer):
+        items = serializers.ListField(child=serializers.DictField())
+        page = serializers.IntegerField()
+        limit = serializers.IntegerField()
+        total = serializers.IntegerField()
+        hasNext = serializers.BooleanField()
+
+    @extend_schema(
+        operation_id="list_bonuses",
+        tags=TAGS,
+        parameters=[FilterSerializer],
+        responses={
+            200: PageSerializer,
+            400: schema.error_response("Invalid filter"),
+            401: schema.error_response("Missing or wrong credentials"),
+            403: schema.error_response("The credential lacks the pep scope"),
+            429: schema.error_response("Throttled"),
+        },
+        examples=[
+            OpenApiExample(
+                "A page",
+                status_codes=["200"],
+                response_only=True,
+                value={
+                    "items": [
+                        {
+                            "bonusId": "WELCOME-10",
+                            "bonusOfferId": "WELCOME-10",
+                            "name": "Welcome 10 EUR",
+                            "description": "",
+                            "type": "cash",
+                            "amount": 10.0,
+                            "percentage": None,
+                            "currency": "EUR",
+                            "wageringRequirement": 30.0,
+                            "validFrom": None,
+                            "validTo": None,
+                            "expiresAfterDays": 7,
+                            "maxGrantsPerPlayer": 1,
+                            "active": True,
+                        }
+                    ],
+                    "page": 1,
+                    "limit": 100,
+                    "total": 1,
+                    "hasNext": False,
+                },
+            ),
+            *schema.error_examples(400, 401, 403, 429),
+        ],
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        params = dict(filters.validated_data)
+        page, limit = params.pop("page"), params.pop("limit")
+        bonuses = selectors.bonus_list(
+            search=params.get("search", ""),
+            bonus_type=params.get("type", ""),
+            currency=params.get("currency", ""),
+            active=params.get("active"),
+        )
+        result = selectors.bonus_page(bonuses, page=page, limit=limit)
+        data = {
+            "items": self.OutputSerializer(result.items, many=True).data,
+            "page": result.page,
+            "limit": result.limit,
+            "total": result.total,
+            "hasNext": result.has_next,
+        }
+        return Response(data)
