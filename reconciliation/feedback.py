@@ -1,0 +1,191 @@
+"""Migration feedback details: download PEP's gzip JSON at detailsURL and open its items.
+
+The file's structure is [UNKNOWN] (operator-api.md §6, open question 6). We accept a list of
+per-player entries, or an object holding one under "players", "invalidPlayers", "errors",
+"failed" or "details", or a {playerId: errors} mapping; an entry names the player as
+"playerId" and its fields as the keys of an "errors" mapping, or as a list of field names or
+{"property"|"field"|"path": name} objects. Only field names are kept: PEP's error messages may
+echo personal values and never reach the trail.
+
+A download that fails (no answer, too large, not gzip, not JSON, an unknown shape) is recorded
+as a `details_failed` step and retried with backoff, up to RECONCILIATION_DETAILS_MAX_ATTEMPTS.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from pepbridge.pep.client import get_pep_client
+from pepbridge.pep.errors import PepError
+from reconciliation.models import AuditStep, FeedbackDownload
+from reconciliation.repair import repair_player
+from reconciliation.services import open_items
+
+logger = logging.getLogger("reconciliation")
+
+FEEDBACK_CAUSE = "task:reconciliation.fetch_feedback"
+UNSPECIFIED_FIELD = "(unspecified)"
+LEASE = timedelta(minutes=10)  # longer than any download may take; then another may retry
+_LIST_KEYS = ("players", "invalidPlayers", "errors", "failed", "details")
+_NAME_KEYS = ("property", "field", "path", "name")
+Kind = AuditStep.Kind
+
+
+class DetailsError(Exception):
+    """The details file could not be had or read; `error_class` is a short stable label."""
+
+    def __init__(self, error_class: str, message: str) -> None:
+        super().__init__(message)
+        self.error_class = error_class
+
+
+def download_details(url: str) -> dict[str, list[str]]:
+    """Fetch and parse the details at `url` -> {playerId: [field names]} (raises DetailsError)."""
+    try:
+        response = get_pep_client().request(
+            "GET", url, stream_limit=settings.RECONCILIATION_DETAILS_MAX_BYTES
+        )
+    except PepError as exc:
+        raise DetailsError(exc.error_class, str(exc)) from None
+    text = _gunzip(response.body, response.headers.get("Content-Encoding", ""))
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        raise DetailsError("not_json", "the details are not JSON") from None
+    return parse_details(data)
+
+
+def _gunzip(body: bytes, content_encoding: str) -> bytes:
+    """The JSON bytes of a gzip body, refusing more than RECONCILIATION_DETAILS_MAX_JSON_BYTES."""
+    if body[:2] != b"\x1f\x8b":
+        if "gzip" in content_encoding.lower():
+            return body  # served with Content-Encoding: gzip, already decoded on the way in
+        raise DetailsError("not_gzip", "the details are not gzip-compressed")
+    limit = settings.RECONCILIATION_DETAILS_MAX_JSON_BYTES
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(body, limit + 1)
+    except zlib.error:
+        raise DetailsError("not_gzip", "the details are not valid gzip") from None
+    if len(data) > limit:
+        raise DetailsError("too_large", f"the details unpack to more than {limit} bytes")
+    if not inflater.eof:
+        raise DetailsError("not_gzip", "the gzip stream is truncated")
+    return data
+
+
+def parse_details(data: Any) -> dict[str, list[str]]:
+    """{playerId: [field names]} from the accepted shapes (see the module docstring)."""
+    if isinstance(data, Mapping):
+        found = next((data[k] for k in _LIST_KEYS if k in data), None)
+        if found is None and data and all(isinstance(v, Mapping | list) for v in data.values()):
+            found = data  # {playerId: errors}
+        data = found
+    if isinstance(data, Mapping):
+        entries: Any = ({"playerId": k, "errors": v} for k, v in data.items())
+    elif isinstance(data, list):
+        entries = data
+    else:
+        raise DetailsError("unexpected_shape", "the details are not a list of players")
+    result: dict[str, list[str]] = {}
+    for entry in entries:
+        player_id = entry.get("playerId") if isinstance(entry, Mapping) else None
+        if isinstance(player_id, str | int) and str(player_id).strip():
+            names = result.setdefault(str(player_id).strip()[:128], [])
+            names.extend(n for n in _field_names(entry) if n not in names)
+    for names in result.values():
+        names[:] = names or [UNSPECIFIED_FIELD]
+    return result
+
+
+def _field_names(entry: Mapping[str, Any]) -> Iterator[str]:
+    errors = entry.get("errors", entry.get("fields", entry.get("missingFields")))
+    if isinstance(errors, Mapping):
+        candidates: list[Any] = list(errors)
+    elif isinstance(errors, list):
+        candidates = [
+            next((e.get(k) for k in _NAME_KEYS if e.get(k)), None) if isinstance(e, Mapping) else e
+            for e in errors
+        ]
+    else:
+        candidates = []
+    for name in candidates:
+        if isinstance(name, str) and name.strip():
+            yield name.strip()[:100]
+
+
+def feedback_fetch(download_id: int, *, cause: str = FEEDBACK_CAUSE) -> str:
+    """Download one feedback's details and open its items; returns done/failed/skipped.
+
+    Never raises for a bad file or an unreachable PEP: the failure is recorded and retried.
+    The claim (a conditional UPDATE) keeps two workers from downloading the same file.
+    """
+    download = _claim(download_id)
+    if download is None:
+        return "skipped"
+    try:
+        per_player = download_details(download.url)
+    except DetailsError as exc:
+        _record_failure(download, exc, cause)
+        return "failed"
+    _record_entries(download, per_player, cause)
+    for player_id in per_player:
+        repair_player(player_id, cause=cause)
+    return "done"
+
+
+def _claim(download_id: int) -> FeedbackDownload | None:
+    now = timezone.now()
+    claimed = FeedbackDownload.objects.filter(
+        pk=download_id, status=FeedbackDownload.Status.PENDING, next_attempt_at__lte=now
+    ).update(attempts=F("attempts") + 1, next_attempt_at=now + LEASE, updated_at=now)
+    if claimed != 1:
+        return None
+    return FeedbackDownload.objects.select_related("request").get(pk=download_id)
+
+
+def _request_step(download: FeedbackDownload, kind: str, cause: str, detail: str) -> None:
+    AuditStep.objects.create(request=download.request, kind=kind, cause=cause, detail=detail[:500])
+
+
+@transaction.atomic
+def _record_failure(download: FeedbackDownload, exc: DetailsError, cause: str) -> None:
+    detail = f"attempt {download.attempts}: {exc.error_class}: {exc}"
+    _request_step(download, Kind.DETAILS_FAILED, cause, detail)
+    download.last_error = detail[:500]
+    download.updated_at = timezone.now()
+    if download.attempts >= settings.RECONCILIATION_DETAILS_MAX_ATTEMPTS:
+        download.status = FeedbackDownload.Status.FAILED
+        _request_step(download, Kind.FAILED, cause, f"gave up after {download.attempts} attempts")
+    else:
+        minutes = min(2 ** (download.attempts - 1), 360)
+        download.next_attempt_at = download.updated_at + timedelta(minutes=minutes)
+    download.save(update_fields=["status", "last_error", "updated_at", "next_attempt_at"])
+    logger.warning(
+        "feedback details not fetched",
+        extra={"request": download.request_id, "error_class": exc.error_class},
+    )
+
+
+@transaction.atomic
+def _record_entries(
+    download: FeedbackDownload, per_player: dict[str, list[str]], cause: str
+) -> None:
+    pairs = [(player_id, name) for player_id, names in per_player.items() for name in names]
+    open_items(download.request, pairs, cause=cause)
+    detail = f"{len(per_player)} players, {len(pairs)} fields"
+    _request_step(download, Kind.DETAILS_DOWNLOADED, cause, detail)
+    download.status = FeedbackDownload.Status.DONE
+    download.last_error = ""
+    download.updated_at = timezone.now()
+    download.save(update_fields=["status", "last_error", "updated_at"])

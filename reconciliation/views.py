@@ -1,0 +1,240 @@
+"""PEP's reconciliation request and migration feedback webhook, and the staff CSV export.
+
+The reconciliation request's shape is ours (PEP publishes none): docs/contract.md describes it.
+Both PEP endpoints record every request, malformed ones included, before answering.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.core.exceptions import BadRequest
+from django.http import HttpRequest, StreamingHttpResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.views import View
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import ParseError, UnsupportedMediaType, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from pepbridge.api.authentication import client_label
+from pepbridge.api.exceptions import ApiError
+from pepbridge.api.permissions import RequiresPepScope
+from pepbridge.api.schema import (
+    OPERATOR_API_TAGS,
+    PEP_AUTH_ERRORS,
+    error_examples,
+    error_responses,
+)
+from reconciliation import export, selectors, services
+from reconciliation.models import ReconciliationRequest
+
+Source = ReconciliationRequest.Source
+Outcome = ReconciliationRequest.Outcome
+RAW_BODY_KEPT = 10_000  # characters of an unparseable body kept in the trail
+
+_RECONCILIATION_ERRORS = {
+    400: "Malformed request (recorded in the audit trail)",
+    **PEP_AUTH_ERRORS,
+    409: "requestId reused with a different body",
+}
+_FEEDBACK_ERRORS = {400: "Malformed feedback (recorded in the audit trail)", **PEP_AUTH_ERRORS}
+
+
+class _RecordedView(APIView):
+    """Parse and validate the body; a refused body is recorded before the 400 goes out."""
+
+    permission_classes: ClassVar[list[Any]] = [RequiresPepScope]
+    source: ClassVar[str]
+    InputSerializer: ClassVar[type[serializers.Serializer]]
+
+    def validated(self, request: Request) -> tuple[dict[str, Any], Any]:
+        raw = request.body  # read first: DRF cannot hand it back after a failed parse
+        cause = services.cause_pep(client_label(request))
+        try:
+            body = request.data
+        except (ParseError, UnsupportedMediaType) as exc:
+            text = raw.decode("utf-8", "replace")[:RAW_BODY_KEPT]
+            errors = {"body": [str(exc.detail)]}
+            services.request_reject(
+                source=self.source, payload={"raw": text}, errors=errors, cause=cause
+            )
+            raise
+        data = self.InputSerializer(data=body)
+        if not data.is_valid():
+            services.request_reject(
+                source=self.source, payload=body, errors=data.errors, cause=cause
+            )
+            raise ValidationError(data.errors)
+        return data.validated_data, body
+
+
+class PlayerFieldsSerializer(serializers.Serializer):
+    playerId = serializers.CharField(max_length=128)
+    missingFields = serializers.ListField(
+        child=serializers.CharField(max_length=100), min_length=1, max_length=100
+    )
+
+
+class ReconciliationView(_RecordedView):
+    """`POST /api/reconciliation/v1/players`: PEP reports players with missing fields; 202."""
+
+    source = Source.API
+
+    @extend_schema_serializer(component_name="ReconciliationPlayersRequest")
+    class InputSerializer(serializers.Serializer):
+        requestId = serializers.CharField(max_length=200)
+        eventDate = serializers.DateTimeField()
+        players = PlayerFieldsSerializer(many=True, allow_empty=False)
+
+        def validate_players(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            limit = settings.RECONCILIATION_MAX_PLAYERS
+            if len(value) > limit:
+                raise serializers.ValidationError(f"At most {limit} players per request.")
+            return [{"player_id": p["playerId"], "fields": p["missingFields"]} for p in value]
+
+    @extend_schema_serializer(component_name="ReconciliationPlayersAccepted")
+    class OutputSerializer(serializers.Serializer):
+        requestId = serializers.CharField()
+        status = serializers.ChoiceField(choices=["accepted", "duplicate"])
+
+    @extend_schema(
+        operation_id="reconciliation_players",
+        tags=OPERATOR_API_TAGS,
+        request=InputSerializer,
+        responses={202: OutputSerializer, **error_responses(_RECONCILIATION_ERRORS)},
+        examples=[
+            *error_examples(*_RECONCILIATION_ERRORS),
+            OpenApiExample(
+                "Two players",
+                request_only=True,
+                value={
+                    "requestId": "7b1e4c1a-0f3d-4d7e-9a55-5d2c8b7f0a21",
+                    "eventDate": "2026-05-01T12:00:00.000Z",
+                    "players": [
+                        {"playerId": "p-1001", "missingFields": ["birthDate", "country"]},
+                        {"playerId": "p-1002", "missingFields": ["email"]},
+                    ],
+                },
+            ),
+            OpenApiExample(
+                "Accepted",
+                response_only=True,
+                status_codes=["202"],
+                value={"requestId": "7b1e4c1a-0f3d-4d7e-9a55-5d2c8b7f0a21", "status": "accepted"},
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        data, body = self.validated(request)
+        receipt = services.reconciliation_receive(
+            request_id=data["requestId"],
+            event_date=data["eventDate"],
+            players=data["players"],
+            payload=body,
+            cause=services.cause_pep(client_label(request)),
+        )
+        if receipt.outcome == Outcome.CONFLICT:
+            raise ApiError(
+                409,
+                f"requestId {data['requestId']!r} was accepted before with a different body.",
+                {"requestId": ["already used with a different body"]},
+            )
+        answer = {"requestId": data["requestId"], "status": receipt.outcome}
+        return Response(answer, status=status.HTTP_202_ACCEPTED)
+
+
+class MigrationFeedbackView(_RecordedView):
+    """`POST /api/players/v1/migration/feedback`: PEP's bulk migration result; 204 (operator §6).
+
+    The details are downloaded by a django-q2 task, never in the request.
+    """
+
+    source = Source.FEEDBACK
+
+    @extend_schema_serializer(component_name="PlayersMigrationFeedback")
+    class InputSerializer(serializers.Serializer):
+        migrationTasksId = serializers.CharField(max_length=200)
+        errorsTotal = serializers.IntegerField(min_value=0)
+        detailsURL = serializers.URLField(max_length=2000, required=False, allow_blank=True)
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            if attrs["errorsTotal"] > 0 and not attrs.get("detailsURL"):
+                raise serializers.ValidationError(
+                    {"detailsURL": ["Required when errorsTotal > 0."]}
+                )
+            return attrs
+
+    @extend_schema(
+        operation_id="players_migration_feedback",
+        tags=OPERATOR_API_TAGS,
+        request=InputSerializer,
+        responses={204: None, **error_responses(_FEEDBACK_ERRORS)},
+        examples=[
+            *error_examples(*_FEEDBACK_ERRORS),
+            OpenApiExample(
+                "Migration finished with errors",
+                request_only=True,
+                value={
+                    "migrationTasksId": "mig-2026-05-01-1",
+                    "errorsTotal": 2,
+                    "detailsURL": "https://pep.example.com/migration/mig-2026-05-01-1/errors",
+                },
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        data, body = self.validated(request)
+        services.feedback_receive(
+            tasks_id=data["migrationTasksId"],
+            errors_total=data["errorsTotal"],
+            details_url=data.get("detailsURL", ""),
+            payload=body,
+            cause=services.cause_pep(client_label(request)),
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _moment(value: str | None, *, end: bool = False) -> datetime | None:
+    """An ISO date (a whole day; `end` takes the next midnight) or datetime from a query string."""
+    if not value:
+        return None
+    try:
+        day, moment = parse_date(value), parse_datetime(value)
+    except ValueError:
+        day = moment = None
+    if day is not None:
+        moment = datetime.combine(day, time.min) + timedelta(days=1 if end else 0)
+    if moment is None:
+        raise BadRequest(f"{value!r} is not an ISO date or datetime")
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+
+
+class AuditExportView(PermissionRequiredMixin, View):
+    """CSV of the trail for `?since=&until=&player=` (staff with reconciliation.export_audit).
+
+    Streamed row by row from a chunked cursor, so a year of records never sits in memory.
+    """
+
+    permission_required = "reconciliation.export_audit"
+    raise_exception = True
+
+    def get(self, request: HttpRequest) -> StreamingHttpResponse:
+        if not request.user.is_staff:
+            self.handle_no_permission()
+        player_id = (request.GET.get("player") or request.GET.get("q") or "").strip() or None
+        steps = selectors.audit_steps(
+            since=_moment(request.GET.get("since")),
+            until=_moment(request.GET.get("until"), end=True),
+            player_id=player_id,
+        )
+        response = StreamingHttpResponse(export.csv_lines(steps), content_type="text/csv")
+        name = export.file_name(player_id)
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
