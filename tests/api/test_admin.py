@@ -1,0 +1,103 @@
+"""The admin pages for clients, tokens and API keys never show a token, secret or hash."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.test import Client
+from oauth2_provider.models import get_access_token_model, get_application_model
+
+from pepbridge.api import services
+from pepbridge.api.admin import AccessTokenAdmin, ApiKeyAdmin, ClientAdmin
+from pepbridge.api.models import ApiKey
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff() -> Client:
+    user = get_user_model().objects.create_superuser("root", "root@example.com", "pw-123456789")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def secrets_in_db() -> list[str]:
+    """Create one of everything and return every string no page may show."""
+    issued = services.oauth_client_create(name="PEP production", scope="pep")
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": issued.client_id,
+        "client_secret": issued.client_secret,
+    }
+    token = Client().post("/oauth/token", form).json()["access_token"]
+    key = services.api_key_create(name="PEP key", scope="pep")
+    app = get_application_model().objects.get(client_id=issued.client_id)
+    key_row = ApiKey.objects.get(key_id=key.key_id)
+    return [
+        issued.client_secret,
+        token,
+        hashlib.sha256(token.encode()).hexdigest(),
+        key.api_key,
+        key.api_key.split("_", 2)[2],
+        app.client_secret.split("$")[2],  # the stored hash
+        key_row.secret_hash.split("$")[2],
+    ]
+
+
+def _pages() -> list[str]:
+    app = get_application_model().objects.get()
+    token = get_access_token_model().objects.get()
+    key = ApiKey.objects.get()
+    return [
+        "/admin/oauth2_provider/application/",
+        f"/admin/oauth2_provider/application/{app.pk}/change/",
+        "/admin/oauth2_provider/accesstoken/",
+        f"/admin/oauth2_provider/accesstoken/{token.pk}/change/",
+        "/admin/api/apikey/",
+        f"/admin/api/apikey/{key.pk}/change/",
+    ]
+
+
+def test_no_admin_page_shows_a_token_or_secret(staff, secrets_in_db):
+    for page in _pages():
+        response = staff.get(page)
+        assert response.status_code == 200, page
+        html = response.content.decode()
+        for secret in secrets_in_db:
+            assert secret not in html, f"{page} shows a secret"
+    assert "PEP production" in staff.get("/admin/oauth2_provider/application/").content.decode()
+
+
+def test_the_toolkits_admin_classes_are_replaced():
+    assert isinstance(admin.site._registry[get_application_model()], ClientAdmin)
+    assert isinstance(admin.site._registry[get_access_token_model()], AccessTokenAdmin)
+    assert isinstance(admin.site._registry[ApiKey], ApiKeyAdmin)
+
+
+def test_the_add_pages_are_closed(staff):
+    assert staff.get("/admin/oauth2_provider/application/add/").status_code == 403
+    assert staff.get("/admin/api/apikey/add/").status_code == 403
+
+
+def test_staff_can_revoke_api_keys_from_the_list(staff, secrets_in_db):
+    key = ApiKey.objects.get()
+    response = staff.post(
+        "/admin/api/apikey/", {"action": "revoke", "_selected_action": [key.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+
+
+def test_staff_can_revoke_a_clients_tokens(staff, secrets_in_db):
+    app = get_application_model().objects.get()
+    staff.post(
+        "/admin/oauth2_provider/application/",
+        {"action": "revoke_tokens", "_selected_action": [app.pk]},
+    )
+    assert not get_access_token_model().objects.exists()

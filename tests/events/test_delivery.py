@@ -1,0 +1,290 @@
+"""Claiming and delivering outbox rows: order per player, retries, dead letters, PEP protection."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import requests
+from django.utils import timezone
+
+from events import selectors, services
+from events.models import DeliveryAttempt, EndpointState, OutboxMessage
+from events.services import schedule
+from pepbridge.pep.errors import PepTransientError
+from tests.events.outbox_fixtures import BASE, make_due, message, put, sent_bodies
+
+pytestmark = pytest.mark.django_db
+URL = f"{BASE}/rx-api/test/game_round"
+Status = OutboxMessage.Status
+
+
+def drain(pep_client) -> int:
+    return services.drain(max_seconds=5, worker="w1", client=pep_client, sleep=lambda s: None)
+
+
+def test_it_delivers_the_stored_bytes_and_records_the_attempt(outbox_pep, outbox_client) -> None:
+    outbox_pep.post(URL, status=202, body=b"ok")
+    (row,) = put(message("p-1", 1))
+    assert drain(outbox_client) == 1
+    assert sent_bodies(outbox_pep) == [row.body_bytes()]
+    row.refresh_from_db()
+    assert (row.status, row.attempts, row.last_status_code) == (Status.DELIVERED, 1, 202)
+    assert row.delivered_at is not None and row.lease_expires_at is None
+    attempt = DeliveryAttempt.objects.get(message=row)
+    assert (attempt.status_code, attempt.outcome) == (202, "delivered")
+    assert attempt.trigger == "scheduled"
+    assert attempt.worker == "w1"
+
+
+def test_it_sends_a_players_messages_in_the_order_they_happened(outbox_pep, outbox_client) -> None:
+    outbox_pep.post(URL, status=200)
+    now = timezone.now()
+    # Enqueued out of order: the round that happened later first.
+    put(message("p-1", 2, occurred_at=now - timedelta(seconds=1)))
+    put(message("p-1", 1, occurred_at=now - timedelta(seconds=2)))
+    drain(outbox_client)
+    assert [b.decode() for b in sent_bodies(outbox_pep)] == [
+        '{"amount":1.5,"playerId":"p-1","seq":1}',
+        '{"amount":1.5,"playerId":"p-1","seq":2}',
+    ]
+
+
+def test_a_failing_player_holds_back_only_their_own_later_messages(
+    outbox_pep, outbox_client
+) -> None:
+    def answer(request):
+        return (503, {}, "down") if b'"p-bad"' in request.body else (200, {}, "ok")
+
+    outbox_pep.add_callback("POST", URL, callback=answer)
+    put(message("p-bad", 1), message("p-bad", 2), message("p-ok", 1), message("p-ok", 2))
+    drain(outbox_client)
+    rows = {(r.player_id, r.body_bytes().count(b'"seq":1')): r for r in OutboxMessage.objects.all()}
+    assert rows[("p-ok", 1)].status == rows[("p-ok", 0)].status == Status.DELIVERED
+    assert rows[("p-bad", 1)].status == Status.PENDING and rows[("p-bad", 1)].attempts == 1
+    assert rows[("p-bad", 0)].attempts == 0  # never sent ahead of the failing first message
+
+
+def test_a_transient_failure_is_retried_after_the_first_step_with_jitter(
+    outbox_pep, outbox_client
+) -> None:
+    outbox_pep.post(URL, status=503, body=b"busy")
+    outbox_pep.post(URL, status=200)
+    (row,) = put(message("p-1", 1))
+    before = timezone.now()
+    drain(outbox_client)
+    row.refresh_from_db()
+    delay = (row.next_attempt_at - before).total_seconds()
+    assert 24 <= delay <= 36.5
+    assert (row.status, row.last_error_class, row.retry_step) == (Status.PENDING, "http_503", 1)
+    assert "busy" in row.last_error
+    make_due(row)
+    drain(outbox_client)
+    row.refresh_from_db()
+    assert row.status == Status.DELIVERED and row.attempts == 2
+    assert list(row.deliveries.order_by("id").values_list("outcome", flat=True)) == [
+        "retry",
+        "delivered",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("error", "at_least"),
+    [
+        (PepTransientError("x", status=429), 60),
+        (PepTransientError("x", error_class="timeout"), 60),
+        (PepTransientError("x", status=503, retry_after=600), 600),
+        (PepTransientError("x", status=429, retry_after=5), 60),
+    ],
+)
+def test_throttling_timeouts_and_retry_after_stretch_the_delay(error, at_least) -> None:
+    assert schedule.retry_delay(1, error) >= at_least
+
+
+def test_the_default_schedule_reaches_72_hours_then_dead_letters(settings) -> None:
+    error = PepTransientError("x", status=503)
+    settings.OUTBOX_RETRY_JITTER = 0
+    first = timezone.now()
+    now, attempts = first, 0
+    while (when := schedule.next_attempt_at(
+        now=now, first_failed_at=first, attempts=attempts + 1, error=error
+    )) is not None:  # fmt: skip
+        now, attempts = when, attempts + 1
+    assert [schedule.base_delay(n) for n in (1, 2, 8, 9, 20)] == [30, 120, 28800, 28800, 28800]
+    assert timedelta(hours=64) < now - first <= timedelta(hours=72)
+    assert attempts == 15
+
+
+def test_a_row_whose_schedule_ran_out_goes_to_the_dead_letter(outbox_pep, outbox_client) -> None:
+    outbox_pep.post(URL, status=500)
+    (row,) = put(message("p-1", 1))
+    OutboxMessage.objects.filter(pk=row.pk).update(
+        first_failed_at=timezone.now() - timedelta(hours=71, minutes=59), retry_step=12
+    )
+    drain(outbox_client)
+    row.refresh_from_db()
+    assert (row.status, row.last_status_code) == (Status.FAILED, 500)
+    assert row.failed_at is not None
+
+
+def test_a_400_is_dead_lettered_at_once_with_peps_answer(outbox_pep, outbox_client) -> None:
+    outbox_pep.post(URL, status=400, json={"code": 3, "message": "amount: must be positive"})
+    (row,) = put(message("p-1", 1))
+    drain(outbox_client)
+    row.refresh_from_db()
+    assert (row.status, row.attempts, row.last_status_code) == (Status.FAILED, 1, 400)
+    assert row.last_error_class == "http_400"
+    assert "amount: must be positive" in row.last_error
+    assert DeliveryAttempt.objects.get(message=row).outcome == "failed"
+    assert len(sent_bodies(outbox_pep)) == 1
+
+
+def test_a_dead_letter_does_not_hold_back_the_players_later_messages(
+    outbox_pep, outbox_client
+) -> None:
+    outbox_pep.post(URL, status=400)
+    outbox_pep.post(URL, status=200)
+    first, second = put(message("p-1", 1), message("p-1", 2))
+    drain(outbox_client)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == (Status.FAILED, Status.DELIVERED)
+
+
+def test_a_connection_error_is_transient(outbox_pep, outbox_client) -> None:
+    outbox_pep.post(URL, body=requests.ConnectionError("refused"))
+    (row,) = put(message("p-1", 1))
+    drain(outbox_client)
+    row.refresh_from_db()
+    assert (row.status, row.last_error_class, row.last_status_code) == (
+        Status.PENDING,
+        "connection",
+        None,
+    )
+
+
+def test_two_claims_never_share_a_row() -> None:
+    put(*[message(f"p-{n}", 1) for n in range(10)])
+    now = timezone.now()
+    first = services.claim_due(worker="a", limit=6, now=now)
+    second = services.claim_due(worker="b", limit=6, now=now)
+    assert len(first) == 6 and len(second) == 4
+    assert not {r.pk for r in first} & {r.pk for r in second}
+    assert services.claim_due(worker="c", limit=6, now=now) == []
+
+
+def test_a_claim_takes_only_the_head_of_each_player() -> None:
+    put(message("p-1", 1), message("p-1", 2), message(None, 1), message(None, 2))
+    rows = services.claim_due(worker="a", limit=10, now=timezone.now())
+    assert sorted((r.player_id or "-", r.body_bytes().count(b'"seq":1')) for r in rows) == [
+        ("-", 0),
+        ("-", 1),
+        ("p-1", 1),
+    ]
+
+
+def test_a_rate_limited_endpoint_gets_only_its_permits(settings) -> None:
+    settings.OUTBOX_RATE_LIMITS = {"game_round": (100, 60.0)}
+    put(*[message(f"p-{n}", 1) for n in range(30)], message("p-x", 1, message_type="other"))
+    now = timezone.now()
+    rows = services.claim_due(worker="a", limit=50, now=now)
+    assert sum(r.message_type == "game_round" for r in rows) == 10  # the burst: a tenth
+    assert sum(r.message_type == "other" for r in rows) == 1
+    assert services.claim_due(worker="a", limit=50, now=now) == []
+    later = services.claim_due(worker="a", limit=50, now=now + timedelta(seconds=2))
+    assert len(later) == 3  # 90 requests / 60 s refill: 1.5 per second
+
+
+def test_the_rate_limit_never_exceeds_the_configured_count_in_a_window(settings) -> None:
+    settings.OUTBOX_RATE_LIMITS = {"game_round": (100, 60.0)}
+    put(*[message(f"p-{n}", 1) for n in range(300)])
+    start = timezone.now()
+    claimed = 0
+    for tick in range(0, 61):
+        now = start + timedelta(seconds=tick)
+        claimed += len(services.claim_due(worker="a", limit=50, now=now))
+    assert 95 <= claimed <= 100
+
+
+def test_the_circuit_opens_on_failures_and_probes_after_the_pause(
+    outbox_pep, outbox_client, settings
+) -> None:
+    settings.OUTBOX_CIRCUIT_MIN_REQUESTS = 5
+    settings.OUTBOX_CIRCUIT_PAUSE = 30
+    outbox_pep.post(URL, status=503)
+    put(*[message(f"p-{n}", 1) for n in range(8)])
+    drain(outbox_client)
+    state = EndpointState.objects.get(message_type="game_round")
+    assert state.circuit == "open"
+    make_due()
+    assert services.claim_due(worker="a", limit=50, now=timezone.now()) == []
+    later = timezone.now() + timedelta(seconds=31)
+    probe = services.claim_due(worker="a", limit=50, now=later)
+    assert len(probe) == 1
+    assert EndpointState.objects.get(message_type="game_round").circuit == "half_open"
+    assert services.claim_due(worker="b", limit=50, now=later) == []
+
+
+def test_a_successful_probe_closes_the_circuit(outbox_pep, outbox_client) -> None:
+    outbox_pep.post(URL, status=200)
+    EndpointState.objects.create(
+        message_type="game_round", circuit="open", retry_at=timezone.now() - timedelta(seconds=1)
+    )
+    put(message("p-1", 1), message("p-2", 1), message("p-3", 1))
+    drain(outbox_client)
+    assert EndpointState.objects.get(message_type="game_round").circuit == "closed"
+    assert OutboxMessage.objects.filter(status=Status.DELIVERED).count() == 3
+
+
+def test_delivery_health_reports_the_figures(outbox_pep, outbox_client) -> None:
+    outbox_pep.post(URL, status=200)
+    outbox_pep.post(URL, status=400)
+    put(message("p-1", 1), message("p-2", 1))
+    drain(outbox_client)
+    put(message("p-3", 1))
+    OutboxMessage.objects.filter(player_id="p-3").update(
+        next_attempt_at=timezone.now() - timedelta(seconds=90)
+    )
+    health = selectors.delivery_health()
+    assert health["pending"] == 1 and health["failed"] == 1
+    assert health["delivered_last_hour"] == 1 and health["failed_last_hour"] == 1
+    assert 89 <= health["oldest_due_age_seconds"] <= 120
+    assert health["circuits"]["game_round"]["state"] == "closed"
+
+
+def test_prune_deletes_old_deliveries_in_batches_and_keeps_the_rest(
+    outbox_pep, outbox_client
+) -> None:
+    outbox_pep.post(URL, status=200)
+    put(*[message(f"p-{n}", 1) for n in range(5)])
+    drain(outbox_client)
+    put(message("p-new", 1))
+    OutboxMessage.objects.filter(status=Status.DELIVERED).update(
+        delivered_at=timezone.now() - timedelta(days=31)
+    )
+    assert services.prune_delivered(batch_size=2) == 5
+    assert list(OutboxMessage.objects.values_list("player_id", flat=True)) == ["p-new"]
+    assert not DeliveryAttempt.objects.exists()
+
+
+def test_the_sweep_and_prune_schedules_exist_once() -> None:
+    from django_q.models import Schedule
+
+    services.setup_schedules()
+    services.setup_schedules()
+    names = sorted(Schedule.objects.filter(name__startswith="events.").values_list("name", "func"))
+    assert names == [
+        ("events.outbox_prune", "events.tasks.prune"),
+        ("events.outbox_sweep", "events.tasks.sweep"),
+    ]
+
+
+def test_the_task_entry_points_drain(outbox_pep, settings, monkeypatch, outbox_client) -> None:
+    from events import tasks
+
+    outbox_pep.post(URL, status=200)
+    monkeypatch.setattr("events.services.delivery.get_pep_client", lambda: outbox_client)
+    settings.OUTBOX_DRAIN_MAX_SECONDS = 5
+    put(message("p-1", 1))
+    assert tasks.sweep() == 1
+    assert tasks.deliver_due() == 0

@@ -1,0 +1,140 @@
+"""Faults delivery survives: PEP down for long, a dead worker, rival workers, a 400, a DB blip."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from datetime import timedelta
+
+import pytest
+import requests
+from django.db import OperationalError, connection
+from django.utils import timezone
+
+from events import services
+from events.models import EndpointState, OutboxMessage
+from events.services import delivery
+from tests.events.outbox_fixtures import BASE, make_due, message, put, sent_bodies
+
+pytestmark = pytest.mark.django_db
+URL = f"{BASE}/rx-api/test/game_round"
+Status = OutboxMessage.Status
+
+
+def drain(pep_client, **kwargs) -> int:
+    kwargs.setdefault("sleep", lambda s: None)
+    return services.drain(max_seconds=5, worker="w1", client=pep_client, **kwargs)
+
+
+def test_pep_down_for_hours_loses_nothing_and_drains_in_order(outbox_pep, outbox_client) -> None:
+    pep_up = False
+    received: dict[str, list[int]] = defaultdict(list)
+
+    def answer(request):
+        if not pep_up:
+            raise requests.ConnectionError("connection refused")
+        body = request.body.decode()
+        player, seq = body.split('"playerId":"')[1].split('"')[0], int(body.split('"seq":')[1][0])
+        received[player].append(seq)
+        return (200, {}, "ok")
+
+    outbox_pep.add_callback("POST", URL, callback=answer)
+    put(*[message(f"p-{p}", seq) for seq in range(1, 6) for p in range(4)])
+    for _hour in range(12):  # a long outage: every retry fails, the circuit opens and probes
+        drain(outbox_client)
+        make_due()
+        EndpointState.objects.update(retry_at=timezone.now() - timedelta(seconds=1))
+    assert OutboxMessage.objects.filter(status=Status.PENDING).count() == 20
+    assert EndpointState.objects.get().consecutive_opens >= 1
+    pep_up = True
+    for _round in range(10):
+        make_due()
+        EndpointState.objects.update(retry_at=timezone.now() - timedelta(seconds=1))
+        drain(outbox_client)
+    assert OutboxMessage.objects.filter(status=Status.DELIVERED).count() == 20
+    assert dict(received) == {f"p-{p}": [1, 2, 3, 4, 5] for p in range(4)}
+    assert EndpointState.objects.get().circuit == "closed"
+
+
+class Killed(BaseException):
+    """The worker process dying mid-batch (not an error the worker could catch)."""
+
+
+def test_a_worker_killed_mid_delivery_is_replaced_after_the_lease(outbox_pep, outbox_client):
+    calls = 0
+
+    def die_on_second(request):
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise Killed
+        return (200, {}, "ok")
+
+    outbox_pep.add_callback("POST", URL, callback=die_on_second)
+    rows = put(*[message(f"p-{n}", 1) for n in range(3)])
+    with pytest.raises(Killed):
+        drain(outbox_client)
+    # The dead worker's rows are leased: nobody else may send them yet.
+    assert services.claim_due(worker="w2", limit=10, now=timezone.now()) == []
+    OutboxMessage.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    drain(outbox_client)
+    assert OutboxMessage.objects.filter(status=Status.DELIVERED).count() == 3
+    # At least once: the row sent just before the crash went out twice, none was lost.
+    assert sorted(sent_bodies(outbox_pep)).count(rows[0].body_bytes()) == 2
+
+
+def test_a_400_dead_letters_at_once_with_peps_error(outbox_pep, outbox_client) -> None:
+    outbox_pep.post(URL, status=400, json={"message": "playerId: unknown player"})
+    (row,) = put(message("p-1", 1))
+    drain(outbox_client)
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (Status.FAILED, 1)
+    assert "unknown player" in row.last_error
+
+
+def test_the_worker_backs_off_while_the_database_is_unreachable(
+    outbox_pep, outbox_client, monkeypatch, caplog
+) -> None:
+    outbox_pep.post(URL, status=200)
+    put(message("p-1", 1))
+    real_claim = delivery.claim_due
+    failures = iter([True, True])
+
+    def flaky_claim(**kwargs):
+        if next(failures, False):
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_claim(**kwargs)
+
+    monkeypatch.setattr(delivery, "claim_due", flaky_claim)
+    monkeypatch.setattr(delivery, "_drop_connection", lambda: None)  # keep the test transaction
+    sleeps: list[float] = []
+    assert drain(outbox_client, sleep=sleeps.append) == 1
+    assert sleeps[:2] == [1.0, 2.0]
+    assert "outbox database error" in caplog.text
+    assert OutboxMessage.objects.get().status == Status.DELIVERED
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_on_postgresql_never_claim_the_same_row() -> None:
+    put(*[message(f"p-{n}", seq) for n in range(200) for seq in (1, 2)])
+    claimed: dict[str, list[int]] = {"a": [], "b": [], "c": []}
+    barrier = threading.Barrier(len(claimed))
+
+    def work(name: str) -> None:
+        barrier.wait()
+        try:
+            for _ in range(40):
+                rows = services.claim_due(worker=name, limit=7, now=timezone.now())
+                claimed[name] += [row.pk for row in rows]
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(name,)) for name in claimed]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    everything = [pk for ids in claimed.values() for pk in ids]
+    assert len(everything) == len(set(everything)) == 200  # each player's head, once
+    assert all(claimed.values())  # every worker got some

@@ -1,0 +1,89 @@
+"""Settings fail loudly, naming the variable; system checks flag unsafe or slow settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.test import override_settings
+
+from pepbridge import checks
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "x" * 50,
+    "PEP_BASE_URL": "https://pep.invalid",
+    "PEP_CLIENT_ID": "bridge",
+    "PEP_CLIENT_SECRET": "not-a-real-secret",
+}
+
+
+def _load_settings(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PEP_", "DATABASE", "Q_"))}
+    clean.update({"PEPBRIDGE_VAR_DIR": str(tmp_path), "DEBUG": "true", **env})
+    code = "import pepbridge.settings as s; print(s.DATABASES['default']['ENGINE'])"
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True
+    )
+
+
+def test_it_starts_with_no_configuration_on_sqlite(tmp_path: Path) -> None:
+    result = _load_settings({}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "django.db.backends.sqlite3"
+
+
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "PEP_BASE_URL", "PEP_CLIENT_ID", "PEP_CLIENT_SECRET"]
+)
+def test_it_refuses_to_start_in_production_without(missing: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in PRODUCTION.items() if k != missing}
+    result = _load_settings(env, tmp_path)
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {missing}" in result.stderr
+
+
+def test_it_names_a_malformed_variable(tmp_path: Path) -> None:
+    result = _load_settings({"Q_WORKERS": "many"}, tmp_path)
+    assert "Q_WORKERS must be an integer" in result.stderr
+
+
+def test_it_needs_redis_url_for_the_redis_broker(tmp_path: Path) -> None:
+    result = _load_settings({"Q_BROKER": "redis"}, tmp_path)
+    assert "Q_BROKER=redis needs REDIS_URL" in result.stderr
+
+
+def test_it_switches_to_postgresql_with_database_url(tmp_path: Path) -> None:
+    result = _load_settings({"DATABASE_URL": "postgres://u@/db?host=/var/run/postgresql"}, tmp_path)
+    assert result.stdout.strip() == "django.db.backends.postgresql"
+
+
+def _ids(warnings: list) -> list[str]:
+    return [w.id for w in warnings]
+
+
+def test_it_warns_when_postgres_connections_are_not_kept() -> None:
+    db = {"ENGINE": "django.db.backends.postgresql", "CONN_MAX_AGE": 0, "OPTIONS": {}}
+    with override_settings(DATABASES={"default": db}):
+        assert _ids(checks.check_persistent_connections(None)) == ["pepbridge.W001"]
+    db["CONN_MAX_AGE"] = 600
+    with override_settings(DATABASES={"default": db}):
+        assert checks.check_persistent_connections(None) == []
+
+
+def test_it_warns_when_q_retry_is_not_above_timeout() -> None:
+    with override_settings(Q_CLUSTER={"timeout": 120, "retry": 120, "max_attempts": 1}):
+        assert _ids(checks.check_task_queue(None)) == ["pepbridge.W002"]
+
+
+def test_it_warns_about_unlimited_task_attempts() -> None:
+    with override_settings(Q_CLUSTER={"timeout": 60, "retry": 120, "max_attempts": 0}):
+        assert _ids(checks.check_task_queue(None)) == ["pepbridge.W003"]
+
+
+def test_the_default_task_queue_settings_are_clean() -> None:
+    assert checks.check_task_queue(None) == []

@@ -1,0 +1,201 @@
+"""Migration feedback details: a real gzip file from the PEP sandbox, and every way it can fail."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+from unittest import mock
+
+import pytest
+import requests
+import responses
+from django.utils import timezone
+
+from pepbridge.pep.client import reset_pep_client
+from pepbridge.sandbox import SandboxServer
+from reconciliation import feedback, services, tasks
+from reconciliation.feedback import DetailsError, parse_details
+from reconciliation.models import AuditStep, FeedbackDownload, ReconciliationItem
+from tests.reconciliation.conftest import FEEDBACK_URL, make_player, status_of, steps_of
+
+pytestmark = pytest.mark.django_db
+BASE = "https://pep.test"
+
+
+@pytest.fixture
+def sandbox(settings: Any) -> Iterator[SandboxServer]:
+    server = SandboxServer()
+    settings.PEP_BASE_URL = server.start()
+    settings.PEP_CLIENT_ID, settings.PEP_CLIENT_SECRET = server.client_id, server.client_secret
+    settings.PEP_HTTP_ATTEMPTS = 1
+    reset_pep_client()
+    yield server
+    server.stop()
+    reset_pep_client()
+
+
+@pytest.fixture
+def pep_settings(settings: Any) -> Iterator[None]:
+    settings.PEP_BASE_URL = BASE
+    settings.PEP_CLIENT_ID, settings.PEP_CLIENT_SECRET = "bridge", "secret"
+    settings.PEP_HTTP_ATTEMPTS = 1
+    reset_pep_client()
+    yield
+    reset_pep_client()
+
+
+@pytest.fixture
+def pep(pep_settings: None, pep_http: responses.RequestsMock) -> responses.RequestsMock:
+    pep_http.add(responses.POST, f"{BASE}/api/oauth/v1/token", json={"accessToken": "tok"})
+    return pep_http
+
+
+def details(*entries: dict[str, Any]) -> bytes:
+    return gzip.compress(json.dumps(list(entries)).encode())
+
+
+def post_feedback(pep_client, url: str, tasks_id: str = "t-1") -> FeedbackDownload:
+    body = {"migrationTasksId": tasks_id, "errorsTotal": 2, "detailsURL": url}
+    with mock.patch("reconciliation.services.queue_task"):
+        assert pep_client.post(FEEDBACK_URL, body, format="json").status_code == 204
+    return FeedbackDownload.objects.get(request__request_id=tasks_id)
+
+
+def download_for(url: str) -> FeedbackDownload:
+    receipt = services.feedback_receive(
+        tasks_id="t-1", errors_total=1, details_url=url, payload={}, cause="pep:test"
+    )
+    return receipt.request.download
+
+
+def test_the_webhook_turns_a_real_gzip_file_into_items_and_repairs_them(
+    sandbox, pep_client
+) -> None:
+    make_player("p-1", email="anna@example.com")
+    data = details(
+        {"playerId": "p-1", "errors": {"email": ["must not be empty"]}},
+        {"playerId": "p-404", "errors": {"birthDate": ["is required"]}},
+    )
+    url = sandbox.put_file("feedback/t-1.json.gz", data, "application/gzip")
+    download = post_feedback(pep_client, url)
+    assert tasks.fetch_feedback(download.pk) == "done"
+    download.refresh_from_db()
+    assert (download.status, download.attempts) == ("done", 1)
+    items = ReconciliationItem.objects.order_by("pk").values_list("player_id", "field")
+    assert list(items) == [("p-1", "email"), ("p-404", "birthDate")]
+    assert status_of("p-1", "email") == "sent"
+    assert steps_of("p-404") == ["received", "unknown_player"]
+    step = AuditStep.objects.get(kind="details_downloaded")
+    assert (step.detail, step.cause) == ("2 players, 2 fields", feedback.FEEDBACK_CAUSE)
+    assert "must not be empty" not in json.dumps(list(AuditStep.objects.values()), default=str)
+
+
+def test_a_file_served_with_content_encoding_gzip_is_read_too(sandbox) -> None:
+    data = details({"playerId": "p-1", "errors": [{"property": "email", "message": "x"}]})
+    url = sandbox.put_file("d.json", data, "application/json", "gzip")
+    assert feedback.download_details(url) == {"p-1": ["email"]}
+
+
+def test_a_details_url_that_does_not_answer_is_recorded_and_retried(sandbox) -> None:
+    download = download_for(sandbox.base_url + "/_sandbox/files/not-there.json.gz")
+    assert feedback.feedback_fetch(download.pk) == "failed"
+    download.refresh_from_db()
+    assert (download.status, download.attempts) == ("pending", 1)
+    assert download.next_attempt_at > timezone.now()
+    step = AuditStep.objects.get(kind="details_failed")
+    assert step.detail.startswith("attempt 1: http_404")
+    assert feedback.feedback_fetch(download.pk) == "skipped"  # not due yet
+    FeedbackDownload.objects.update(next_attempt_at=timezone.now())
+    sandbox.put_file("not-there.json.gz", details({"playerId": "p-1", "errors": {"email": []}}))
+    assert services.reconciliation_recheck().downloads == 1
+    download.refresh_from_db()
+    assert (download.status, download.attempts) == ("done", 2)
+
+
+def test_a_stopped_pep_is_a_transient_failure_not_a_crash(sandbox) -> None:
+    download = download_for(sandbox.put_file("gone.json.gz", details()))
+    sandbox.stop()
+    assert feedback.feedback_fetch(download.pk) == "failed"
+    assert AuditStep.objects.get(kind="details_failed").detail.startswith("attempt 1: connection")
+
+
+def test_a_file_larger_than_the_limit_is_refused_without_reading_it_all(sandbox, settings) -> None:
+    settings.RECONCILIATION_DETAILS_MAX_BYTES = 1024
+    big = gzip.compress(json.dumps([{"playerId": f"p-{i}"} for i in range(5000)]).encode())
+    assert len(big) > 1024
+    download = download_for(sandbox.put_file("big.json.gz", big, "application/gzip"))
+    assert feedback.feedback_fetch(download.pk) == "failed"
+    assert "too_large" in AuditStep.objects.get(kind="details_failed").detail
+
+
+def test_a_file_that_unpacks_beyond_the_json_limit_is_refused(sandbox, settings) -> None:
+    settings.RECONCILIATION_DETAILS_MAX_JSON_BYTES = 2048
+    bomb = gzip.compress(b"[" + b" " * 1_000_000 + b"]")
+    download = download_for(sandbox.put_file("bomb.json.gz", bomb, "application/gzip"))
+    assert feedback.feedback_fetch(download.pk) == "failed"
+    assert "too_large" in AuditStep.objects.get(kind="details_failed").detail
+
+
+@pytest.mark.parametrize(
+    ("body", "error_class"),
+    [
+        (b'[{"playerId": "p-1"}]', "not_gzip"),
+        (b"\x1f\x8bnot really gzip", "not_gzip"),
+        (gzip.compress(b"{oops"), "not_json"),
+        (gzip.compress(b'"a string"'), "unexpected_shape"),
+        (gzip.compress(b'[{"playerId": "p-1"}]')[:-12], "not_gzip"),
+    ],
+)
+def test_a_file_that_is_not_gzip_json_is_recorded_and_retried(pep, body, error_class) -> None:
+    pep.add(responses.GET, f"{BASE}/details/t-1.gz", body=body)
+    download = download_for(f"{BASE}/details/t-1.gz")
+    assert feedback.feedback_fetch(download.pk) == "failed"
+    assert AuditStep.objects.get(kind="details_failed").detail.startswith(
+        f"attempt 1: {error_class}"
+    )
+    download.refresh_from_db()
+    assert download.status == "pending"
+
+
+def test_it_gives_up_after_the_configured_attempts(pep, settings) -> None:
+    settings.RECONCILIATION_DETAILS_MAX_ATTEMPTS = 2
+    pep.add(responses.GET, f"{BASE}/d.gz", body=requests.ConnectionError("refused"))
+    download = download_for(f"{BASE}/d.gz")
+    for _ in range(2):
+        FeedbackDownload.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+        feedback.feedback_fetch(download.pk)
+    download.refresh_from_db()
+    assert download.status == "failed"
+    kinds = AuditStep.objects.filter(item=None).order_by("id").values_list("kind", flat=True)
+    assert list(kinds) == ["received", "details_failed", "details_failed", "failed"]
+
+
+def test_a_url_on_another_host_is_never_fetched_with_our_token(pep_settings, pep_http) -> None:
+    download = download_for("https://evil.test/d.gz")
+    assert feedback.feedback_fetch(download.pk) == "failed"
+    assert "foreign_url" in AuditStep.objects.get(kind="details_failed").detail
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        [{"playerId": "p-1", "errors": {"email": ["x"], "phone": ["y"]}}],
+        {"invalidPlayers": [{"playerId": "p-1", "errors": ["email", "phone"]}]},
+        {"p-1": {"email": ["x"], "phone": ["y"]}},
+        {"players": [{"playerId": "p-1", "errors": [{"field": "email"}, {"path": "phone"}]}]},
+    ],
+)
+def test_it_reads_the_shapes_pep_may_use(data) -> None:
+    assert parse_details(data) == {"p-1": ["email", "phone"]}
+
+
+def test_an_entry_without_field_names_becomes_an_unspecified_item() -> None:
+    assert parse_details([{"playerId": "p-1"}, {"no": "id"}]) == {"p-1": ["(unspecified)"]}
+
+
+def test_an_unknown_shape_is_a_details_error() -> None:
+    with pytest.raises(DetailsError):
+        parse_details(42)
