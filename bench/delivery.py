@@ -1,0 +1,425 @@
+#!/usr/bin/env python
+"""Delivery benchmark: how close the outbox worker gets to a plain HTTP loop, and to a naive design.
+
+    python bench/delivery.py                 # default run (about 2 minutes)
+    python bench/delivery.py --memory 100000 # also: worker memory over 100,000 messages
+
+Prints (a) the ceiling: one keep-alive requests.Session posting the prepared payloads to a local
+sink; (b) pepbridge: the same payloads written to the outbox and drained by one `outbox_drain`
+worker process (and by 2 and 4 workers on PostgreSQL when reachable); (c) a naive design: one
+django-q2 task per message, each opening a new connection; the cost of one outbox write inside a
+business transaction; and the worker's memory growth. The last line is one JSON object.
+
+Every phase that touches the database runs as a subprocess of this script with its own
+DATABASE_URL, so the SQLite and PostgreSQL runs share one code path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+MANAGE = str(ROOT / "manage.py")
+PG_URL = "postgres://postgres@/pepbridge_bench_h3a?host=/var/run/postgresql"
+NAIVE_DONE = "SELECT COUNT(*) FROM django_q_task WHERE \"group\" = 'bench-naive'"
+FAILING_PLAYER = re.compile(rb'"playerId":"p-(0|\d*00)"')
+TOKEN = b'{"accessToken":"bench-token","expiresIn":36000}'
+PATH = "/rx-api/transactions/v1/money"  # any path: the sink answers 200 to every POST
+TARGETS = {
+    "ratio_vs_ceiling": 0.7,
+    "ratio_vs_naive": 5.0,
+    "write_median_ms": 1.0,
+    "write_inserts": 1,
+    "memory_growth_mb": 10.0,
+    "one_percent_failing_ratio": 0.95,
+}
+
+
+# --- the sink: answers every POST at once, keep-alive, no Nagle ----------------------------------
+
+
+class Sink(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    failing: Any = None  # a shared flag: when set, 1% of players (p-0, p-100, ...) get 503
+
+    def do_POST(self) -> None:
+        data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = TOKEN if self.path.endswith("/token") else b"{}"
+        failing = self.failing is not None and self.failing.value
+        self.send_response(503 if failing and FAILING_PLAYER.search(data) else 200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _serve(port: Any, failing: Any) -> None:
+    Sink.failing = failing
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    server.daemon_threads = True
+    port.value = server.server_address[1]
+    server.serve_forever()
+
+
+def start_sink() -> tuple[multiprocessing.Process, str, Any]:
+    port = multiprocessing.Value("i", 0)
+    failing = multiprocessing.Value("b", 0)
+    process = multiprocessing.Process(target=_serve, args=(port, failing), daemon=True)
+    process.start()
+    while not port.value:
+        time.sleep(0.01)
+    return process, f"http://127.0.0.1:{port.value}", failing
+
+
+# --- payloads ------------------------------------------------------------------------------------
+
+
+def payload(n: int) -> dict[str, Any]:
+    from decimal import Decimal
+
+    return {
+        "playerId": f"p-{n % 1000}",
+        "transactionId": f"mt-{n}",
+        "transactionType": "DEPOSIT",
+        "transactionStatus": "APPROVED",
+        "amount": Decimal("100.00"),
+        "currency": "EUR",
+        "exchangeRate": 1,
+        "date": "2026-01-01T12:00:00.000Z",
+        "realMoneyBalance": Decimal("100"),
+        "bonusMoneyBalance": 0,
+        "paymentMethod": "card",
+    }
+
+
+def ceiling(base_url: str, count: int) -> float:
+    """(a) One keep-alive session posting the prepared bytes: the most the sink allows."""
+    import requests
+
+    sys.path.insert(0, str(ROOT))
+    from pepbridge.pep import wire
+
+    bodies = [wire.dumps(payload(n)) for n in range(count)]
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer bench-token"}
+    session = requests.Session()
+    # Like PepClient's session: no proxy/.netrc lookup per call, which costs a quarter of the CPU
+    # of a send; with it on, the "ceiling" would be slower than the worker it bounds.
+    session.trust_env = False
+    started = time.perf_counter()
+    for body in bodies:
+        session.post(base_url + PATH, data=body, headers=headers, timeout=10).raise_for_status()
+    return count / (time.perf_counter() - started)
+
+
+# --- subprocess phases (run with Django set up on the phase's database) -------------------------
+
+
+def phase(name: str, args: argparse.Namespace) -> None:
+    import django
+
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pepbridge.settings")
+    django.setup()
+    result = {"enqueue": _enqueue, "window": _window, "write-cost": _write_cost,
+              "naive-enqueue": _naive_enqueue}[name](args)  # fmt: skip
+    print(json.dumps(result))
+
+
+def _enqueue(args: argparse.Namespace) -> dict[str, Any]:
+    from django.db import transaction
+
+    from events.outbox import PepMessage, enqueue
+
+    for start in range(0, args.count, 500):
+        with transaction.atomic():
+            for n in range(start, min(start + 500, args.count)):
+                body = payload(n)
+                enqueue(PepMessage("money_transaction", "POST", PATH, body, body["playerId"]))
+    return {"enqueued": args.count}
+
+
+def _window(args: argparse.Namespace) -> dict[str, Any]:
+    from django.db.models import Max, Min
+
+    from events.models import DeliveryAttempt, OutboxMessage
+
+    delivered = OutboxMessage.objects.filter(status="delivered")
+    span = delivered.aggregate(last=Max("delivered_at"))
+    first = DeliveryAttempt.objects.aggregate(first=Min("started_at"))["first"]
+    seconds = (span["last"] - first).total_seconds() if first and span["last"] else None
+    return {"delivered": delivered.count(), "seconds": seconds}
+
+
+def _write_cost(args: argparse.Namespace) -> dict[str, Any]:
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from events.outbox import PepMessage, enqueue
+
+    times, inserts = [], []
+    for n in range(args.count):
+        body = payload(10_000_000 + n)
+        message = PepMessage("money_transaction", "POST", PATH, body, body["playerId"],
+                             dedup_key=f"money:{body['transactionId']}")  # fmt: skip
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            enqueue(message)
+            times.append((time.perf_counter() - started) * 1000)
+        sql = [q["sql"].lstrip().upper() for q in queries.captured_queries]
+        inserts.append(sum(statement.startswith("INSERT") for statement in sql))
+    return {"median_ms": statistics.median(times), "inserts": max(inserts)}
+
+
+def _naive_enqueue(args: argparse.Namespace) -> dict[str, Any]:
+    from django_q.tasks import async_task
+
+    from pepbridge.pep import wire
+
+    for n in range(args.count):
+        async_task("bench.delivery.naive_send", args.url + PATH, wire.dumps(payload(n)),
+                   group="bench-naive")  # fmt: skip
+    return {"queued": args.count}
+
+
+def naive_send(url: str, body: bytes) -> int:
+    """(c) The naive task: a new connection per message (requests.post opens a fresh session)."""
+    import requests
+
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer bench-token"}
+    response = requests.post(url, data=body, headers=headers, timeout=10)
+    response.raise_for_status()
+    return response.status_code
+
+
+# --- orchestration -------------------------------------------------------------------------------
+
+
+def bench_env(database_url: str, var_dir: Path, sink_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OUTBOX_", "Q_", "PEP_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="pepbridge.settings",
+        PYTHONPATH=str(ROOT),
+        DEBUG="false",  # no query log growing in the worker
+        SECRET_KEY="bench-" + "x" * 50,
+        DATABASE_URL=database_url,
+        PEPBRIDGE_VAR_DIR=str(var_dir),
+        PEP_BASE_URL=sink_url,
+        PEP_CLIENT_ID="bench",
+        PEP_CLIENT_SECRET="bench-secret",
+        OUTBOX_KICK_ON_COMMIT="false",
+        OUTBOX_BATCH_SIZE="200",
+        LOG_LEVEL="warning",
+        Q_WORKERS="1",
+        Q_POLL="0.05",
+        Q_SAVE_LIMIT="0",
+    )
+    return env
+
+
+def run_phase(env: dict[str, str], name: str, **options: Any) -> dict[str, Any]:
+    argv = [sys.executable, __file__, "--phase", name]
+    for key, value in options.items():
+        argv += [f"--{key}", str(value)]
+    done = subprocess.run(argv, env=env, check=True, capture_output=True, text=True, cwd=ROOT)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def migrate(env: dict[str, str]) -> None:
+    done = subprocess.run([sys.executable, MANAGE, "migrate", "--no-input"], env=env,
+                          capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+    if done.returncode:
+        raise SystemExit(f"migrate failed:\n{done.stderr[-2000:]}")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def drain_with_workers(
+    env: dict[str, str], count: int, workers: int, expected: int | None = None
+) -> dict[str, Any]:
+    """Enqueue `count` messages, then let `workers` outbox_drain processes deliver them all.
+
+    The workers run until nothing is left (`outbox_drain` without --forever) and the rate is
+    taken from the database: first attempt to last delivery, so process start-up is not
+    counted. Nothing but cheap /proc reads runs beside them, to leave the CPUs to the workers.
+    """
+    run_phase(env, "enqueue", count=count)
+    argv = [sys.executable, MANAGE, "outbox_drain", "--max-seconds", "900"]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    procs = [subprocess.Popen(argv, env=env, cwd=ROOT, **quiet) for _ in range(workers)]
+    memory: list[float] = []
+    try:
+        while procs[0].poll() is None:
+            memory.append(rss_mb(procs[0].pid))
+            time.sleep(0.5)
+        for proc in procs:
+            proc.wait(timeout=900)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    window = run_phase(env, "window")
+    expected = count if expected is None else expected
+    if window["delivered"] != expected:
+        raise SystemExit(f"{window['delivered']} delivered, expected {expected}")
+    return {"per_s": window["delivered"] / window["seconds"], "rss_mb": memory}
+
+
+def sqlite_count(env: dict[str, str], sql: str) -> int:
+    """Read a count straight from the SQLite file: no Django process competing for the CPU."""
+    path = env["DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(path, timeout=30) as conn:
+        return int(conn.execute(sql).fetchone()[0])
+
+
+def naive(env: dict[str, str], sink_url: str, count: int) -> float:
+    cluster = subprocess.Popen([sys.executable, MANAGE, "qcluster"], env=env, cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        run_phase(env, "naive-enqueue", count=1, url=sink_url)  # warm up: cluster is ready
+        while sqlite_count(env, NAIVE_DONE) < 1:
+            time.sleep(0.2)
+        started = time.perf_counter()
+        run_phase(env, "naive-enqueue", count=count, url=sink_url)
+        while sqlite_count(env, NAIVE_DONE) < count + 1:
+            time.sleep(0.05)
+        return count / (time.perf_counter() - started)
+    finally:
+        cluster.terminate()
+        cluster.wait(timeout=30)
+
+
+def postgres_reachable() -> bool:
+    done = subprocess.run(["pg_isready", "-h", "/var/run/postgresql"], capture_output=True)
+    return done.returncode == 0
+
+
+def fresh_postgres() -> None:
+    for argv in (["dropdb", "--if-exists"], ["createdb"]):
+        subprocess.run([*argv, "-h", "/var/run/postgresql", "-U", "postgres",
+                        "pepbridge_bench_h3a"], check=True, capture_output=True)  # fmt: skip
+
+
+def main(args: argparse.Namespace) -> dict[str, Any]:
+    sink, sink_url, failing = start_sink()
+    tmp = Path(tempfile.mkdtemp(prefix="pepbridge-bench-"))
+    results: dict[str, Any] = {}
+    try:
+        results["ceiling_per_s"] = ceiling(sink_url, args.count)
+        print(f"(a) ceiling, one keep-alive session: {results['ceiling_per_s']:.0f}/s")
+        env = bench_env(f"sqlite:///{tmp / 'bench.sqlite3'}", tmp, sink_url)
+        migrate(env)
+        one = drain_with_workers(env, args.count, 1)
+        results["events_per_s"] = one["per_s"]
+        print(f"(b) pepbridge, 1 worker (SQLite): {one['per_s']:.0f}/s")
+        # The ceiling again, right after: on a shared machine the best of the two is the
+        # conservative reference.
+        again = ceiling(sink_url, args.count)
+        results["ceiling_per_s"] = max(results["ceiling_per_s"], again)
+        print(f"(a) ceiling, measured again: {again:.0f}/s")
+        results["one_percent_failing_per_s"] = one_percent_failing(tmp, sink_url, failing, args)
+        print(f"(b) with 1% of players failing: {results['one_percent_failing_per_s']:.0f}/s")
+        results["naive_per_s"] = naive(env, sink_url, args.naive_count)
+        print(f"(c) naive, one django-q2 task per message: {results['naive_per_s']:.1f}/s")
+        results.update(run_phase(env, "write-cost", count=args.write_count))
+        print(f"outbox write: median {results['median_ms']:.3f} ms, {results['inserts']} INSERT")
+        if postgres_reachable():
+            for workers in (2, 4):
+                fresh_postgres()
+                pg_env = bench_env(PG_URL, tmp, sink_url)
+                migrate(pg_env)
+                rate = drain_with_workers(pg_env, args.count, workers)["per_s"]
+                results[f"postgres_{workers}_workers_per_s"] = rate
+                print(f"(b) pepbridge, {workers} worker(s) (PostgreSQL): {rate:.0f}/s")
+        if args.memory:
+            results.update(memory_run(tmp, sink_url, args.memory))
+    finally:
+        sink.terminate()
+        shutil.rmtree(tmp, ignore_errors=True)
+        subprocess.run(["dropdb", "--if-exists", "-h", "/var/run/postgresql", "-U", "postgres",
+                        "pepbridge_bench_h3a"], capture_output=True)  # fmt: skip
+    return results
+
+
+def one_percent_failing(tmp: Path, sink_url: str, failing: Any, args: argparse.Namespace) -> float:
+    """Rate of the healthy players' messages while 1% of players get 503 on every send."""
+    env = bench_env(f"sqlite:///{tmp / 'failing.sqlite3'}", tmp, sink_url)
+    migrate(env)
+    bad = sum(1 for n in range(args.count) if n % 100 == 0)  # players p-0, p-100, ...
+    failing.value = 1
+    try:
+        return drain_with_workers(env, args.count, 1, expected=args.count - bad)["per_s"]
+    finally:
+        failing.value = 0
+
+
+def memory_run(tmp: Path, sink_url: str, count: int) -> dict[str, Any]:
+    env = bench_env(f"sqlite:///{tmp / 'memory.sqlite3'}", tmp, sink_url)
+    migrate(env)
+    run = drain_with_workers(env, count, 1)
+    samples = run["rss_mb"]
+    warm = samples[min(len(samples) - 1, max(1, len(samples) // 10))]
+    growth = samples[-1] - warm
+    print(f"worker memory over {count} messages: {warm:.1f} MB -> {samples[-1]:.1f} MB")
+    return {"memory_messages": count, "memory_growth_mb": growth, "memory_final_mb": samples[-1]}
+
+
+def summary(results: dict[str, Any]) -> dict[str, Any]:
+    results["ratio_vs_ceiling"] = results["events_per_s"] / results["ceiling_per_s"]
+    results["ratio_vs_naive"] = results["events_per_s"] / results["naive_per_s"]
+    healthy = results["one_percent_failing_per_s"] / results["events_per_s"]
+    results["one_percent_failing_ratio"] = healthy
+    results["targets"] = TARGETS
+    results["met"] = {
+        "ratio_vs_ceiling": results["ratio_vs_ceiling"] >= TARGETS["ratio_vs_ceiling"],
+        "ratio_vs_naive": results["ratio_vs_naive"] >= TARGETS["ratio_vs_naive"],
+        "write_median_ms": results["median_ms"] <= TARGETS["write_median_ms"],
+        "write_inserts": results["inserts"] <= TARGETS["write_inserts"],
+        "one_percent_failing_ratio": healthy >= TARGETS["one_percent_failing_ratio"],
+    }
+    if "memory_growth_mb" in results:
+        met = results["memory_growth_mb"] <= TARGETS["memory_growth_mb"]
+        results["met"]["memory_growth_mb"] = met
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in results.items()}
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=3000, help="messages for (a) and (b)")
+    parser.add_argument("--naive-count", type=int, default=200, help="messages for (c)")
+    parser.add_argument("--write-count", type=int, default=1000, help="outbox writes timed")
+    parser.add_argument("--memory", type=int, default=0, help="run N messages for memory")
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    arguments = parse()
+    if arguments.phase:
+        phase(arguments.phase, arguments)
+    else:
+        print(json.dumps(summary(main(arguments))))

@@ -1,0 +1,399 @@
+"""Benchmark PEP's assign-bonus endpoint against a real server, beside a minimal DRF view.
+
+    .venv/bin/python bench/operator_api.py [--seconds 8] [--rate 200] [--clients 16]
+
+Standalone: it makes its own database (PostgreSQL over the Unix socket when reachable, else
+SQLite in a temporary directory), migrates it, creates PEP's credentials, a bonus and a player,
+and starts gunicorn (gthread workers) on a free loopback port. Load comes from client processes
+holding keep-alive connections:
+
+1. closed loop, as fast as the server answers: requests/s of a minimal authenticated DRF view
+   (same authentication and permission as assign-bonus, no database work) and of assign-bonus;
+2. open loop at a fixed rate (default 200/s): p50/p99 of assign-bonus, measured from each
+   request's scheduled send time, so a stalled server cannot hide its queue.
+
+Every assign-bonus request is new (a fresh requestId): the path that inserts and schedules the
+grant. No grant worker runs; the grants are not what is measured. The last line printed is one
+JSON object with the figures and the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
+PG_SOCKET = "/var/run/postgresql"
+ASSIGN = "/api/bonus/v1/assign-bonus"
+MINIMAL = "/bench/minimal"
+TARGET_P99_MS = 50.0
+TARGET_RATE = 200
+TARGET_RATIO = 0.5
+
+
+# --- what the server process loads (gunicorn "operator_api:build_wsgi()") --------------------
+
+
+def build_wsgi() -> Any:
+    """The project's WSGI app plus one minimal view, authenticated like assign-bonus."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pepbridge.settings")
+    import django
+
+    django.setup()
+    from types import ModuleType
+
+    from django.conf import settings
+    from django.core.wsgi import get_wsgi_application
+    from django.urls import include, path
+    from rest_framework.response import Response
+    from rest_framework.views import APIView
+
+    from bonuses.views import AssignBonusView
+
+    class MinimalView(APIView):
+        permission_classes = AssignBonusView.permission_classes
+
+        def post(self, request: Any) -> Response:
+            return Response({"ok": True}, status=202)
+
+    urls = ModuleType("bench_urls")
+    urls.urlpatterns = [  # type: ignore[attr-defined]
+        path("bench/minimal", MinimalView.as_view()),
+        path("", include("pepbridge.urls")),
+    ]
+    sys.modules[urls.__name__] = urls
+    settings.ROOT_URLCONF = urls.__name__
+    return get_wsgi_application()
+
+
+# --- set-up ----------------------------------------------------------------------------------
+
+
+def _database(workdir: Path) -> tuple[str, str, str | None]:
+    """(DATABASE_URL, label, PostgreSQL database to drop afterwards or None)."""
+    if Path(PG_SOCKET).exists():
+        name = f"pepbridge_bench_{os.getpid()}"
+        created = subprocess.run(
+            ["createdb", "-h", PG_SOCKET, "-U", "postgres", name], capture_output=True, text=True
+        )
+        if created.returncode == 0:
+            return f"postgres://postgres@/{name}?host={PG_SOCKET}", "postgresql", name
+        print(f"PostgreSQL not usable ({created.stderr.strip()}); using SQLite", file=sys.stderr)
+    else:
+        print(f"No PostgreSQL socket at {PG_SOCKET}; using SQLite", file=sys.stderr)
+    return f"sqlite:///{workdir / 'bench.sqlite3'}", "sqlite", None
+
+
+def _env(database_url: str, workdir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        PEPBRIDGE_VAR_DIR=str(workdir),
+        DEBUG="true",
+        LOG_LEVEL="warning",
+        # The per-client limit (6000/min by default) would turn the load into 429s.
+        API_THROTTLE_RATE="off",
+        PYTHONPATH=f"{ROOT / 'bench'}{os.pathsep}{ROOT}",
+        DJANGO_SETTINGS_MODULE="pepbridge.settings",
+    )
+    return env
+
+
+SETUP_SCRIPT = """
+import json
+from decimal import Decimal
+from bonuses.models import Bonus
+from pepbridge.api.services import oauth_client_create
+from players.models import Player
+Bonus.objects.create(bonus_id="BENCH-1", name="Bench", bonus_type="cash", amount=Decimal(5),
+                     currency="EUR")
+Player.objects.create(player_id="p-bench")
+issued = oauth_client_create(name="PEP bench", scope="pep")
+print(json.dumps({"client_id": issued.client_id, "client_secret": issued.client_secret}))
+"""
+
+
+def _prepare(env: dict[str, str]) -> dict[str, str]:
+    """Migrate, add a bonus, a player and PEP's OAuth client; return the client's credentials."""
+    subprocess.run(
+        [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
+    out = subprocess.run(
+        [PYTHON, "manage.py", "shell", "-c", SETUP_SCRIPT],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _token_headers(port: int, credentials: dict[str, str]) -> dict[str, str]:
+    """Client credentials at /oauth/token, as PEP does; the token then goes in x-authorization."""
+    form = urlencode({"grant_type": "client_credentials", **credentials})
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("POST", "/oauth/token", body=form, headers={
+        "Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    response = conn.getresponse()
+    token = json.loads(response.read())
+    conn.close()
+    if response.status != 200:
+        raise RuntimeError(f"token request failed: {response.status} {token}")
+    return {"x-authorization": f"Bearer {token['access_token']}"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start_server(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen:
+    command = [
+        GUNICORN,
+        "operator_api:build_wsgi()",
+        f"--bind=127.0.0.1:{port}",
+        f"--workers={workers}",
+        f"--threads={threads}",
+        "--worker-class=gthread",
+        "--keep-alive=30",
+        "--log-level=warning",
+    ]
+    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("gunicorn exited during start-up")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return server
+        except OSError:
+            time.sleep(0.1)
+    _stop_server(server)
+    raise RuntimeError("gunicorn did not start within 30 s")
+
+
+def _stop_server(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+# --- load ------------------------------------------------------------------------------------
+
+
+def _assign_body() -> bytes:
+    return json.dumps(
+        {
+            "requestId": str(uuid.uuid4()),
+            "eventDate": "2026-05-01T12:00:00.000Z",
+            "playerId": "p-bench",
+            "bonusOfferId": "BENCH-1",
+        }
+    ).encode()
+
+
+def _send(conn: http.client.HTTPConnection, path: str, headers: dict[str, str]) -> int:
+    body = _assign_body()
+    conn.request("POST", path, body=body, headers={**headers, "Content-Type": "application/json"})
+    response = conn.getresponse()
+    response.read()
+    return response.status
+
+
+def _client(job: dict[str, Any]) -> dict[str, Any]:
+    """One client process: `threads` keep-alive connections, closed or open loop."""
+    import threading
+
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    finished = [0.0]
+    lock = threading.Lock()
+    start = job["start"]
+
+    def run(index: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", job["port"], timeout=30)
+        step = job["interval"]
+        n = 0
+        time.sleep(max(0.0, start - time.time()))
+        while True:
+            planned = start + (index + n * job["threads_total"]) * step if step else time.time()
+            if planned >= start + job["seconds"]:
+                break
+            if step:
+                time.sleep(max(0.0, planned - time.time()))
+            try:
+                status = _send(conn, job["path"], job["headers"])
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", job["port"], timeout=30)
+                status = 0
+            now = time.time()
+            with lock:
+                latencies.append(now - planned)
+                finished[0] = max(finished[0], now)
+                statuses[status] = statuses.get(status, 0) + 1
+            n += 1
+        conn.close()
+
+    offset = job["offset"]
+    threads = [threading.Thread(target=run, args=(offset + i,)) for i in range(job["threads"])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"latencies": latencies, "statuses": statuses, "finished": finished[0]}
+
+
+def _load(
+    port: int, path: str, headers: dict[str, str], *, seconds: float, clients: int, rate: float
+) -> dict[str, Any]:
+    """Run `clients` connections over 2 processes; rate 0 = closed loop (as fast as answered)."""
+    processes = 2
+    per = max(1, clients // processes)
+    start = time.time() + 0.5
+    jobs = [
+        {
+            "port": port,
+            "path": path,
+            "headers": headers,
+            "seconds": seconds,
+            "start": start,
+            "threads": per,
+            "threads_total": per * processes,
+            "offset": p * per,
+            "interval": (1.0 / rate) if rate else 0.0,
+        }
+        for p in range(processes)
+    ]
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        results = pool.map(_client, jobs)
+    latencies = sorted(x for r in results for x in r["latencies"])
+    statuses: dict[int, int] = {}
+    for r in results:
+        for status, count in r["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+    elapsed = max(r["finished"] for r in results) - start
+    return _summary(latencies, statuses, elapsed)
+
+
+def _merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Two runs of one loop as one: all latencies, total requests over total time."""
+    latencies = sorted(x for run in runs for x in run["latencies"])
+    statuses: dict[int, int] = {}
+    for run in runs:
+        for status, count in run["statuses"].items():
+            statuses[int(status)] = statuses.get(int(status), 0) + count
+    return _summary(latencies, statuses, sum(run["elapsed"] for run in runs))
+
+
+def _summary(latencies: list[float], statuses: dict[int, int], elapsed: float) -> dict[str, Any]:
+    """Percentiles of the latencies; the rate is requests over the wall time they really took."""
+
+    def pct(q: float) -> float:
+        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000, 2)
+
+    return {
+        "latencies": latencies,
+        "elapsed": elapsed,
+        "requests": len(latencies),
+        "requests_per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "mean_ms": round(statistics.fmean(latencies) * 1000, 2),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+    }
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--rate", type=float, default=TARGET_RATE)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=max(2, os.cpu_count() or 2))
+    parser.add_argument("--threads", type=int, default=16)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="pepbridge-bench-"))
+    database_url, database, pg_name = _database(workdir)
+    env = _env(database_url, workdir)
+    server = None
+    try:
+        credentials = _prepare(env)
+        port = _free_port()
+        server = _start_server(env, port, args.workers, args.threads)
+        headers = _token_headers(port, credentials)
+        _load(port, MINIMAL, headers, seconds=1, clients=4, rate=0)  # warm-up
+        _load(port, ASSIGN, headers, seconds=1, clients=4, rate=0)
+        # Alternate the two closed loops so a change in the machine's load hits both alike.
+        load = {"seconds": args.seconds / 2, "clients": args.clients, "rate": 0}
+        runs = [_load(port, path, headers, **load) for path in (MINIMAL, ASSIGN) * 2]
+        minimal, assign = _merge(runs[0::2]), _merge(runs[1::2])
+        paced = _load(
+            port, ASSIGN, headers, seconds=args.seconds, clients=args.clients, rate=args.rate
+        )
+    finally:
+        if server is not None:
+            _stop_server(server)
+        if pg_name:
+            subprocess.run(["dropdb", "-h", PG_SOCKET, "-U", "postgres", "--if-exists", pg_name])
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    ratio = round(assign["requests_per_s"] / minimal["requests_per_s"], 3)
+    print(
+        f"database={database} workers={args.workers} threads={args.threads} cpus={os.cpu_count()}"
+    )
+    for label, figures in (
+        ("minimal view, closed loop", minimal),
+        ("assign-bonus, closed loop", assign),
+        (f"assign-bonus, {args.rate:.0f}/s open loop", paced),
+    ):
+        shown = {k: v for k, v in figures.items() if k not in ("latencies", "elapsed")}
+        print(f"{label + ':':36} {json.dumps(shown)}")
+    result = {
+        "database": database,
+        "p99_ms": paced["p99_ms"],
+        "p50_ms": paced["p50_ms"],
+        "rate_per_s": args.rate,
+        "achieved_rate_per_s": paced["requests_per_s"],
+        "requests_per_s": assign["requests_per_s"],
+        "minimal_requests_per_s": minimal["requests_per_s"],
+        "ratio_vs_minimal": ratio,
+        "non_2xx": sum(v for k, v in paced["statuses"].items() if not k.startswith("2"))
+        + sum(v for k, v in assign["statuses"].items() if not k.startswith("2")),
+        "target_p99_ms": TARGET_P99_MS,
+        "target_rate_per_s": TARGET_RATE,
+        "target_ratio_vs_minimal": TARGET_RATIO,
+        "meets_targets": paced["p99_ms"] < TARGET_P99_MS and ratio >= TARGET_RATIO,
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
