@@ -2,12 +2,12 @@
 
     .venv/bin/python bench/ingest.py [--batches 30] [--clients 4] [--workers 2]
 
-Standalone: each database gets a fresh one (PostgreSQL over the Unix socket if it answers, in a
-database of its own; SQLite in a temporary file), migrated from scratch, in a child process.
-The child starts gunicorn on a free loopback port, obtains an OAuth token with the `ingest`
-scope, and posts batches of 1,000 casino rounds (BET + WIN each, the heaviest common event)
-from several client threads with keep-alive. Then it times `events.ingestion.record_event` for
-one event at a time, each in its own transaction, as a Django operator would call it.
+Standalone: each database gets a fresh one (PostgreSQL over the Unix socket, prepared as `.ci/run`
+prepares it; SQLite in a temporary file), migrated from scratch, in a child process. The child
+starts gunicorn with production settings on a free loopback port, obtains an OAuth token with the
+`ingest` scope, and posts batches of 1,000 casino rounds (BET + WIN each, the heaviest common
+event) from several client threads with keep-alive. Then it times `events.ingestion.record_event`
+for one event at a time, each in its own transaction, as a Django operator would call it.
 The last line is JSON.
 """
 
@@ -27,10 +27,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pg  # bench/pg.py: a fresh PostgreSQL database, reached as .ci/run reaches it
+from server_env import PRODUCTION_LIKE
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
-PG_SOCKET = "/var/run/postgresql"
 PG_DB = "pepbridge_bench_ingest"
 TARGETS = {"events_per_s": 2000, "service_median_ms": 2.0}
 BATCH = 1000
@@ -43,13 +45,13 @@ def main() -> None:
         return
     results: dict[str, Any] = {}
     load_before = os.getloadavg()[0]
-    if _postgres_reachable():
-        _recreate_pg_database()
-        results["postgresql"] = _run_child(
-            f"postgres://postgres@/{PG_DB}?host={PG_SOCKET}", options
-        )
-    else:
-        print("PostgreSQL is not reachable on the Unix socket; measuring SQLite only.")
+    try:
+        results["postgresql"] = _run_child(pg.fresh_database(PG_DB), options)
+    except pg.PostgresUnavailable as exc:
+        results["postgres_skipped"] = str(exc)
+        print(f"PostgreSQL unavailable ({exc}); measuring SQLite only.")
+    finally:
+        pg.drop_database(PG_DB)
     with tempfile.TemporaryDirectory() as tmp:
         results["sqlite"] = _run_child(f"sqlite:///{tmp}/bench.sqlite3", options)
     _report(results, (load_before, os.getloadavg()[0]))
@@ -66,21 +68,6 @@ def _arguments() -> argparse.Namespace:
 
 
 # --- parent -----------------------------------------------------------------------------------
-
-
-def _postgres_reachable() -> bool:
-    return Path(PG_SOCKET, ".s.PGSQL.5432").exists() and _psql("SELECT 1") == 0
-
-
-def _psql(sql: str) -> int:
-    command = ["psql", "-h", PG_SOCKET, "-U", "postgres", "-d", "postgres", "-qAtc", sql]
-    return subprocess.run(command, capture_output=True, check=False).returncode
-
-
-def _recreate_pg_database() -> None:
-    _psql(f"DROP DATABASE IF EXISTS {PG_DB}")
-    if _psql(f"CREATE DATABASE {PG_DB}") != 0:
-        sys.exit(f"cannot create database {PG_DB}")
 
 
 def _run_child(database_url: str, options: argparse.Namespace) -> dict[str, Any]:
@@ -108,8 +95,7 @@ def _child_env(database_url: str) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "DJANGO_SETTINGS_MODULE": "pepbridge.settings",
         "PEPBRIDGE_VAR_DIR": var_dir,
-        "DEBUG": "true",
-        "LOG_LEVEL": "warning",
+        **PRODUCTION_LIKE,
         "OUTBOX_KICK_ON_COMMIT": "false",  # measure ingestion, not django-q2's broker
         "API_THROTTLE_RATE": "10000/s",  # measure ingestion, not the per-client throttle
     }
