@@ -1,0 +1,83 @@
+"""The README's copy-paste examples for operators work as written, in the order written.
+
+The requests are read out of the README itself (method, path and body of every `curl`), so an
+example that drifts from the API fails here instead of on an operator's first day.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+CURL = re.compile(
+    r'curl -s -X (?P<method>[A-Z]+) "\$BRIDGE(?P<path>[^"]+)"(?P<rest>.*?)(?=\n\n|\Z)', re.S
+)
+BODY = re.compile(r"-d '(?P<body>.*?)'", re.S)
+
+pytestmark = pytest.mark.django_db
+
+
+def _sending_section() -> str:
+    text = README.read_text()
+    section = text.split("## Sending data to pepbridge", 1)[1].split("\n## ", 1)[0]
+    return section.split("```sh", 1)[1].split("```", 1)[0]
+
+
+def _examples() -> list[tuple[str, str, dict | None]]:
+    found = []
+    for match in CURL.finditer(_sending_section()):
+        body = BODY.search(match["rest"])
+        found.append((match["method"], match["path"], json.loads(body["body"]) if body else None))
+    return found
+
+
+def _token_as_the_readme_gets_it() -> str:
+    out = io.StringIO()
+    command = "create_pep_client operator-platform --scope ingest --json"
+    assert command in _sending_section()
+    call_command(*command.split(), stdout=out)
+    issued = json.loads(out.getvalue())
+    basic = base64.b64encode(f"{issued['client_id']}:{issued['client_secret']}".encode()).decode()
+    answer = Client().post(
+        "/oauth/token",
+        urlencode({"grant_type": "client_credentials", "scope": "ingest"}),
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=f"Basic {basic}",
+    )
+    assert answer.status_code == 200, answer.content
+    return answer.json()["access_token"]
+
+
+def test_it_finds_every_example_in_the_readme() -> None:
+    methods = [(method, path) for method, path, _ in _examples()]
+    assert methods == [
+        ("POST", "/ingest/v1/players"),
+        ("PATCH", "/ingest/v1/players/p-10042"),
+        ("POST", "/ingest/v1/events"),
+        ("POST", "/ingest/v1/events/batch"),
+        ("DELETE", "/ingest/v1/players/p-10042"),
+    ]
+
+
+def test_it_accepts_every_readme_example_in_order() -> None:
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {_token_as_the_readme_gets_it()}")
+    statuses = []
+    for method, path, body in _examples():
+        data = json.dumps(body) if body is not None else ""
+        answer = client.generic(method, path, data, content_type="application/json")
+        assert answer.status_code < 300, (method, path, answer.content)
+        if path.endswith("/batch"):
+            results = answer.json()["results"]
+            assert {r["status"] for r in results} == {"accepted"}, results
+        statuses.append(answer.status_code)
+    assert statuses[0] == 201  # the player is created, as the README's comment says
+    assert statuses[2] == 202  # the round is accepted
