@@ -372,7 +372,8 @@ HEALTH_MAX_DUE_AGE = env_float("HEALTH_MAX_DUE_AGE", 300.0, minimum=1)
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Ours: malformed or deeply nested JSON is a 400 (ParseError), never a 500.
+    "DEFAULT_PARSER_CLASSES": ["pepbridge.api.parsers.JSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "pepbridge.api.authentication.OAuthTokenAuthentication",
         "pepbridge.api.authentication.ApiKeyAuthentication",

@@ -7,18 +7,15 @@ credential can never write operator data and the other way round.
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from pepbridge.api.exceptions import ApiError
+from pepbridge.api.parsers import ExactJSONParser
 from pepbridge.api.permissions import RequiresIngestScope
 from pepbridge.api.schema import error_responses
 from players import services
@@ -31,20 +28,6 @@ _STATUS_OF = {
     services.PlayerErased: 410,
     services.PlayerInvalid: 400,
 }
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
-class ExactJSONParser(JSONParser):
-    """JSON with every fractional number as Decimal: an amount never passes through a float."""
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        try:
-            return json.loads(stream.read(), parse_float=Decimal, parse_constant=_refuse_constant)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ParseError(f"The body is not valid JSON: {exc}") from None
 
 
 class IngestView(APIView):

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from django.db import transaction
 
+from pepbridge.api.parsers import BadJSON, parse_json
 from players import services
 from players.results import ACCEPTED, CONFLICT, DUPLICATE, REJECTED, ItemResult
 from players.serializers import PlayerSerializer, flatten_errors
@@ -46,9 +47,9 @@ class LoadSummary:
 def parse_line(text: str) -> Mapping[str, Any] | ItemResult:
     """One line as a JSON object (numbers with a fraction as Decimal), or why it is not one."""
     try:
-        value = json.loads(text, parse_float=Decimal)
-    except ValueError as exc:
-        return ItemResult(REJECTED, message=f"not valid JSON: {exc}")
+        value = parse_json(text, parse_float=Decimal)
+    except BadJSON as exc:
+        return ItemResult(REJECTED, message=str(exc))
     if not isinstance(value, dict):
         return ItemResult(REJECTED, message="each line must be a JSON object")
     return value

@@ -76,6 +76,19 @@ def test_it_answers_400_for_malformed_json(api):
     assert answer.json()["statusCode"] == 400
 
 
+def test_it_answers_400_for_deeply_nested_json(api):
+    nested = "[" * 100_000 + "]" * 100_000  # well under INGEST_MAX_BODY_BYTES
+    for url in (ONE, BATCH):
+        answer = api.post(url, data=nested, content_type="application/json")
+        assert answer.status_code == 400
+        assert answer.json() == {
+            "statusCode": 400,
+            "error": "Bad Request",
+            "message": "The body is nested too deeply to be read.",
+        }
+    assert not OutboxMessage.objects.exists()
+
+
 def test_it_answers_400_for_nan(api):
     answer = api.post(ONE, data='{"amount": NaN}', content_type="application/json")
     assert answer.status_code == 400

@@ -48,6 +48,15 @@ def test_it_loads_players_and_reports_bad_lines_by_number(tmp_path):
     assert sorted(Player.objects.values_list("player_id", flat=True)) == ["p-1", "p-4"]
 
 
+def test_it_rejects_a_deeply_nested_line_and_loads_the_others(tmp_path):
+    nested = "[" * 100_000 + "]" * 100_000
+    path = write_lines(tmp_path, {"playerId": "p-1"}, nested, {"playerId": "p-2"})
+    output = run(path)
+    assert "3 lines: 2 accepted, 0 duplicate, 0 conflict, 1 rejected" in output
+    assert "line 2: rejected: nested too deeply to be read" in output
+    assert Player.objects.count() == 2
+
+
 def test_it_writes_no_part_of_a_refused_line(tmp_path):
     path = write_lines(
         tmp_path,
