@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -50,12 +52,22 @@ def _message_and_errors(exc: exceptions.APIException) -> tuple[str, Mapping[str,
     return str(exc.detail), None
 
 
+def _too_big_message() -> str:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    over = f"over the limit of {limit:,} bytes" if limit is not None else "too large"
+    return f"The body is {over}. Split it into smaller requests."
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's handler (status, WWW-Authenticate, Retry-After, rollback), then our body."""
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        # Raised by request.body past DATA_UPLOAD_MAX_MEMORY_SIZE: the caller's fault, and
+        # permanent, so a 413 (a 500 would make PEP retry the same body five times).
+        exc = ApiError(413, _too_big_message())
     response = drf_exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.APIException):
         logger.exception("api_unhandled_error view=%s", type(context.get("view")).__name__)

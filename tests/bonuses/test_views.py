@@ -238,6 +238,32 @@ def test_it_returns_400_and_records_a_body_that_is_not_json(pep_client) -> None:
     assert RejectedAssignment.objects.get().body == '{"requestId": "r-1", '
 
 
+def test_it_returns_400_and_records_a_deeply_nested_body(pep_client) -> None:
+    nested = "[" * 100_000 + "]" * 100_000  # under the size limit, past the decoder's depth
+    response = _post_raw(pep_client, nested)
+    assert response.status_code == 400
+    assert response.json() == {
+        "statusCode": 400,
+        "error": "Bad Request",
+        "message": "The body is nested too deeply to be read.",
+    }
+    assert RejectedAssignment.objects.count() == 1
+
+
+def test_it_returns_413_in_the_error_shape_for_a_body_over_the_upload_limit(
+    pep_client, catalogue, settings
+) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    response = _post(pep_client, requestId="r-" + "x" * 200)
+    assert response.status_code == 413
+    assert response.json() == {
+        "statusCode": 413,
+        "error": "Request Entity Too Large",
+        "message": "The body is over the limit of 100 bytes. Split it into smaller requests.",
+    }
+    assert not BonusAssignment.objects.exists()
+
+
 def test_it_returns_400_for_a_json_array(pep_client) -> None:
     assert _post_raw(pep_client, "[1, 2]").status_code == 400
     assert RejectedAssignment.objects.count() == 1
