@@ -1,7 +1,9 @@
 """The bonus catalogue and PEP's assign-bonus traffic as staff see them.
 
 Catalogue writes go through bonuses.services (which queue the push to PEP in the same
-transaction); what players hold and what PEP asked for is read-only here.
+transaction); what PEP asked for is read-only here, and players' bonuses are never edited by
+hand: they move along their lifecycle only through the cancel and forfeit actions (the same
+transition service the rest of the bridge uses), for staff with `manage_playerbonus`.
 """
 
 from __future__ import annotations
@@ -172,6 +174,32 @@ class PlayerBonusAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.Mo
     search_help_text = "Exact player id, bonus id or PEP requestId."
     ordering = ("-id",)
     raw_id_fields = ("player", "bonus")
+    actions = ("cancel_selected", "forfeit_selected")
+
+    def has_manage_permission(self, request: HttpRequest) -> bool:
+        """Who may end a player's bonus by hand: bonus managers and admins."""
+        return request.user.has_perm("bonuses.manage_playerbonus")
+
+    @admin.action(description="Cancel selected player bonuses", permissions=["manage"])
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._transition_selected(request, queryset, PlayerBonus.Status.CANCELLED)
+
+    @admin.action(description="Forfeit selected player bonuses", permissions=["manage"])
+    def forfeit_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._transition_selected(request, queryset, PlayerBonus.Status.FORFEITED)
+
+    def _transition_selected(self, request: HttpRequest, queryset: QuerySet, status: str) -> None:
+        rows = queryset.select_related(None).only("pk", "status").order_by("pk")
+        report = services.player_bonuses_transition(player_bonuses=rows.iterator(), status=status)
+        done = PlayerBonus.Status(status).label.lower()
+        text = f"{report.changed} player bonus(es) {done}."
+        if report.refused:
+            text += (
+                f" {report.refused} could not be {done}: already ended, or their status "
+                "does not allow it."
+            )
+        level = messages.WARNING if report.refused else messages.SUCCESS
+        self.message_user(request, text, level)
 
 
 class ItemInline(ReadOnlyTabularInline):

@@ -133,6 +133,14 @@ class PlayerBonus(models.Model):
             models.Index(fields=["player", "bonus"], name="playerbonus_player_bonus"),
             # The admin's status filter over all player bonuses.
             models.Index(fields=["status", "-granted_at"], name="playerbonus_status"),
+            # The expiry sweep (services.player_bonus_expire_due): status IN (...) and
+            # expires_at <= now, one range per status. Not a partial index: SQLite cannot match
+            # one against a query with bound parameters, which is how Django sends them.
+            models.Index(fields=["status", "expires_at"], name="playerbonus_expiry_due"),
+        ]
+        permissions = [
+            # The admin's cancel and forfeit actions (bonus managers and admins).
+            ("manage_playerbonus", "Can cancel or forfeit players' bonuses"),
         ]
 
     def __str__(self) -> str:
@@ -277,8 +285,13 @@ class RejectedAssignment(models.Model):
     last_seen_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        # The admin lists rejected requests newest first and filters by date.
-        indexes = [models.Index(fields=["-first_seen_at"], name="rejected_first_seen")]
+        indexes = [
+            # The dashboard counts rejected requests per hour of arrival.
+            models.Index(fields=["-first_seen_at"], name="rejected_first_seen"),
+            # The admin's date filter ("what did PEP try recently": a retry moves it) and the
+            # daily prune of rows PEP stopped retrying.
+            models.Index(fields=["-last_seen_at"], name="rejected_last_seen"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["client_key", "request_id", "fingerprint"],

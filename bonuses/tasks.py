@@ -18,3 +18,8 @@ def assignment_sweep_task() -> int:
 def assignment_prune_task() -> int:
     """Daily: forget assign-bonus requests older than BONUS_ASSIGNMENT_RETENTION_DAYS."""
     return services.assignment_prune()
+
+
+def player_bonus_expire_task() -> int:
+    """Every five minutes: expire granted or active bonuses whose `expires_at` has passed."""
+    return services.player_bonus_expire_due()

@@ -5,8 +5,10 @@
   requestId) and queues a grant pass; `assignment_reject` records a request answered 400;
   `assignment_prune` forgets old requests.
 - grants: `assignment_process` / `assignment_process_pending` / `assignment_sweep` decide each
-  player (grant + bonus-granted message in one transaction, or a recorded refusal);
-  `player_bonus_transition` moves a player's bonus along its lifecycle.
+  player (grant + bonus-granted message in one transaction, or a recorded refusal).
+- lifecycle: `player_bonus_transition` moves a player's bonus along its lifecycle,
+  `player_bonuses_transition` moves many (staff actions), `player_bonus_expire_due` expires
+  bonuses past `expires_at` (scheduled).
 """
 
 from bonuses.services.assignments import (
@@ -25,7 +27,12 @@ from bonuses.services.grants import (
     assignment_process,
     assignment_process_pending,
     assignment_sweep,
+)
+from bonuses.services.lifecycle import (
+    TransitionReport,
+    player_bonus_expire_due,
     player_bonus_transition,
+    player_bonuses_transition,
 )
 
 __all__ = [
@@ -34,6 +41,7 @@ __all__ = [
     "AssignRequest",
     "AssignmentConflictError",
     "AssignmentInvalid",
+    "TransitionReport",
     "assignment_accept",
     "assignment_process",
     "assignment_process_pending",
@@ -43,6 +51,8 @@ __all__ = [
     "bonus_create",
     "bonus_retire",
     "bonus_update",
+    "player_bonus_expire_due",
     "player_bonus_transition",
+    "player_bonuses_transition",
     "request_fingerprint",
 ]

@@ -174,22 +174,6 @@ def _player_bonus_create(assignment: BonusAssignment, bonus: Bonus, player: Play
     return player_bonus
 
 
-def player_bonus_transition(*, player_bonus: PlayerBonus, status: str) -> PlayerBonus:
-    """Move a player's bonus along its lifecycle (granted → active → wagered → completed, or
-    expired / forfeited / cancelled). A compare-and-set on the old status, so two staff actions
-    racing cannot both apply; raises ValueError for a transition the lifecycle does not allow.
-    """
-    if not player_bonus.can_transition_to(status):
-        raise ValueError(f"a {player_bonus.status} bonus cannot become {status}")
-    changed = PlayerBonus.objects.filter(pk=player_bonus.pk, status=player_bonus.status).update(
-        status=status, status_changed_at=timezone.now()
-    )
-    if changed != 1:
-        raise ValueError("the bonus changed meanwhile; reload it and try again")
-    player_bonus.refresh_from_db()
-    return player_bonus
-
-
 def assignment_sweep(*, limit: int = 100) -> int:
     """Process accepted assignments whose task never ran (lost on a crash or a broker outage)."""
     cutoff = timezone.now() - timedelta(seconds=settings.BONUS_ASSIGNMENT_SWEEP_AFTER)

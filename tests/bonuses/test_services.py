@@ -394,11 +394,15 @@ def test_the_prune_keeps_requests_not_yet_processed(make_bonus, settings) -> Non
     assert BonusAssignment.objects.count() == 1
 
 
-def test_the_sweep_and_prune_are_scheduled_by_the_migration() -> None:
+def test_the_sweep_prune_and_expiry_are_scheduled_by_the_migrations() -> None:
     from django_q.models import Schedule
 
     funcs = set(Schedule.objects.filter(name__startswith="bonuses:").values_list("func", flat=True))
-    assert funcs == {"bonuses.tasks.assignment_sweep_task", "bonuses.tasks.assignment_prune_task"}
+    assert funcs == {
+        "bonuses.tasks.assignment_sweep_task",
+        "bonuses.tasks.assignment_prune_task",
+        "bonuses.tasks.player_bonus_expire_task",
+    }
 
 
 def test_it_moves_a_player_bonus_along_its_lifecycle(make_bonus, make_player) -> None:
