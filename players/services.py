@@ -8,7 +8,7 @@ validated data), with `consents` as a list of {channel, granted, changed_at}.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,16 +20,23 @@ from django.utils import timezone
 from events.messages.players import PROFILE_WIRE_NAMES
 from events.outbox import PepMessage, enqueue
 from events.services import outbox_redact_player
-from players import messages, profile
-from players.models import AccountStatus, MarketingConsent, MigrationError, Player
+from players import messages, profile, validators
+from players.models import (
+    AccountStatus,
+    ConsentChannel,
+    MarketingConsent,
+    MigrationError,
+    Player,
+)
 
 ChangeHook = Callable[[Player, frozenset[str]], None]
 
-# Called inside the transaction of every change, with the wire names of what changed (profile
-# names from events.messages.players.PROFILE_WIRE_NAMES, plus "tags", "marketingConsents",
-# "kycStatus", "emailVerified", "phoneVerified"). Other apps append to it in their
-# AppConfig.ready(); a hook that raises rolls the change back, so hooks must only record, never
-# call out.
+# Called inside the transaction of every change that is sent to PEP (not for `send=False`
+# writes, whose players reach PEP through the bulk migration), with the wire names of what
+# changed (profile names from events.messages.players.PROFILE_WIRE_NAMES, plus "tags",
+# "marketingConsents", "kycStatus", "emailVerified", "phoneVerified"). Other apps append to it in
+# their AppConfig.ready(); a hook that raises rolls the change back, so hooks must only record,
+# never call out.
 on_player_changed: list[ChangeHook] = []
 
 
@@ -120,7 +127,8 @@ def player_create(*, data: Mapping[str, Any], send: bool = True) -> PlayerChange
     _set_consents(player, consents)
     sent = _enqueue_all(messages.registration(player)) if send else ()
     changed = frozenset(camel(name) for name in data)
-    _notify(player, changed)
+    if send:
+        _notify(player, changed)
     return PlayerChange(player, True, changed, sent)
 
 
@@ -137,7 +145,56 @@ def _split(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[Mapping[str, A
     fields = {key: value for key, value in data.items() if key != "consents"}
     if "tags" in fields:
         fields["tags"] = sorted(set(fields["tags"]))
-    return fields, list(data.get("consents") or [])
+    consents = list(data.get("consents") or [])
+    _check_consents(consents)
+    return fields, consents
+
+
+def _check_consents(consents: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse a consent here, naming its field, rather than as a database or builder error later.
+
+    The serializer checks the same for the API and the loader; a Python caller gets no
+    serializer, so the service is where the rule holds for every way in.
+    """
+    errors: dict[str, list[str]] = {}
+    seen: set[Any] = set()
+    for index, item in enumerate(consents):
+        for name, problem in _consent_problems(item, seen):
+            errors.setdefault(f"marketingConsents.{index}.{name}", []).append(problem)
+    if errors:
+        raise PlayerInvalid("The player has invalid fields.", errors)
+
+
+def _consent_problems(item: Any, seen: set[Any]) -> Iterator[tuple[str, str]]:
+    if not isinstance(item, Mapping):
+        yield "channel", "Each consent must be a mapping of channel, granted and changed_at."
+        return
+    channel = item.get("channel")
+    if channel not in ConsentChannel.values:
+        yield "channel", f"Must be one of: {', '.join(ConsentChannel.values)}."
+    elif channel in seen:
+        yield "channel", "Each channel may appear only once."
+    seen.add(channel)
+    if not isinstance(item.get("granted"), bool):
+        yield "granted", "Must be true or false."
+    problem = _moment_problem(item.get("changed_at"))
+    if problem:
+        yield "changedAt", problem
+
+
+def _moment_problem(value: Any) -> str | None:
+    """Why `value` is not a past, timezone-aware moment, or None."""
+    if value is None:
+        return "This field is required."
+    if not isinstance(value, datetime):
+        return "Must be a date and time."
+    if timezone.is_naive(value):
+        return "Include the time zone: a naive time is ambiguous."
+    try:
+        validators.validate_not_future(value)
+    except ValidationError as exc:
+        return exc.messages[0]
+    return None
 
 
 def _same_or_conflict(
@@ -168,6 +225,26 @@ def _consent_changes(
     ]
 
 
+def _consent_updates(
+    player: Player, consents: Sequence[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    """The consents that change what is stored, leaving out those older than the stored one.
+
+    Consent changes can arrive out of order (a retried request, a backfill after live
+    traffic): one dated before what is stored is stale, so it is neither saved nor sent.
+    """
+    stored = {c.channel: c for c in player.consents.all()}
+    return [item for item in consents if _newer(item, stored.get(item["channel"]))]
+
+
+def _newer(item: Mapping[str, Any], current: MarketingConsent | None) -> bool:
+    if current is None:
+        return True
+    if item["changed_at"] < current.changed_at:
+        return False
+    return (item["granted"], item["changed_at"]) != (current.granted, current.changed_at)
+
+
 def _set_consents(player: Player, consents: Iterable[Mapping[str, Any]]) -> None:
     for item in consents:
         MarketingConsent.objects.update_or_create(
@@ -194,7 +271,7 @@ def player_update(
     fields, consents = _split(data)
     fields.pop("player_id", None)
     changed_fields = [name for name, value in fields.items() if getattr(player, name) != value]
-    changed_consents = _consent_changes(player, consents)
+    changed_consents = _consent_updates(player, consents)
     for name in changed_fields:
         setattr(player, name, fields[name])
     if changed_fields:
@@ -208,7 +285,7 @@ def player_update(
         [PROFILE_WIRE_NAMES.get(name, camel(name)) for name in changed_fields]
         + (["marketingConsents"] if changed_consents else [])
     )
-    if changed:
+    if changed and send:
         _notify(player, changed)
     return PlayerChange(player, False, changed, sent)
 

@@ -252,3 +252,100 @@ def test_it_refuses_fields_the_player_does_not_have():
     with pytest.raises(services.PlayerInvalid) as caught:
         services.player_create(data=player_data(shoe_size=44))
     assert caught.value.errors == {"shoe_size": ["Unknown field."]}
+
+
+# --- send=False: nothing for PEP, not even a reconciliation repair ---------------------------
+
+
+def test_it_does_not_call_the_change_hooks_when_not_sending(hooks):
+    services.player_create(data=player_data(), send=False)
+    services.player_update(player_id="p-1", data={"city": "Bern"}, send=False)
+    services.player_upsert(data=player_data(city="Basel"), send=False)
+    assert hooks == []
+
+
+def test_a_no_pep_load_sends_no_reconciliation_repair():
+    from reconciliation import services as reconciliation
+
+    services.player_create(data=player_data(email=""))
+    receipt = reconciliation.reconciliation_receive(
+        request_id="r-1",
+        event_date=timezone.now(),
+        players=[{"player_id": "p-1", "fields": ["email"]}],
+        payload={"requestId": "r-1"},
+        cause="pep:test",
+    )
+    reconciliation.repair_request(receipt.request.pk, cause="task:test")
+    before = len(outbox())
+    services.player_upsert(data=player_data(email="anna@example.com"), send=False)
+    assert len(outbox()) == before
+
+
+# --- consents: checked by the service, and an older change never wins ------------------------
+
+
+def _consent(**overrides):
+    return {"channel": "email", "granted": True, "changed_at": MOMENT, **overrides}
+
+
+@pytest.mark.parametrize(
+    ("consent", "field"),
+    [
+        (_consent(channel="fax"), "marketingConsents.0.channel"),
+        (_consent(granted="yes"), "marketingConsents.0.granted"),
+        ({"channel": "email", "granted": True}, "marketingConsents.0.changedAt"),
+        (_consent(changed_at=None), "marketingConsents.0.changedAt"),
+        (_consent(changed_at="2024-05-02T08:00:00Z"), "marketingConsents.0.changedAt"),
+        (_consent(changed_at=datetime(2024, 5, 2, 8, 0)), "marketingConsents.0.changedAt"),  # noqa: DTZ001
+        (_consent(changed_at=timezone.now() + timedelta(days=1)), "marketingConsents.0.changedAt"),
+    ],
+)
+def test_it_refuses_an_invalid_consent_naming_the_field(consent, field):
+    with pytest.raises(services.PlayerInvalid) as caught:
+        services.player_create(data=player_data(consents=[consent]))
+    assert list(caught.value.errors) == [field]
+    assert not Player.objects.exists()
+    assert outbox() == []
+
+
+def test_it_refuses_an_invalid_consent_on_update_too():
+    services.player_create(data=player_data())
+    with pytest.raises(services.PlayerInvalid) as caught:
+        services.player_update(player_id="p-1", data={"consents": [_consent(channel="fax")]})
+    assert list(caught.value.errors) == ["marketingConsents.0.channel"]
+    assert not MarketingConsent.objects.exists()
+
+
+def test_it_refuses_the_same_channel_twice():
+    with pytest.raises(services.PlayerInvalid) as caught:
+        services.player_create(data=player_data(consents=[_consent(), _consent(granted=False)]))
+    assert list(caught.value.errors) == ["marketingConsents.1.channel"]
+
+
+def test_an_older_consent_change_does_not_overwrite_a_newer_one(hooks):
+    services.player_create(data=player_data(consents=[_consent(granted=False)]))
+    before = len(outbox())
+    stale = _consent(granted=True, changed_at=MOMENT - timedelta(hours=1))
+    change = services.player_update(player_id="p-1", data={"consents": [stale]})
+    consent = MarketingConsent.objects.get()
+    assert (consent.granted, consent.changed_at) == (False, MOMENT)
+    assert change.changed == frozenset()
+    assert len(outbox()) == before
+    assert len(hooks) == 1  # the create only
+
+
+def test_a_stale_consent_is_left_out_while_a_newer_one_beside_it_is_applied():
+    services.player_create(data=player_data(consents=[_consent(granted=False)]))
+    later = MOMENT + timedelta(hours=1)
+    services.player_update(
+        player_id="p-1",
+        data={
+            "consents": [
+                _consent(granted=True, changed_at=MOMENT - timedelta(hours=1)),
+                _consent(channel="sms", granted=True, changed_at=later),
+            ]
+        },
+    )
+    body = outbox("player_marketing_preferences")[-1]["body"]
+    assert body["channels"] == {"email": False, "sms": True}
+    assert MarketingConsent.objects.get(channel="email").granted is False
