@@ -6,21 +6,25 @@ the replay / send-now services. Attempts, replays and circuit states are append-
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from events import services
 from events.models import DeliveryAttempt, EndpointState, OutboxMessage, Replay
+from events.services.redaction import PERSONAL_MESSAGE_TYPES
 from pepbridge.backoffice.admin_tools import (
     AppendOnlyMixin,
     BigListMixin,
     ExactSearchMixin,
     ReadOnlyTabularInline,
     change_link,
+    may_see_personal_data,
     pretty_json,
 )
 from pepbridge.backoffice.models import REPLAY_DELIVERIES, has_backoffice_perm
@@ -31,6 +35,35 @@ Status = OutboxMessage.Status
 # Bigger selections go through `manage.py outbox_replay` (one UPDATE, no id list).
 REPLAY_MAX_SELECTED = 10_000
 _STATUS_COLOURS = {Status.PENDING: "#b26a00", Status.DELIVERED: "#2e7d32", Status.FAILED: "#c62828"}
+
+# Bodies that carry personal data (the erasure's list), plus CRM triggers, whose payload values
+# are whatever the operator chose to send. PEP's error texts about them may echo the values.
+PERSONAL_TYPES = frozenset({*PERSONAL_MESSAGE_TYPES, "crm_trigger"})
+MASK = "***"
+HIDDEN = "[hidden: may hold personal data; Support and Admins can see it]"
+# Pseudonymous: the operator's id, also in the path, the list and the search.
+_KEPT_KEYS = frozenset({"playerId"})
+EXCERPT_CHARS = 80
+
+
+def may_see_message(request: HttpRequest, message_type: str) -> bool:
+    """Whether this staff member may read the body and error texts of this kind of message."""
+    return message_type not in PERSONAL_TYPES or may_see_personal_data(request)
+
+
+def masked(value: Any, key: str | None = None) -> Any:
+    """The JSON's shape with every value but the player id masked: which fields, not what."""
+    if key in _KEPT_KEYS:
+        return value
+    if isinstance(value, dict):
+        return {name: masked(item, name) for name, item in value.items()}
+    if isinstance(value, list):
+        return [masked(item) for item in value]
+    return None if value is None else MASK
+
+
+def hidden(text: str) -> str:
+    return HIDDEN if text else ""
 
 
 class MessageTypeFilter(admin.SimpleListFilter):
@@ -81,9 +114,19 @@ class AttemptInline(ReadOnlyTabularInline):
         "trigger",
         "worker",
     )
-    readonly_fields = fields
+    readonly_fields = (*fields, "error_excerpt_hidden")
     ordering = ("-started_at",)
     verbose_name_plural = "attempts (newest first)"
+
+    def get_fields(self, request: HttpRequest, obj: OutboxMessage | None = None) -> Any:
+        # obj is the message the attempts belong to.
+        if obj is None or may_see_message(request, obj.message_type):
+            return self.fields
+        return tuple("error_excerpt_hidden" if f == "error_excerpt" else f for f in self.fields)
+
+    @admin.display(description="error excerpt")
+    def error_excerpt_hidden(self, obj: DeliveryAttempt) -> str:
+        return hidden(obj.error_excerpt)
 
 
 @admin.register(OutboxMessage)
@@ -150,7 +193,25 @@ class OutboxMessageAdmin(ExactSearchMixin, BigListMixin, admin.ModelAdmin):
         ),
         ("Last error", {"fields": ("last_status_code", "last_error_class", "last_error")}),
     )
-    readonly_fields = ("payload",)
+    readonly_fields = ("payload", "payload_masked", "fingerprint_hidden", "last_error_hidden")
+    # What a staff member without personal-data access sees instead, on personal messages.
+    _STAND_INS = {
+        "payload": "payload_masked",
+        # A hash of a short body can be guessed back (events.services.redaction).
+        "fingerprint": "fingerprint_hidden",
+        "last_error": "last_error_hidden",
+    }
+
+    def get_fieldsets(self, request: HttpRequest, obj: OutboxMessage | None = None) -> Any:
+        if obj is None or may_see_message(request, obj.message_type):
+            return self.fieldsets
+        return [
+            (
+                name,
+                {**options, "fields": tuple(self._STAND_INS.get(f, f) for f in options["fields"])},
+            )
+            for name, options in self.fieldsets
+        ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -173,6 +234,23 @@ class OutboxMessageAdmin(ExactSearchMixin, BigListMixin, admin.ModelAdmin):
     @admin.display(description="payload (as sent, indented for reading)")
     def payload(self, obj: OutboxMessage) -> str:
         return "(no body)" if obj.body is None else pretty_json(obj.body)
+
+    @admin.display(description="payload (values hidden: personal data)")
+    def payload_masked(self, obj: OutboxMessage) -> str:
+        if obj.body is None:
+            return "(no body)"
+        try:
+            return pretty_json(masked(json.loads(obj.body)))
+        except ValueError:
+            return HIDDEN
+
+    @admin.display(description="fingerprint")
+    def fingerprint_hidden(self, obj: OutboxMessage) -> str:
+        return hidden(obj.fingerprint)
+
+    @admin.display(description="last error")
+    def last_error_hidden(self, obj: OutboxMessage) -> str:
+        return hidden(obj.last_error)
 
     @admin.action(description="Replay selected failed messages", permissions=["replay"])
     def replay_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -227,6 +305,7 @@ class DeliveryAttemptAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admi
         "outcome",
         "status_code",
         "error_class",
+        "error_excerpt_short",
         "duration_ms",
         "trigger",
         "worker",
@@ -237,9 +316,49 @@ class DeliveryAttemptAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admi
     search_help_text = "Exact player id of the message."
     ordering = ("-id",)
 
+    fields = (
+        "message",
+        "started_at",
+        "duration_ms",
+        "outcome",
+        "status_code",
+        "error_class",
+        "error_excerpt",
+        "trigger",
+        "worker",
+    )
+    readonly_fields = ("error_excerpt_hidden",)
+
+    def get_fields(self, request: HttpRequest, obj: DeliveryAttempt | None = None) -> Any:
+        if obj is None or may_see_message(request, obj.message.message_type):
+            return self.fields
+        return tuple("error_excerpt_hidden" if f == "error_excerpt" else f for f in self.fields)
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        if may_see_personal_data(request):
+            return self.list_display
+        return tuple(
+            "error_excerpt_checked" if f == "error_excerpt_short" else f for f in self.list_display
+        )
+
     @admin.display(description="message")
     def message_link(self, obj: DeliveryAttempt) -> str:
         return change_link(obj.message, f"#{obj.message_id} {obj.message.message_type}")
+
+    @admin.display(description="error excerpt")
+    def error_excerpt_short(self, obj: DeliveryAttempt) -> str:
+        return Truncator(obj.error_excerpt).chars(EXCERPT_CHARS)
+
+    @admin.display(description="error excerpt")
+    def error_excerpt_checked(self, obj: DeliveryAttempt) -> str:
+        # Decided per row from the message type, read through list_select_related.
+        if obj.message.message_type in PERSONAL_TYPES:
+            return hidden(obj.error_excerpt)
+        return self.error_excerpt_short(obj)
+
+    @admin.display(description="error excerpt")
+    def error_excerpt_hidden(self, obj: DeliveryAttempt) -> str:
+        return hidden(obj.error_excerpt)
 
 
 @admin.register(Replay)
