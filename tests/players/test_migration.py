@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from io import StringIO
 from typing import Any
 
@@ -235,3 +236,29 @@ def test_the_command_stops_with_a_resume_hint(pep):
 )
 def test_it_reads_the_answer_shapes_pep_may_send(answer, expected):
     assert migration.parse_answer(answer) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [("last tuesday", "is not an ISO 8601 date and time"), ("2024-01-01", "has no time zone")],
+)
+def test_the_command_refuses_a_bad_registered_since_clearly(value, reason):
+    with pytest.raises(CommandError, match=f"--registered-since '{value}' {reason}"):
+        call_command(
+            "pep_migrate_players", "--registered-since", value, "--no-progress", stdout=StringIO()
+        )
+    assert not MigrationRun.objects.exists()
+
+
+def test_the_command_filters_on_an_aware_registered_since(pep):
+    make_players(1, registration_date=datetime(2024, 3, 1, tzinfo=UTC))
+    make_players(1, registration_date=datetime(2020, 1, 1, tzinfo=UTC))
+    pep.add_callback(responses.POST, URL, callback=accept)
+    call_command(
+        "pep_migrate_players",
+        "--registered-since",
+        "2024-01-01T00:00:00Z",
+        "--no-progress",
+        stdout=StringIO(),
+    )
+    assert sent_players(migration_calls(pep)[0]) == ["p-0"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from argparse import ArgumentParser
+from datetime import datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -23,7 +24,11 @@ class Command(BaseCommand):
         parser.add_argument("--brand", dest="brand_id", help="Only this brand id.")
         parser.add_argument("--country", help="Only this country (ISO 3166-1 alpha-2).")
         parser.add_argument("--status", dest="account_status", help="Only this account status.")
-        parser.add_argument("--registered-since", help="Only players registered since (ISO).")
+        parser.add_argument(
+            "--registered-since",
+            help="Only players registered since this ISO 8601 time, with its zone "
+            "(2024-01-01T00:00:00Z).",
+        )
         parser.add_argument(
             "--player-ids-file", help="Only the player ids in this file (one a line)."
         )
@@ -65,6 +70,8 @@ class Command(BaseCommand):
             name: options.get(name)
             for name in ("brand_id", "country", "account_status", "registered_since")
         }
+        if filters["registered_since"]:
+            _check_moment(filters["registered_since"])
         if options.get("player_ids_file"):
             with open(options["player_ids_file"], encoding="utf-8") as handle:
                 filters["player_ids"] = sorted({line.strip() for line in handle if line.strip()})
@@ -85,3 +92,21 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write(f"run {run.pk} finished.")
+
+
+def _check_moment(text: str) -> None:
+    """Refuse a --registered-since the selector could not read, or would read in a guessed zone.
+
+    The filter is stored as given (a resumed run matches on it), so it is checked, not rewritten.
+    """
+    example = "e.g. 2024-01-01T00:00:00Z or 2024-01-01T00:00:00+01:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise CommandError(
+            f"--registered-since {text!r} is not an ISO 8601 date and time ({example})."
+        ) from None
+    if moment.tzinfo is None:
+        raise CommandError(
+            f"--registered-since {text!r} has no time zone, so it is ambiguous ({example})."
+        )
