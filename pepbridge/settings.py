@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "oauth2_provider",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc as static files (no CDN)
     "django_q",
     "pepbridge",
     "pepbridge.api",
@@ -389,4 +390,14 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "The operator side of the PEP (Gamanza Engage) integration.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/docs/ loads Swagger UI from our own static files (drf-spectacular-sidecar): the
+    # operator's back office may have no internet.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # /oauth/token is a django-oauth-toolkit view, not a DRF one: described by a hook.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "pepbridge.api.schema_token.add_token_endpoint",
+    ],
 }

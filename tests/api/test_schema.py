@@ -37,3 +37,17 @@ def test_the_identity_endpoint_has_examples_for_each_error(schema):
         assert content["schema"]["$ref"].endswith("/Error")
         assert content["examples"], status
     assert responses["200"]["content"]["application/json"]["examples"]
+
+
+def test_it_describes_the_token_endpoint_with_its_errors(schema):
+    responses = schema["paths"]["/oauth/token"]["post"]["responses"]
+    assert responses["200"]["content"]["application/json"]["examples"]
+    for status in ("400", "401"):
+        content = responses[status]["content"]["application/json"]
+        assert content["schema"]["$ref"].endswith("/OAuthTokenError")
+        assert content["examples"], status
+
+
+def test_it_leaves_the_token_endpoint_out_where_it_is_not_routed():
+    paths = SchemaGenerator(urlconf="bonuses.urls").get_schema(request=None, public=True)["paths"]
+    assert "/oauth/token" not in paths

@@ -1,13 +1,20 @@
-"""The OpenAPI description: generated without a warning, valid, and every endpoint has examples."""
+"""The OpenAPI description: generated without a warning, valid, every endpoint with examples
+(/oauth/token included), and the docs page that shows it, without a CDN."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.test import Client
 from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
+
+from pepbridge.api.services import oauth_client_create
 
 # Every operation PEP (Operator API) or the operator's platform (ingestion API) calls.
 OPERATIONS = [
@@ -57,10 +64,11 @@ def test_the_schema_is_valid_openapi(generated):
     validate_schema(schema)  # raises on an invalid document
 
 
-def test_the_error_shape_is_one_component(generated):
+def test_the_error_shape_is_one_component_besides_the_token_endpoints_rfc_6749_one(generated):
     schema, _ = generated
     names = [name for name in schema["components"]["schemas"] if "error" in name.lower()]
-    assert names == ["Error"]
+    # /oauth/token keeps RFC 6749's `error` code for OAuth clients (docs/contract.md).
+    assert sorted(names) == ["Error", "OAuthTokenError"]
 
 
 @pytest.mark.parametrize(("path", "method"), OPERATIONS)
@@ -89,4 +97,75 @@ def test_no_operation_is_left_out_of_the_list(generated):
         for method in operations
         if method != "parameters"
     }
-    assert documented == set(OPERATIONS)
+    assert documented == {*OPERATIONS, ("/oauth/token", "post")}
+
+
+# --- /oauth/token (django-oauth-toolkit's view, described by pepbridge.api.schema_token) -----
+
+
+def _token_operation(schema: dict[str, Any]) -> dict[str, Any]:
+    return schema["paths"]["/oauth/token"]["post"]
+
+
+def test_the_token_endpoint_is_a_path_of_the_schema(generated):
+    schema, _ = generated
+    assert "post" in schema["paths"]["/oauth/token"]
+    flows = schema["components"]["securitySchemes"]["oauth2"]["flows"]
+    assert flows["clientCredentials"]["tokenUrl"] == "/oauth/token"
+
+
+def test_the_token_endpoint_shows_the_form_basic_and_json_requests(generated):
+    operation = _token_operation(generated[0])
+    content = operation["requestBody"]["content"]
+    form = content["application/x-www-form-urlencoded"]["examples"]
+    assert form["Form"]["value"]["grant_type"] == "client_credentials"
+    assert set(form["Basic"]["value"]) == {"grant_type"}  # the credentials are in the header
+    assert {"Json", "JsonCamelCase"} <= set(content["application/json"]["examples"])
+    assert {"clientBasic": []} in operation["security"]
+    assert generated[0]["components"]["securitySchemes"]["clientBasic"]["scheme"] == "basic"
+
+
+def test_the_token_endpoint_has_an_example_for_each_answer(generated):
+    responses = _token_operation(generated[0])["responses"]
+    assert set(responses) == {"200", "400", "401", "405"}
+    for code, answer in responses.items():
+        assert answer["content"]["application/json"]["examples"], code
+    for code in ("400", "401"):
+        schema_ref = responses[code]["content"]["application/json"]["schema"]
+        assert schema_ref == {"$ref": "#/components/schemas/OAuthTokenError"}
+
+
+def _documented_example(schema: dict[str, Any], code: str, name: str) -> dict[str, Any]:
+    return _token_operation(schema)["responses"][code]["content"]["application/json"]["examples"][
+        name
+    ]["value"]
+
+
+@pytest.mark.django_db
+def test_the_token_examples_have_the_shape_the_endpoint_really_answers(generated):
+    issued = oauth_client_create(name="PEP", scope="pep")
+    form = {"grant_type": "client_credentials", "client_id": issued.client_id}
+    token = Client().post("/oauth/token", {**form, "client_secret": issued.client_secret})
+    refused = Client().post("/oauth/token", {**form, "client_secret": "x" * 43})
+
+    schema = generated[0]
+    assert set(token.json()) == set(_documented_example(schema, "200", "Token"))
+    assert refused.status_code == 401
+    assert refused.json() == _documented_example(schema, "401", "InvalidClient")
+
+
+# --- the interactive page ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_docs_page_loads_swagger_ui_from_our_static_files_not_a_cdn():
+    page = Client().get("/api/docs/")  # open to anyone: SERVE_PERMISSIONS is AllowAny
+    assert page.status_code == 200
+    html = page.content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert any(url.endswith("swagger-ui-bundle.js") for url in assets)
+    assert any(url.endswith("swagger-ui.css") for url in assets)
+    for url in assets:
+        assert url.startswith(settings.STATIC_URL), url  # "/static/", served by the bridge
+        assert finders.find(url.removeprefix(settings.STATIC_URL)), f"{url} is not shipped"
+    assert not re.search(r"https?://", html)  # nothing from the internet
