@@ -1,17 +1,25 @@
-"""Staff admin for inbound credentials. No page shows a token, a secret or a secret's hash.
+"""Staff admin for inbound credentials. No page shows a token or a secret's hash; a new secret
+is shown once, on the page that answers its creation, and nowhere else.
 
 The toolkit's own admin lists raw access tokens and edits client secrets; it is replaced here.
-Credentials are created with `create_pep_client` / `create_pep_api_key`, which show the secret
-once; the admin can only look, revoke and delete.
+Admins (the `add_*` and `change_*` permissions of these models: the Admins group and
+superusers) create credentials through `oauth_client_create` / `api_key_create`, revoke API keys,
+and disable or re-enable OAuth clients. Nothing is edited in a form.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from oauth2_provider.models import (
     get_access_token_model,
     get_application_model,
@@ -21,7 +29,7 @@ from oauth2_provider.models import (
 )
 
 from pepbridge.api import services
-from pepbridge.api.models import ApiKey
+from pepbridge.api.models import ApiKey, Scope
 
 Application = get_application_model()
 AccessToken = get_access_token_model()
@@ -37,8 +45,31 @@ for _model in (
         admin.site.unregister(_model)
 
 
+class CredentialForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, help_text="Who holds it, e.g. 'PEP production' or 'operator platform'."
+    )
+    scope = forms.ChoiceField(
+        choices=Scope.choices,
+        initial=Scope.PEP,
+        help_text="What it opens. One scope per credential: PEP's credential never writes "
+        "operator data.",
+    )
+
+
+@dataclass(frozen=True)
+class Issued:
+    """What the one-time page shows: the new row and its secret (in this response only)."""
+
+    obj: Model
+    identifier_label: str
+    identifier: str
+    secret: str
+    scope: str
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Look and delete only: credentials are made by management commands."""
+    """Look and delete; nothing is edited in a form."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -46,27 +77,124 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        """Revoke / disable: for whoever holds the model's change permission (Admins)."""
+        opts = self.opts
+        return bool(request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}"))
+
+
+class IssuingAdmin(ReadOnlyAdmin):
+    """An add page that calls a service and answers with the secret, shown this once.
+
+    The secret goes into the rendered page only: no redirect, no message (messages live in the
+    session or a cookie until read), no log entry text. Admin views are `never_cache`, so the
+    answer is not stored by the browser or a proxy either.
+    """
+
+    add_form_template = "admin/api/credential_add.html"
+    issued_template = "admin/api/credential_issued.html"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # The model's own add permission: the Admins group and superusers hold it.
+        return admin.ModelAdmin.has_add_permission(self, request)
+
+    def issue(self, *, name: str, scope: str) -> Issued:
+        raise NotImplementedError
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = CredentialForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            issued = self.issue(**form.cleaned_data)
+            self.log_addition(request, issued.obj, [{"added": {}}])
+            return self._render(
+                request,
+                self.issued_template,
+                "Copy the secret now",
+                issued=issued,
+                issued_url=change_url(issued.obj),
+            )
+        title = f"Add {self.opts.verbose_name}"
+        return self._render(request, self.add_form_template, title, form=form)
+
+    def _render(
+        self, request: HttpRequest, template: str, title: str, **context: Any
+    ) -> TemplateResponse:
+        return TemplateResponse(
+            request,
+            template,
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "opts": self.opts,
+                "app_label": self.opts.app_label,
+                "has_view_permission": self.has_view_permission(request),
+                **context,
+            },
+        )
+
+
+def change_url(obj: Model) -> str:
+    return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+
 
 @admin.register(Application)
-class ClientAdmin(ReadOnlyAdmin):
-    list_display = ("name", "client_id", "scope", "created")
+class ClientAdmin(IssuingAdmin):
+    list_display = ("name", "client_id", "scope", "state", "created")
     search_fields = ("name", "client_id")
-    fields = ("name", "client_id", "scope", "authorization_grant_type", "created", "updated")
+    fields = ("name", "client_id", "scope", "state", "created", "updated")
     readonly_fields = fields
-    actions = ("revoke_tokens",)
+    actions = ("disable", "enable", "revoke_tokens")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).select_related("pepbridge_scope")
+
+    def issue(self, *, name: str, scope: str) -> Issued:
+        client = services.oauth_client_create(name=name, scope=scope)
+        obj = Application.objects.get(client_id=client.client_id)
+        return Issued(obj, "Client id", client.client_id, client.client_secret, client.scope)
 
     @admin.display(description="scope")
     def scope(self, obj: Any) -> str:
         scope = getattr(obj, "pepbridge_scope", None)
         return scope.scope if scope else "(none)"
 
-    @admin.action(description="Revoke the selected clients' access tokens")
+    @admin.display(description="state")
+    def state(self, obj: Any) -> str:
+        return "Disabled" if services.oauth_client_is_disabled(obj) else "Active"
+
+    @admin.action(
+        description="Disable the selected clients (no new tokens, current ones revoked)",
+        permissions=["revoke"],
+    )
+    def disable(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(request, queryset, services.oauth_client_disable, "disabled")
+
+    @admin.action(description="Re-enable the selected disabled clients", permissions=["revoke"])
+    def enable(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(request, queryset, services.oauth_client_enable, "re-enabled")
+
+    @admin.action(
+        description="Revoke the selected clients' access tokens (they may ask for new ones)",
+        permissions=["revoke"],
+    )
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = sum(services.oauth_client_revoke_tokens(client_id=c.client_id) for c in queryset)
         self.message_user(request, f"{count} access token(s) revoked.", messages.SUCCESS)
+
+    def _each(
+        self, request: HttpRequest, queryset: QuerySet, service: Callable[..., bool], done: str
+    ) -> None:
+        ids = list(queryset.values_list("client_id", flat=True))
+        count = sum(service(client_id=client_id) for client_id in ids)
+        self.message_user(request, f"{count} client(s) {done}.", messages.SUCCESS)
+        if count < len(ids):
+            self.message_user(
+                request, f"{len(ids) - count} client(s) already were.", messages.WARNING
+            )
 
 
 @admin.register(AccessToken)
@@ -82,7 +210,7 @@ class AccessTokenAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(ReadOnlyAdmin):
+class ApiKeyAdmin(IssuingAdmin):
     list_display = ("name", "key_id", "scope", "created_at", "revoked_at")
     list_filter = ("scope", ("revoked_at", admin.EmptyFieldListFilter))
     search_fields = ("name", "key_id")
@@ -90,7 +218,12 @@ class ApiKeyAdmin(ReadOnlyAdmin):
     readonly_fields = fields
     actions = ("revoke",)
 
-    @admin.action(description="Revoke the selected API keys")
+    def issue(self, *, name: str, scope: str) -> Issued:
+        key = services.api_key_create(name=name, scope=scope)
+        obj = ApiKey.objects.get(key_id=key.key_id)
+        return Issued(obj, "Key id", key.key_id, key.api_key, key.scope)
+
+    @admin.action(description="Revoke the selected API keys", permissions=["revoke"])
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = sum(services.api_key_revoke(key_id=key.key_id) for key in queryset)
         self.message_user(request, f"{count} API key(s) revoked.", messages.SUCCESS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
@@ -46,7 +47,7 @@ def oauth_client_create(*, name: str, scope: str = Scope.PEP) -> IssuedClient:
     application = get_application_model().objects.create(
         name=name,
         client_type="confidential",
-        authorization_grant_type="client-credentials",
+        authorization_grant_type=CLIENT_GRANT,
         client_secret=secret,  # hashed on save by DOT with CLIENT_SECRET_HASHER
         hash_client_secret=True,
     )
@@ -73,6 +74,46 @@ def oauth_client_revoke_tokens(*, client_id: str) -> int:
     """Delete a client's access tokens, so its callers must ask for new ones."""
     tokens = get_access_token_model().objects.filter(application__client_id=client_id)
     return tokens.delete()[0]
+
+
+# Not a grant oauthlib knows: a client with it fails the token endpoint's grant check
+# (`Application.allows_grant_type`) with `unauthorized_client`. The toolkit's Application has no
+# "active" flag, and its `is_usable()` hook needs a swapped Application model.
+DISABLED_GRANT = "disabled"
+CLIENT_GRANT = "client-credentials"
+
+
+def oauth_client_is_disabled(application: Any) -> bool:
+    return bool(application.authorization_grant_type == DISABLED_GRANT)
+
+
+@transaction.atomic
+def oauth_client_disable(*, client_id: str) -> bool:
+    """Refuse the client new tokens and revoke the ones it holds; False if already disabled.
+
+    Revoking tokens alone lets the client fetch a new one at once. The client, its id and its
+    hashed secret stay, so `oauth_client_enable` restores it without a new secret. A token
+    request already past the grant check when this commits may still store a token; it lives
+    at most OAUTH_ACCESS_TOKEN_LIFETIME (docs/credentials.md).
+    """
+    changed = (
+        get_application_model()
+        .objects.filter(client_id=client_id)
+        .exclude(authorization_grant_type=DISABLED_GRANT)
+        .update(authorization_grant_type=DISABLED_GRANT, updated=timezone.now())
+    )
+    oauth_client_revoke_tokens(client_id=client_id)
+    return bool(changed)
+
+
+def oauth_client_enable(*, client_id: str) -> bool:
+    """Let a disabled client ask for tokens again; False if it was not disabled."""
+    changed = (
+        get_application_model()
+        .objects.filter(client_id=client_id, authorization_grant_type=DISABLED_GRANT)
+        .update(authorization_grant_type=CLIENT_GRANT, updated=timezone.now())
+    )
+    return bool(changed)
 
 
 def client_secret_hasher() -> str:

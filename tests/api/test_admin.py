@@ -79,9 +79,37 @@ def test_the_toolkits_admin_classes_are_replaced():
     assert isinstance(admin.site._registry[ApiKey], ApiKeyAdmin)
 
 
-def test_the_add_pages_are_closed(staff):
-    assert staff.get("/admin/oauth2_provider/application/add/").status_code == 403
-    assert staff.get("/admin/api/apikey/add/").status_code == 403
+def test_the_add_pages_show_a_form_and_no_secret(staff, secrets_in_db):
+    for page in ("/admin/oauth2_provider/application/add/", "/admin/api/apikey/add/"):
+        response = staff.get(page)
+        assert response.status_code == 200, page
+        assert "Create and show the secret" in response.content.decode()
+        for secret in secrets_in_db:
+            assert secret not in response.content.decode(), page
+
+
+def test_the_secret_of_a_new_credential_is_shown_only_on_the_answer_to_its_creation(staff):
+    answer = staff.post("/admin/api/apikey/add/", {"name": "new", "scope": "pep"})
+    api_key = answer.context["issued"].secret
+    assert api_key in answer.content.decode()
+    key = ApiKey.objects.get()
+    for page in ("/admin/api/apikey/", f"/admin/api/apikey/{key.pk}/change/", "/admin/"):
+        assert api_key.split("_", 2)[2] not in staff.get(page).content.decode(), page
+
+
+def test_the_token_tables_have_no_add_page(staff):
+    assert staff.get("/admin/oauth2_provider/accesstoken/add/").status_code == 403
+
+
+def test_staff_can_disable_a_client(staff, secrets_in_db):
+    app = get_application_model().objects.get()
+    staff.post(
+        "/admin/oauth2_provider/application/",
+        {"action": "disable", "_selected_action": [app.pk]},
+    )
+    app.refresh_from_db()
+    assert services.oauth_client_is_disabled(app)
+    assert not get_access_token_model().objects.exists()
 
 
 def test_staff_can_revoke_api_keys_from_the_list(staff, secrets_in_db):
