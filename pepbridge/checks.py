@@ -7,6 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Warning, register
 
+from pepbridge.pep.contract import MESSAGE_TYPES
+
 
 @register(deploy=True)
 def check_persistent_connections(app_configs: Any, **kwargs: Any) -> list[Warning]:
@@ -50,3 +52,46 @@ def check_task_queue(app_configs: Any, **kwargs: Any) -> list[Warning]:
             )
         )
     return warnings
+
+
+# Room for writing a pass's last chunk of outcomes and a token refresh after the last send.
+DRAIN_SLACK_SECONDS = 5.0
+
+
+@register()
+def check_drain_fits_task_timeout(app_configs: Any, **kwargs: Any) -> list[Warning]:
+    """A delivery pass must end before django-q2 kills it, or its unwritten chunk is re-sent."""
+    timeout = float(settings.Q_CLUSTER.get("timeout", 0))
+    longest = (
+        settings.OUTBOX_DRAIN_MAX_SECONDS
+        + settings.PEP_CONNECT_TIMEOUT
+        + settings.PEP_READ_TIMEOUT
+        + DRAIN_SLACK_SECONDS
+    )
+    if timeout > longest:
+        return []
+    return [
+        Warning(
+            f"Q_TIMEOUT ({timeout:g} s) leaves no room for a delivery pass ({longest:g} s).",
+            hint="A pass starts sends for up to OUTBOX_DRAIN_MAX_SECONDS, the last one may take "
+            "PEP_CONNECT_TIMEOUT + PEP_READ_TIMEOUT, plus a few seconds to write outcomes. Raise "
+            "Q_TIMEOUT (and Q_RETRY above it) or lower OUTBOX_DRAIN_MAX_SECONDS, or django-q2 "
+            "kills passes and PEP receives their last messages twice.",
+            id="pepbridge.W004",
+        )
+    ]
+
+
+@register()
+def check_rate_limit_keys(app_configs: Any, **kwargs: Any) -> list[Warning]:
+    """A misspelt OUTBOX_RATE_LIMITS key would silently leave its endpoint unlimited."""
+    known = set(MESSAGE_TYPES) - {"token"}  # the token call never goes through the outbox
+    unknown = sorted(set(settings.OUTBOX_RATE_LIMITS) - known)
+    return [
+        Warning(
+            f"OUTBOX_RATE_LIMITS names an unknown message type: {key!r}.",
+            hint=f"No endpoint is limited by it. Known message types: {', '.join(sorted(known))}.",
+            id="pepbridge.W005",
+        )
+        for key in unknown
+    ]

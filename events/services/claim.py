@@ -25,6 +25,8 @@ def claim_due(*, worker: str, limit: int, now: datetime) -> list[OutboxMessage]:
     limited = set(settings.OUTBOX_RATE_LIMITS)
     rows = _claim(worker, now, limit, exclude=gate.blocked | gate.probes | limited)
     for message_type in sorted(gate.probes):
+        # Leased with the same `now` as the half-open state's retry_at: that equality is how
+        # endpoints.record tells the probe's result from a stale batch's.
         probe = _claim_limited(worker, now, 1, message_type)
         if not probe:
             endpoints.probe_unused(message_type, now)

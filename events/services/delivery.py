@@ -41,6 +41,13 @@ EXCERPT_CHARS = 4096
 IDLE_EXIT_AFTER = 5.0  # seconds: a pass that would wait longer than this ends; the sweep returns
 BUSY_POLL = 0.25  # seconds between claims while due rows exist but none could be claimed
 DB_BACKOFF_CAP = 30.0
+# Outcomes are written after this many sends or seconds, whichever comes first: a worker
+# killed mid-batch re-sends at most one such chunk, and a 50-row batch is still a few
+# transactions, not fifty.
+FLUSH_ROWS = 10
+FLUSH_SECONDS = 1.0
+# The clock of drain deadlines and chunk timing (tests replace it to simulate slow sends).
+_clock = time.monotonic
 
 
 def worker_name() -> str:
@@ -49,7 +56,7 @@ def worker_name() -> str:
 
 @dataclass
 class Result:
-    """The outcome of one attempt, written back in bulk after the batch."""
+    """The outcome of one attempt, written back in bulk with the rest of its chunk."""
 
     row: OutboxMessage
     started_at: datetime
@@ -62,21 +69,42 @@ class Result:
     transient: bool = False
 
 
-def deliver_batch(rows: list[OutboxMessage], *, worker: str, client: PepClient) -> list[Result]:
-    """Send claimed rows (in their order) and record the attempts; rows near lease end wait.
+def deliver_batch(
+    rows: list[OutboxMessage],
+    *,
+    worker: str,
+    client: PepClient,
+    deadline: float | None = None,
+) -> list[Result]:
+    """Send claimed rows (in their order) and record the attempts in small chunks as they go.
 
     A row is sent only while its lease outlives the longest possible request, so no other
-    worker can have claimed it meanwhile; the rest go back unsent.
+    worker can have claimed it meanwhile, and only while that request would end by `deadline`
+    (a `time.monotonic()` moment), so the task running this is not killed mid-send; the rest
+    go back unsent. Outcomes are written every FLUSH_ROWS rows or FLUSH_SECONDS: a worker
+    killed mid-batch leaves at most one unwritten chunk to be sent again (at least once).
     """
-    margin = timedelta(seconds=sum(client.timeout) + 5)
+    request_seconds = sum(client.timeout)
+    margin = timedelta(seconds=request_seconds + 5)
     results: list[Result] = []
+    chunk: list[Result] = []
+    chunk_started = _clock()
     for index, row in enumerate(rows):
-        if row.lease_expires_at is not None and timezone.now() + margin > row.lease_expires_at:
+        late = deadline is not None and _clock() + request_seconds > deadline
+        if late or _lease_too_short(row, margin):
             release(rows[index:])
             break
-        results.append(_send(row, client))
-    _record(results, worker)
-    return results
+        chunk.append(_send(row, client))
+        if len(chunk) >= FLUSH_ROWS or _clock() - chunk_started >= FLUSH_SECONDS:
+            _record(chunk, worker)
+            results += chunk
+            chunk, chunk_started = [], _clock()
+    _record(chunk, worker)
+    return results + chunk
+
+
+def _lease_too_short(row: OutboxMessage, margin: timedelta) -> bool:
+    return row.lease_expires_at is not None and timezone.now() + margin > row.lease_expires_at
 
 
 def _send(row: OutboxMessage, client: PepClient) -> Result:
@@ -116,7 +144,7 @@ def _excerpt(exc: Exception) -> str:
 
 
 def _record(results: list[Result], worker: str) -> None:
-    """Write the batch's outcomes in one transaction: rows, attempts, endpoint counters."""
+    """Write a chunk's outcomes in one transaction: rows, attempts, endpoint counters."""
     if not results:
         return
     now = timezone.now()
@@ -186,12 +214,12 @@ def _attempt(result: Result, worker: str) -> DeliveryAttempt:
 
 
 def _count_for_circuits(results: list[Result], now: datetime) -> None:
-    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    sends: dict[str, list[endpoints.Sent]] = defaultdict(list)
     for result in results:
-        counts[result.row.message_type][0] += 1
-        counts[result.row.message_type][1] += int(result.transient)
-    for message_type, (requests, failures) in counts.items():
-        endpoints.record(message_type, requests=requests, failures=failures, now=now)
+        sent = endpoints.Sent(result.row.lease_expires_at, result.transient)
+        sends[result.row.message_type].append(sent)
+    for message_type, group in sends.items():
+        endpoints.record(message_type, sends=group, now=now)
 
 
 # --- the worker loop -------------------------------------------------------------------------
@@ -210,15 +238,19 @@ def drain(
 
     `until_idle=False` keeps polling every `poll` seconds for the whole time (the
     `outbox_drain --forever` worker).
+    No send starts after `max_seconds`, so a pass ends within `max_seconds` plus one request's
+    timeout (connect + read) plus writing its last chunk: Q_TIMEOUT must leave room for that
+    (system check pepbridge.W004), or django-q2 kills the task and its unwritten chunk is sent
+    again.
     A database outage is logged and waited out with backoff; nothing is lost meanwhile, since
     rows stay pending and leases run out.
     """
     worker = worker or worker_name()
-    deadline = time.monotonic() + max_seconds
+    deadline = _clock() + max_seconds
     sent, failures = 0, 0
     clear_kick()
-    while time.monotonic() < deadline:
-        count, wait, failures = _guarded_pass(worker, client, failures)
+    while _clock() < deadline:
+        count, wait, failures = _guarded_pass(worker, client, failures, deadline)
         sent += count
         idle = wait is None or wait > IDLE_EXIT_AFTER
         if until_idle and idle and not failures:
@@ -226,30 +258,45 @@ def drain(
         if not until_idle:
             wait = poll if wait is None else min(wait, poll)
         if wait:
-            sleep(min(wait, max(deadline - time.monotonic(), 0)))
+            sleep(min(wait, max(deadline - _clock(), 0)))
     return sent
 
 
 def _guarded_pass(
-    worker: str, client: PepClient | None, failures: int
+    worker: str, client: PepClient | None, failures: int, deadline: float
 ) -> tuple[int, float | None, int]:
-    """A pass that survives the database going away: (sent, wait, consecutive DB failures)."""
+    """A pass that survives database errors: (sent, wait, consecutive DB failures).
+
+    Connection faults (server restarting, network blip) are an outage: logged as a warning,
+    the connection dropped, waited out. Any other DatabaseError (IntegrityError,
+    ProgrammingError...) is a bug that retrying will not cure: logged with its traceback so it
+    is seen, and still backed off, so the worker neither dies nor spins.
+    """
+    wait = min(DB_BACKOFF_CAP, 0.5 * 2 ** min(failures + 1, 8))
     try:
-        count, wait = _pass(worker, client or get_pep_client())
-    except (OperationalError, InterfaceError, DatabaseError) as exc:
-        wait = min(DB_BACKOFF_CAP, 0.5 * 2 ** min(failures + 1, 8))
+        count, next_wait = _pass(worker, client or get_pep_client(), deadline)
+    except (OperationalError, InterfaceError) as exc:
         logger.warning("outbox database error; backing off", extra={"wait": wait,
                        "error": type(exc).__name__})  # fmt: skip
         _drop_connection()
         return 0, wait, failures + 1
-    return count, wait, 0
+    except DatabaseError as exc:
+        logger.exception("outbox bug: database error that is not an outage; backing off",
+                         extra={"wait": wait, "error": type(exc).__name__})  # fmt: skip
+        return 0, wait, failures + 1
+    return count, next_wait, 0
 
 
-def _pass(worker: str, client: PepClient) -> tuple[int, float | None]:
-    """One claim-and-send; returns (rows attempted, seconds to wait before the next claim)."""
+def _pass(worker: str, client: PepClient, deadline: float) -> tuple[int, float | None]:
+    """One claim-and-send; returns (rows attempted, seconds to wait before the next claim).
+
+    A send may start until the drain's deadline, and so may end one request later.
+    """
     rows = claim_due(worker=worker, limit=settings.OUTBOX_BATCH_SIZE, now=timezone.now())
     if rows:
-        return len(deliver_batch(rows, worker=worker, client=client)), 0.0
+        finish_by = deadline + sum(client.timeout)
+        sent = deliver_batch(rows, worker=worker, client=client, deadline=finish_by)
+        return len(sent), 0.0
     now = timezone.now()
     wait = selectors.seconds_until_due(now, paused=endpoints.paused(now))
     # Due rows that could not be claimed (rate limit, a rival worker's claim): poll.

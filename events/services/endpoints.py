@@ -124,19 +124,56 @@ def probe_unused(message_type: str, now: datetime) -> None:
     )
 
 
-def record(message_type: str, *, requests: int, failures: int, now: datetime) -> None:
-    """Count a batch's sends to an endpoint (failures = transient ones) and move its circuit."""
-    if requests <= 0:
+@dataclass(frozen=True)
+class Sent:
+    """One send as the circuit sees it: its row's lease end (dating the claim) and its outcome.
+
+    `failed` means a transient failure; a permanent 4xx shows the endpoint is answering.
+    """
+
+    lease_expires_at: datetime | None
+    failed: bool
+
+
+def record(message_type: str, *, sends: list[Sent], now: datetime) -> None:
+    """Count sends to an endpoint and move its circuit.
+
+    Closed: every send counts toward the failure ratio. Open or half open: only the designated
+    probe's result moves the circuit (success closes it, a transient failure re-opens it);
+    sends of batches claimed before the circuit opened, or of an expired earlier probe, are
+    ignored, so a stale batch can neither close the circuit unprobed nor double its pause.
+    """
+    if not sends:
         return
     with transaction.atomic():
         state = _state(message_type)
         if state.circuit == Circuit.CLOSED:
-            _count(state, requests, failures, now)
-        elif failures:
+            _count(state, len(sends), sum(send.failed for send in sends), now)
+        elif (probe := _probe(state, sends)) is None:
+            return
+        elif probe.failed:
             _open(state, now)
         else:
             _close(state)
         state.save()
+
+
+def _probe(state: EndpointState, sends: list[Sent]) -> Sent | None:
+    """The half-open circuit's probe among `sends`, if there.
+
+    The probe is the row claimed in the same step that moved the circuit to half open, so its
+    lease ends exactly at the state's `retry_at` (both are claim time + OUTBOX_LEASE_SECONDS).
+    """
+    if state.circuit != Circuit.HALF_OPEN or state.retry_at is None:
+        return None
+    lease = timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
+    for send in sends:
+        if send.lease_expires_at != state.retry_at:
+            continue
+        claimed_at = send.lease_expires_at - lease
+        if state.opened_at is None or claimed_at >= state.opened_at:
+            return send
+    return None
 
 
 def _count(state: EndpointState, requests: int, failures: int, now: datetime) -> None:

@@ -9,8 +9,11 @@ from django.conf import settings
 
 from pepbridge.pep.errors import PepTransientError
 
-# PEP asked us to slow down, or did not answer in time: never come back sooner than this.
-THROTTLE_CLASSES = frozenset({"timeout", "http_429"})
+# PEP asked us to slow down (429), or a request timed out (our client's timeout, or PEP's own
+# 408 Request Timeout / 504 Gateway Timeout): never come back sooner than
+# OUTBOX_THROTTLE_MIN_DELAY.
+THROTTLE_CLASSES = frozenset({"timeout", "http_408", "http_429", "http_504"})
+THROTTLE_STATUSES = frozenset({408, 429, 504})
 
 
 def base_delay(attempts: int) -> float:
@@ -26,7 +29,7 @@ def retry_delay(attempts: int, error: PepTransientError) -> float:
     delay = base_delay(attempts) * random.uniform(1 - jitter, 1 + jitter)  # noqa: S311
     if error.retry_after is not None:
         delay = max(delay, error.retry_after)
-    if error.status == 429 or error.error_class in THROTTLE_CLASSES:
+    if error.status in THROTTLE_STATUSES or error.error_class in THROTTLE_CLASSES:
         delay = max(delay, settings.OUTBOX_THROTTLE_MIN_DELAY)
     return delay
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from events import selectors, services
 from events.models import DeliveryAttempt, EndpointState, OutboxMessage
-from events.services import schedule
+from events.services import delivery, schedule
 from pepbridge.pep.errors import PepTransientError
 from tests.events.outbox_fixtures import BASE, make_due, message, put, sent_bodies
 
@@ -95,6 +95,8 @@ def test_a_transient_failure_is_retried_after_the_first_step_with_jitter(
         (PepTransientError("x", error_class="timeout"), 60),
         (PepTransientError("x", status=503, retry_after=600), 600),
         (PepTransientError("x", status=429, retry_after=5), 60),
+        (PepTransientError("x", status=408), 60),
+        (PepTransientError("x", status=504), 60),
     ],
 )
 def test_throttling_timeouts_and_retry_after_stretch_the_delay(error, at_least) -> None:
@@ -288,3 +290,155 @@ def test_the_task_entry_points_drain(outbox_pep, settings, monkeypatch, outbox_c
     put(message("p-1", 1))
     assert tasks.sweep() == 1
     assert tasks.deliver_due() == 0
+
+
+class FakeClock:
+    """The delivery clock (time.monotonic) under test control: each send to PEP takes `step`."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 1000.0, step
+
+    def __call__(self) -> float:
+        return self.now
+
+    def answer(self, request):
+        self.now += self.step
+        return (200, {}, "ok")
+
+
+def test_a_batch_starts_no_send_that_could_end_after_the_deadline(
+    outbox_pep, outbox_client, monkeypatch
+) -> None:
+    clock = FakeClock(step=5)
+    monkeypatch.setattr(delivery, "_clock", clock)
+    outbox_pep.add_callback("POST", URL, callback=clock.answer)
+    put(*[message(f"p-{n}", 1) for n in range(6)])
+    rows = services.claim_due(worker="w1", limit=10, now=timezone.now())
+    request_seconds = sum(outbox_client.timeout)  # 13 s: the longest one send may take
+    deadline = clock.now + request_seconds + 12  # room to start sends at +0, +5 and +10 s
+    results = services.deliver_batch(rows, worker="w1", client=outbox_client, deadline=deadline)
+    assert len(results) == len(sent_bodies(outbox_pep)) == 3
+    assert OutboxMessage.objects.filter(status=Status.DELIVERED).count() == 3
+    unsent = OutboxMessage.objects.filter(status=Status.PENDING)
+    assert unsent.count() == 3
+    assert all(r.claimed_by == "" and r.lease_expires_at is None for r in unsent)  # released
+    assert all(r.attempts == 0 for r in unsent)
+
+
+def test_a_drain_starts_no_send_after_its_max_seconds(
+    outbox_pep, outbox_client, monkeypatch
+) -> None:
+    clock = FakeClock(step=2)
+    monkeypatch.setattr(delivery, "_clock", clock)
+    outbox_pep.add_callback("POST", URL, callback=clock.answer)
+    put(*[message(f"p-{n}", 1) for n in range(20)])
+    sent = services.drain(max_seconds=9, worker="w1", client=outbox_client, sleep=lambda s: None)
+    assert sent == 5  # sends started at +0, +2, +4, +6 and +8 s; one at +10 would be late
+    assert OutboxMessage.objects.filter(status=Status.DELIVERED).count() == 5
+    assert not OutboxMessage.objects.filter(lease_expires_at__isnull=False).exists()
+
+
+def _spy_on_writes(monkeypatch) -> list[int]:
+    """Record the size of each chunk of outcomes written."""
+    written: list[int] = []
+    real_record = delivery._record
+
+    def spy(results, worker) -> None:
+        written.append(len(results))
+        real_record(results, worker)
+
+    monkeypatch.setattr(delivery, "_record", spy)
+    return written
+
+
+def test_outcomes_are_written_every_ten_sends_not_only_at_the_end(
+    outbox_pep, outbox_client, monkeypatch
+) -> None:
+    written = _spy_on_writes(monkeypatch)
+    outbox_pep.post(URL, status=200)
+    put(*[message(f"p-{n}", 1) for n in range(25)])
+    rows = services.claim_due(worker="w1", limit=50, now=timezone.now())
+    services.deliver_batch(rows, worker="w1", client=outbox_client)
+    assert written == [10, 10, 5]
+    assert DeliveryAttempt.objects.count() == 25
+
+
+def test_outcomes_are_written_at_least_every_second_when_pep_is_slow(
+    outbox_pep, outbox_client, monkeypatch
+) -> None:
+    clock = FakeClock(step=0.6)
+    monkeypatch.setattr(delivery, "_clock", clock)
+    written = _spy_on_writes(monkeypatch)
+    outbox_pep.add_callback("POST", URL, callback=clock.answer)
+    put(*[message(f"p-{n}", 1) for n in range(5)])
+    rows = services.claim_due(worker="w1", limit=50, now=timezone.now())
+    services.deliver_batch(rows, worker="w1", client=outbox_client)
+    assert written == [2, 2, 1]  # 1.2 s of sends per chunk
+
+
+# --- the circuit breaker with two workers: only the designated probe moves it ---------------
+
+
+def _two_workers_and_a_probe(failing: set[str], outbox_pep):
+    """`stale` claimed while the circuit was closed; then it opened and `probe` was claimed."""
+
+    def answer(request):
+        player = request.body.decode().split('"playerId":"')[1].split('"')[0]
+        return (503, {}, "down") if player in failing else (200, {}, "ok")
+
+    outbox_pep.add_callback("POST", URL, callback=answer)
+    put(message("p-stale-1", 1), message("p-stale-2", 1), message("p-probe", 1))
+    now = timezone.now()
+    OutboxMessage.objects.update(next_attempt_at=now - timedelta(minutes=1))
+    OutboxMessage.objects.filter(player_id="p-probe").update(next_attempt_at=now)
+    stale = services.claim_due(worker="old", limit=2, now=now - timedelta(seconds=20))
+    EndpointState.objects.create(
+        message_type="game_round",
+        circuit="open",
+        opened_at=now - timedelta(seconds=10),
+        retry_at=now - timedelta(seconds=1),
+        consecutive_opens=1,
+    )
+    probe = services.claim_due(worker="new", limit=50, now=now)
+    assert [r.player_id for r in probe] == ["p-probe"]
+    assert EndpointState.objects.get().circuit == "half_open"
+    return stale, probe
+
+
+def test_a_batch_claimed_before_the_circuit_opened_does_not_close_it(
+    outbox_pep, outbox_client
+) -> None:
+    stale, _probe = _two_workers_and_a_probe(set(), outbox_pep)
+    services.deliver_batch(stale, worker="old", client=outbox_client)
+    state = EndpointState.objects.get()
+    assert (state.circuit, state.consecutive_opens) == ("half_open", 1)  # still probing
+
+
+def test_a_failing_stale_batch_neither_reopens_nor_doubles_the_pause(
+    outbox_pep, outbox_client
+) -> None:
+    stale, probe = _two_workers_and_a_probe({"p-stale-1", "p-stale-2"}, outbox_pep)
+    services.deliver_batch(stale, worker="old", client=outbox_client)
+    state = EndpointState.objects.get()
+    assert (state.circuit, state.consecutive_opens) == ("half_open", 1)
+    services.deliver_batch(probe, worker="new", client=outbox_client)
+    assert EndpointState.objects.get().circuit == "closed"  # the probe's success decides
+
+
+def test_a_failing_probe_reopens_the_circuit_once(outbox_pep, outbox_client, settings) -> None:
+    settings.OUTBOX_CIRCUIT_PAUSE = 30
+    stale, probe = _two_workers_and_a_probe({"p-probe"}, outbox_pep)
+    services.deliver_batch(probe, worker="new", client=outbox_client)
+    services.deliver_batch(stale, worker="old", client=outbox_client)
+    state = EndpointState.objects.get()
+    assert (state.circuit, state.consecutive_opens) == ("open", 2)
+    pause = (state.retry_at - state.opened_at).total_seconds()
+    assert pause == 60  # doubled once, by the probe alone
+
+
+def test_an_expired_probes_late_result_is_ignored(outbox_pep, outbox_client) -> None:
+    _stale, probe = _two_workers_and_a_probe(set(), outbox_pep)
+    # The first probe's lease ran out and a second probe took over the half-open circuit.
+    EndpointState.objects.update(retry_at=timezone.now() + timedelta(seconds=300))
+    services.deliver_batch(probe, worker="new", client=outbox_client)
+    assert EndpointState.objects.get().circuit == "half_open"

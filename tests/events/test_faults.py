@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 import requests
-from django.db import OperationalError, connection
+from django.db import IntegrityError, OperationalError, connection
 from django.utils import timezone
 
-from events import services
+from events import services, tasks
 from events.models import EndpointState, OutboxMessage
 from events.services import delivery
 from tests.events.outbox_fixtures import BASE, make_due, message, put, sent_bodies
@@ -112,6 +112,98 @@ def test_the_worker_backs_off_while_the_database_is_unreachable(
     assert sleeps[:2] == [1.0, 2.0]
     assert "outbox database error" in caplog.text
     assert OutboxMessage.objects.get().status == Status.DELIVERED
+
+
+def test_a_database_error_from_a_bug_is_logged_as_one_and_backed_off(
+    outbox_pep, outbox_client, monkeypatch, caplog
+) -> None:
+    outbox_pep.post(URL, status=200)
+    put(message("p-1", 1))
+    real_claim = delivery.claim_due
+    failures = iter([True])
+
+    def buggy_claim(**kwargs):
+        if next(failures, False):
+            raise IntegrityError("NOT NULL constraint failed: events_outboxmessage.path")
+        return real_claim(**kwargs)
+
+    monkeypatch.setattr(delivery, "claim_due", buggy_claim)
+    dropped: list[bool] = []
+    monkeypatch.setattr(delivery, "_drop_connection", lambda: dropped.append(True))
+    sleeps: list[float] = []
+    assert drain(outbox_client, sleep=sleeps.append) == 1  # the worker lives on
+    assert sleeps[0] == 1.0
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "bug" in record.getMessage() and "not an outage" in record.getMessage()
+    assert record.exc_info and record.exc_info[0] is IntegrityError  # the traceback is logged
+    assert dropped == []  # the connection is fine: nothing to reconnect
+    assert OutboxMessage.objects.get().status == Status.DELIVERED
+
+
+def test_a_connection_fault_is_an_outage_not_a_bug(
+    outbox_pep, outbox_client, monkeypatch, caplog
+) -> None:
+    outbox_pep.post(URL, status=200)
+    put(message("p-1", 1))
+    real_claim = delivery.claim_due
+    failures = iter([True])
+
+    def flaky_claim(**kwargs):
+        if next(failures, False):
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_claim(**kwargs)
+
+    monkeypatch.setattr(delivery, "claim_due", flaky_claim)
+    monkeypatch.setattr(delivery, "_drop_connection", lambda: None)
+    drain(outbox_client)
+    assert [r.levelname for r in caplog.records if "outbox" in r.getMessage()] == ["WARNING"]
+
+
+def test_a_worker_killed_mid_batch_resends_at_most_one_chunk(outbox_pep, outbox_client) -> None:
+    calls = 0
+
+    def die_on_thirteenth(request):
+        nonlocal calls
+        calls += 1
+        if calls == 13:
+            raise Killed
+        return (200, {}, "ok")
+
+    outbox_pep.add_callback("POST", URL, callback=die_on_thirteenth)
+    rows = put(*[message(f"p-{n}", 1) for n in range(20)])
+    with pytest.raises(Killed):
+        drain(outbox_client)
+    # The first chunk of ten was written before the kill; sends 11 and 12 were not.
+    assert OutboxMessage.objects.filter(status=Status.DELIVERED).count() == 10
+    OutboxMessage.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    drain(outbox_client)
+    assert OutboxMessage.objects.filter(status=Status.DELIVERED).count() == 20
+    bodies = sent_bodies(outbox_pep)
+    twice = [row for row in rows if bodies.count(row.body_bytes()) > 1]
+    assert 1 <= len(twice) <= delivery.FLUSH_ROWS  # at least once, and at most a chunk again
+
+
+@pytest.mark.parametrize("kick_on_commit", [False, True])
+def test_a_due_row_whose_kick_was_lost_is_delivered_by_the_sweep(
+    outbox_pep, outbox_client, monkeypatch, settings, django_capture_on_commit_callbacks,
+    kick_on_commit,
+) -> None:  # fmt: skip
+    """With OUTBOX_KICK_ON_COMMIT off, or the queued kick never run, the sweep task delivers."""
+    outbox_pep.post(URL, status=200)
+    settings.OUTBOX_KICK_ON_COMMIT = kick_on_commit
+    settings.OUTBOX_DRAIN_MAX_SECONDS = 5
+    queued: list[str] = []  # the broker: a queued kick lands here and is never run
+    monkeypatch.setattr("django_q.tasks.async_task", lambda func, **kw: queued.append(func))
+    monkeypatch.setattr("events.services.delivery.get_pep_client", lambda: outbox_client)
+    with django_capture_on_commit_callbacks(execute=True):
+        (row,) = put(message("p-1", 1))
+    assert queued == (["events.tasks.deliver_due"] if kick_on_commit else [])
+    row.refresh_from_db()
+    assert row.status == Status.PENDING
+    assert tasks.sweep() == 1
+    row.refresh_from_db()
+    assert row.status == Status.DELIVERED
+    assert sent_bodies(outbox_pep) == [row.body_bytes()]
 
 
 @pytest.mark.postgres

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.checks.registry import registry
 from django.test import override_settings
 
 from pepbridge import checks
@@ -87,3 +88,34 @@ def test_it_warns_about_unlimited_task_attempts() -> None:
 
 def test_the_default_task_queue_settings_are_clean() -> None:
     assert checks.check_task_queue(None) == []
+
+
+def test_it_warns_when_q_timeout_leaves_no_room_for_a_delivery_pass() -> None:
+    queue = {"timeout": 68, "retry": 180, "max_attempts": 1}
+    timings = {"OUTBOX_DRAIN_MAX_SECONDS": 50.0, "PEP_CONNECT_TIMEOUT": 3.0, "PEP_READ_TIMEOUT": 10}
+    with override_settings(Q_CLUSTER=queue, **timings):  # 50 + 3 + 10 + 5 s of slack = 68
+        assert _ids(checks.check_drain_fits_task_timeout(None)) == ["pepbridge.W004"]
+    with override_settings(Q_CLUSTER={**queue, "timeout": 69}, **timings):
+        assert checks.check_drain_fits_task_timeout(None) == []
+
+
+def test_it_names_an_unknown_rate_limit_key() -> None:
+    limits = {"game_round": (100, 60.0), "money_transacton": (10, 1.0)}
+    with override_settings(OUTBOX_RATE_LIMITS=limits):
+        (warning,) = checks.check_rate_limit_keys(None)
+    assert warning.id == "pepbridge.W005"
+    assert "'money_transacton'" in warning.msg
+    assert "money_transaction" in warning.hint
+    with override_settings(OUTBOX_RATE_LIMITS={"game_round": (100, 60.0)}):
+        assert checks.check_rate_limit_keys(None) == []
+
+
+def test_the_default_delivery_settings_pass_the_delivery_checks() -> None:
+    assert checks.check_drain_fits_task_timeout(None) == []
+    assert checks.check_rate_limit_keys(None) == []
+
+
+def test_the_delivery_checks_run_with_plain_check_not_only_deploy() -> None:
+    plain = registry.get_checks(include_deployment_checks=False)
+    assert checks.check_drain_fits_task_timeout in plain
+    assert checks.check_rate_limit_keys in plain
