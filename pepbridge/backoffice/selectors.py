@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from bonuses.models import BonusAssignment, RejectedAssignment
 from events.models import DeliveryAttempt, EndpointState, OutboxMessage
+from events.selectors import heads
 from reconciliation.models import RepairState
 
 HOURS = 24
@@ -96,8 +97,22 @@ def delivery_counts() -> dict[str, int]:
     }
 
 
+def oldest_due_age_seconds(now: datetime) -> float:
+    """How long the longest-waiting sendable row has been due (0 when none): /healthz's figure.
+
+    Only a player's head whose next attempt time has come counts, so a row in a long retry
+    backoff (or queued behind one) is not mistaken for a stuck one. Same query as
+    events.selectors.delivery_health()["oldest_due_age_seconds"]: one MIN over the heads.
+    """
+    oldest = heads(now).filter(next_attempt_at__lte=now).aggregate(at=Min("next_attempt_at"))["at"]
+    return round((now - oldest).total_seconds(), 3) if oldest else 0.0
+
+
 def oldest_pending_age_seconds(now: datetime) -> float:
-    """Age of the oldest message not yet delivered nor dead-lettered (0 when none)."""
+    """Age of the oldest message not yet delivered nor dead-lettered (0 when none).
+
+    Includes rows waiting out a retry backoff on purpose: a queue-age figure, not a stuck one.
+    """
     oldest = OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING).aggregate(
         at=Min("created_at")
     )["at"]
@@ -144,6 +159,7 @@ def dashboard(now: datetime | None = None) -> Dashboard:
     figures = {
         "generated_at": now.isoformat(),
         **delivery_counts(),
+        "oldest_due_age_seconds": oldest_due_age_seconds(now),
         "oldest_pending_age_seconds": oldest_pending_age_seconds(now),
         "failures_by_message_type": _pairs(failures_by("message_type"), "message_type"),
         "failures_by_error": _pairs(failures_by("last_error_class"), "last_error_class"),

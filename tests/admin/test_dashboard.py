@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from bonuses.models import BonusAssignment
 from events.models import DeliveryAttempt, EndpointState, OutboxMessage
+from events.selectors import delivery_health
 from pepbridge.backoffice import selectors
 from pepbridge.backoffice.middleware import COOKIE
 from pepbridge.backoffice.paginator import EstimatedCountPaginator
@@ -40,6 +41,32 @@ def test_the_dashboard_shows_counts_failures_and_charts(support) -> None:
     assert body.count('<rect class="failed"') == 1  # the current hour's bar
     assert 'id="bo-assign-chart"' in body
     assert "<script" not in body.split('id="content-main"')[1]  # server-side chart, no JS
+
+
+def test_the_dashboard_shows_the_oldest_due_message_not_one_in_backoff(support) -> None:
+    now = timezone.now()
+    # Created 8 hours ago and waiting out its retry backoff: pending, but nothing is stuck.
+    outbox_rows(1, status="pending", player="p-backoff", next_attempt_at=now + timedelta(hours=1))
+    OutboxMessage.objects.update(created_at=now - timedelta(hours=8))
+    # Due for 90 s and not sent: this is what a stuck delivery looks like.
+    outbox_rows(1, status="pending", player="p-due", next_attempt_at=now - timedelta(seconds=90))
+    response = support.get(DASHBOARD)
+    figures = response.context["figures"]
+    assert 89 <= figures["oldest_due_age_seconds"] <= 120
+    assert figures["oldest_pending_age_seconds"] >= 8 * 3600  # kept as a second figure
+    body = response.content.decode()
+    due_card = body.split('id="bo-oldest-due">')[1].split("</div>")[0]
+    assert due_card.strip() in {f"{n} s" for n in range(89, 121)}
+    assert "Oldest due message" in body
+
+
+def test_the_oldest_due_figure_is_the_one_healthz_reports() -> None:
+    now = timezone.now()
+    outbox_rows(1, status="pending", player="p-1", next_attempt_at=now - timedelta(seconds=30))
+    outbox_rows(1, status="pending", player="p-2", next_attempt_at=now + timedelta(hours=8))
+    figures = selectors.dashboard(now).figures
+    expected = delivery_health(now)["oldest_due_age_seconds"]
+    assert figures["oldest_due_age_seconds"] == expected == 30.0
 
 
 def test_the_dashboard_is_for_staff_only(client, db) -> None:
