@@ -12,6 +12,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import NoReverseMatch
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from bonuses.models import PlayerBonus
@@ -181,7 +183,8 @@ class PlayerAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAd
                 (
                     change_link(row, f"#{row.pk} {row.message_type}"),
                     row.get_status_display(),
-                    row.created_at,
+                    # In the staff member's zone (StaffTimezoneMiddleware), like admin fields.
+                    date_format(timezone.localtime(row.created_at), "DATETIME_FORMAT"),
                 )
                 for row in rows
             ),

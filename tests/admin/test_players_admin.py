@@ -105,3 +105,14 @@ def test_players_are_not_edited_or_deleted_in_the_admin(staff_client) -> None:
     (player,) = make_players(1)
     assert client.get(reverse("admin:players_player_add")).status_code == 403
     assert client.get(reverse("admin:players_player_delete", args=[player.pk])).status_code == 403
+
+
+def test_a_player_page_shows_message_times_in_the_staff_members_zone(support) -> None:
+    (player,) = make_players(1)
+    (row,) = outbox_rows(1, status="delivered", player=player.player_id)
+    row.created_at = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+    row.save(update_fields=["created_at"])
+    support.cookies["pepbridge_tz"] = "Europe/Zurich"
+    page = support.get(reverse("admin:players_player_change", args=[player.pk])).content.decode()
+    assert "game_round</a> — Delivered — Jan. 15, 2026, 1 p.m.</li>" in page
+    assert "12:00" not in page
