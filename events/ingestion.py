@@ -4,7 +4,9 @@ The same functions serve the three ways in: an operator on Django calls `record_
 own transaction, the ingestion API and the JSON Lines loader call `ingest_events`. An event is
 validated by the serializers in `events.ingestion_serializers`, built into PEP's wire format by
 `events.messages`, and written with `events.outbox.enqueue_many`, which owns idempotency: the same
-operator id twice is accepted once; the same id with another body is a conflict.
+operator id twice is accepted once; the same id with another body is a conflict. Casino rounds
+are first settled per transaction id (`events.ingestion_rounds`), so a round resent with its WIN
+sends only the WIN.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typing import Any
 from django.db import connection, transaction
 from rest_framework import serializers
 
+from events import ingestion_rounds
 from events.ingestion_kinds import EVENT_KINDS, flatten_errors
-from events.messages import MessageRejected
+from events.messages import GameRoundInput, MessageRejected, build_game_round
 from events.outbox import ConflictingMessage, DuplicateMessage, Outcome, PepMessage, enqueue_many
 from players.models import Player
 from players.results import ACCEPTED, CONFLICT, DUPLICATE, REJECTED, ItemResult
@@ -69,7 +72,7 @@ def ingest_events(items: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
         )
     with transaction.atomic():
         players = _player_states(items)
-        prepared = [_prepare(item, players) for item in items]
+        prepared = _settle_rounds([_prepare(item, players) for item in items])
         return _write_batch(prepared)
 
 
@@ -97,6 +100,8 @@ class Prepared:
 
     key: str | None
     message: PepMessage | None
+    round: GameRoundInput | None = None  # casino rounds: settled per transaction before writing
+    note: str | None = None
 
 
 def _prepare(item: Any, players: Mapping[str, bool]) -> Prepared | ItemResult:
@@ -116,7 +121,10 @@ def _prepare(item: Any, players: Mapping[str, bool]) -> Prepared | ItemResult:
     if player_error:
         return ItemResult(REJECTED, key=key, errors={"playerId": [player_error]})
     try:
-        return Prepared(key, kind.build(data))
+        if kind.round_input is None:
+            return Prepared(key, kind.build(data))
+        round_ = kind.round_input(data)
+        return Prepared(key, build_game_round(round_), round=round_)
     except MessageRejected as exc:
         return ItemResult(REJECTED, key=key, errors=kind.input_names(exc.field_errors))
 
@@ -134,13 +142,57 @@ def _player_error(player_id: str | None, players: Mapping[str, bool]) -> str | N
 _NOT_SENT = "Nothing for PEP in this event; not sent."
 _DUPLICATE = "Already accepted; not sent again."
 _CONFLICT = "An event with this id was already accepted with different content."
+_PARTLY_SENT = "Transactions {} were accepted before; only the new ones are sent."
+_TX_CONFLICT = "Transactions {} were already accepted with different content."
 
 
 def _ingest_one(item: Any, players: Mapping[str, bool]) -> ItemResult:
-    prepared = _prepare(item, players)
+    prepared = _settle_rounds([_prepare(item, players)])[0]
     if isinstance(prepared, ItemResult):
         return prepared
     return _write_one(prepared)
+
+
+def _settle_rounds(prepared: list[Prepared | ItemResult]) -> list[Prepared | ItemResult]:
+    """Leave out of each casino round the transactions the outbox already holds for it.
+
+    Idempotency is on the operator's transaction ids (events.ingestion_rounds): a round resent
+    with its WIN sends only the WIN; a transaction resent with other content is a conflict.
+    """
+    rounds = [item for item in prepared if isinstance(item, Prepared) and item.round]
+    if not rounds:
+        return prepared
+    round_ids = [item.round.round_id for item in rounds if item.round]
+    ingestion_rounds.lock_rounds(round_ids)
+    accepted = ingestion_rounds.accepted_transactions(round_ids)
+    return [_settle(item, accepted) for item in prepared]
+
+
+def _settle(
+    item: Prepared | ItemResult, accepted: dict[str, ingestion_rounds.Accepted]
+) -> Prepared | ItemResult:
+    if isinstance(item, ItemResult) or item.round is None or item.message is None:
+        return item
+    known = accepted[item.round.round_id]
+    before = set(known)
+    try:
+        message = ingestion_rounds.settle_round(item.round, item.message, known)
+    except ingestion_rounds.RoundConflict as exc:
+        return ItemResult(CONFLICT, key=item.key, message=_TX_CONFLICT.format(_ids(exc.args[0])))
+    if message is None:
+        return ItemResult(DUPLICATE, key=item.key, message=_DUPLICATE)
+    if message is item.message:
+        return item
+    overlap = sorted(before & set(_transaction_ids(item.round)))
+    return Prepared(item.key, message, note=_PARTLY_SENT.format(_ids(overlap)))
+
+
+def _transaction_ids(round_: GameRoundInput) -> list[str]:
+    return [tx.transaction_id for tx in round_.transactions]
+
+
+def _ids(ids: list[str]) -> str:
+    return ", ".join(ids)
 
 
 def _write_one(prepared: Prepared) -> ItemResult:
@@ -174,7 +226,7 @@ def _result(item: Prepared | ItemResult, outcome: Outcome | None) -> ItemResult:
         return ItemResult(DUPLICATE, key=item.key, message=_DUPLICATE)
     if isinstance(outcome, ConflictingMessage):
         return ItemResult(CONFLICT, key=item.key, message=_CONFLICT)
-    return ItemResult(ACCEPTED, key=item.key)
+    return ItemResult(ACCEPTED, key=item.key, message=item.note or "")
 
 
 def validator(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:

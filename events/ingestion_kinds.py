@@ -253,6 +253,9 @@ class EventKind:
     build: Callable[[Mapping[str, Any]], PepMessage | None]
     key: Callable[[Mapping[str, Any]], str | None]
     input_names: Callable[[Mapping[str, list[str]]], dict] = _SAME
+    # Casino rounds only: the builder's input, so the round can be rebuilt without the
+    # transactions already accepted (events.ingestion_rounds).
+    round_input: Callable[[Mapping[str, Any]], GameRoundInput] | None = None
 
 
 EVENT_KINDS: dict[str, EventKind] = {
@@ -261,6 +264,7 @@ EVENT_KINDS: dict[str, EventKind] = {
         lambda d: build_game_round(_round_input(d)),
         lambda d: d["round_id"],
         _rename({"gameTransactionRound.": "transactions."}),
+        _round_input,
     ),
     "sport_transaction": EventKind(
         SportTransactionSerializer,

@@ -10,8 +10,11 @@ Choices where the contract is silent (platform-api.md §5, §12 item 9):
   PEP sees the bet closed (docs/contract.md).
 - Money transactions whose status is not APPROVED build to None, because PEP processes only
   APPROVED ones, unless settings.PEP_SEND_NON_APPROVED_MONEY is on.
-- Dedup keys name what was actually sent, so a retried ingestion of the same thing is recognised
-  and a different split of one round (BET first, WIN later) is not mistaken for a conflict.
+- Dedup keys name what was actually sent (`game_round:<roundId>:<id>+<id>`), so a retried
+  ingestion of the same thing is recognised. A round split over several events (BET first, then
+  BET and WIN) is settled before the builder's message is written: events.ingestion_rounds
+  leaves out the transactions an earlier message of the round carried, so the second message
+  holds only the WIN and PEP never gets a transaction twice.
   A balance snapshot is keyed by player and millisecond: two different snapshots of one player
   in the same millisecond are a conflict for the outbox, not two messages.
 """

@@ -297,3 +297,72 @@ def test_a_refused_event_leaves_the_callers_transaction_usable():
             record_event(deposit(amount="99"))
         record_event(deposit(transactionId="d-3"))
     assert OutboxMessage.objects.count() == 2
+
+
+# --- casino rounds: idempotent per transaction id ---------------------------------------------
+
+
+def _bet_only(**overrides: Any) -> dict[str, Any]:
+    event = casino_round(**overrides)
+    event["transactions"] = event["transactions"][:1]
+    return event
+
+
+def _sent_transaction_ids() -> list[list[str]]:
+    return [
+        [row["transactionId"] for row in body["gameTransactionRound"]]
+        for body in bodies("game_round")
+    ]
+
+
+def test_a_round_resent_with_its_win_sends_only_the_win():
+    record_event(_bet_only())
+    result = record_event(casino_round())
+    assert result.status == "accepted"
+    assert "t-1" in result.message
+    assert _sent_transaction_ids() == [["t-1"], ["t-2"]]
+    win = OutboxMessage.objects.order_by("pk").last()
+    assert win.dedup_key == "game_round:r-1:t-2"
+
+
+def test_a_round_resent_whole_after_its_parts_is_a_duplicate():
+    record_event(_bet_only())
+    record_event(casino_round())
+    assert record_event(casino_round()).status == "duplicate"
+    assert record_event(_bet_only()).status == "duplicate"
+    assert _sent_transaction_ids() == [["t-1"], ["t-2"]]
+
+
+def test_the_bet_resent_alone_after_the_whole_round_is_a_duplicate():
+    record_event(casino_round())
+    assert record_event(_bet_only()).status == "duplicate"
+    assert _sent_transaction_ids() == [["t-1", "t-2"]]
+
+
+def test_a_transaction_resent_with_other_content_is_a_conflict_and_writes_nothing():
+    record_event(_bet_only())
+    event = casino_round()
+    event["transactions"][0]["realMoneyAmount"] = "3"
+    with pytest.raises(EventConflict, match="t-1"):
+        record_event(event)
+    assert _sent_transaction_ids() == [["t-1"]]
+
+
+def test_the_same_transaction_ids_in_another_round_are_another_round():
+    record_event(_bet_only())
+    record_event(_bet_only(roundId="r-1:2"))
+    assert _sent_transaction_ids() == [["t-1"], ["t-1"]]
+
+
+def test_a_batch_with_the_bet_then_the_whole_round_sends_each_transaction_once():
+    results = ingest_events([_bet_only(), casino_round(), casino_round()])
+    assert [r.status for r in results] == ["accepted", "accepted", "duplicate"]
+    assert _sent_transaction_ids() == [["t-1"], ["t-2"]]
+
+
+def test_a_batch_settles_rounds_against_what_earlier_requests_sent():
+    record_event(_bet_only())
+    other = _bet_only(roundId="r-2")
+    results = ingest_events([casino_round(), other])
+    assert [r.status for r in results] == ["accepted", "accepted"]
+    assert _sent_transaction_ids() == [["t-1"], ["t-2"], ["t-1"]]
