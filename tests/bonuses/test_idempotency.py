@@ -84,6 +84,7 @@ def test_it_answers_202_and_grants_nothing_more_with_a_new_token(pep) -> None:
     _assert_one_request_one_grant(duplicates=1)
 
 
+@pytest.mark.django_db(transaction=True)  # a real commit, so the connection can really close
 def test_it_answers_202_and_grants_nothing_more_after_a_restart(pep) -> None:
     assert _assign(_fresh_token(pep)) == 202
     _grant_all()
