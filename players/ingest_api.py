@@ -37,10 +37,15 @@ class IngestView(APIView):
     parser_classes = [ExactJSONParser]
     max_body_bytes: int | None = None  # None: settings.INGEST_MAX_BODY_BYTES
 
+    @property
+    def body_byte_limit(self) -> int:
+        """Read by the JSON parser too, so a chunked body without Content-Length is bounded."""
+        return self.max_body_bytes or settings.INGEST_MAX_BODY_BYTES
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # authenticate first: say nothing to strangers
         if request.method in ("POST", "PUT", "PATCH"):
-            check_body_size(request, self.max_body_bytes or settings.INGEST_MAX_BODY_BYTES)
+            check_body_size(request, self.body_byte_limit)
 
 
 def check_body_size(request: Request, limit: int) -> None:

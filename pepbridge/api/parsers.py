@@ -18,6 +18,8 @@ from django.conf import settings
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
+from pepbridge.api.exceptions import ApiError
+
 
 class BadJSON(ValueError):
     """Why a text is not usable JSON, as a phrase: "not valid JSON: ..." or "nested too deeply"."""
@@ -45,12 +47,37 @@ class JSONParser(parsers.JSONParser):
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        body = _read_at_most(stream, _byte_limit(parser_context))
         try:
-            return parse_json(stream.read().decode(encoding), parse_float=self.parse_float)
+            return parse_json(body.decode(encoding), parse_float=self.parse_float)
         except BadJSON as exc:
             raise ParseError(f"The body is {exc}.") from None
         except (UnicodeDecodeError, LookupError) as exc:
             raise ParseError(f"The body is not valid JSON: {exc}.") from None
+
+
+def _byte_limit(parser_context: Any) -> int | None:
+    """The view's own limit (`body_byte_limit`, as the ingestion API has), else Django's."""
+    view = (parser_context or {}).get("view")
+    return getattr(view, "body_byte_limit", None) or settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+def _read_at_most(stream: Any, limit: int | None) -> bytes:
+    """Read the body, refusing it past `limit` bytes without holding more than that in memory.
+
+    DRF reads `request.data` from the raw stream, where Django's DATA_UPLOAD_MAX_MEMORY_SIZE
+    is never applied, and a Content-Length check misses chunked bodies: the bound is here.
+    """
+    if stream is None:
+        return b""
+    if limit is None:
+        return bytes(stream.read())
+    body = bytes(stream.read(limit + 1))
+    if len(body) > limit:
+        raise ApiError(
+            413, f"The body is over the limit of {limit:,} bytes. Split it into smaller requests."
+        )
+    return body
 
 
 class ExactJSONParser(JSONParser):

@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 from rest_framework.exceptions import ParseError
 
+from pepbridge.api.exceptions import ApiError
 from pepbridge.api.parsers import BadJSON, ExactJSONParser, JSONParser, parse_json
 
 pytestmark = pytest.mark.django_db
@@ -57,3 +58,34 @@ def test_the_reconciliation_endpoint_answers_400_for_deep_nesting(make_key, sett
     response = pep.post("/api/reconciliation/v1/players", NESTED, content_type="application/json")
     assert response.status_code == 400
     assert response.json()["statusCode"] == 400
+
+
+def test_it_refuses_a_body_past_the_upload_limit_without_reading_it_all(settings):
+    """DRF reads request.data from the raw stream, past Django's own check: the parser bounds it."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    stream = io.BytesIO(b'{"a": "' + b"x" * 5000 + b'"}')
+    with pytest.raises(ApiError) as refused:
+        JSONParser().parse(stream)
+    assert refused.value.status_code == 413
+    assert stream.tell() == 1001  # the limit and one byte to know it is over
+
+
+def test_it_reads_up_to_the_views_own_limit(settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10
+
+    class IngestLike:
+        body_byte_limit = 100
+
+    body = b'{"a": "' + b"x" * 50 + b'"}'
+    context = {"view": IngestLike()}
+    assert JSONParser().parse(io.BytesIO(body), parser_context=context) == {"a": "x" * 50}
+
+
+def test_an_api_view_answers_413_for_a_json_body_past_the_limit(make_key, settings):
+    settings.ROOT_URLCONF = "pepbridge.urls"
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    pep = Client(headers={"x-api-key": make_key()})
+    body = '{"requestId": "' + "x" * 5000 + '"}'
+    response = pep.post("/api/reconciliation/v1/players", body, content_type="application/json")
+    assert response.status_code == 413
+    assert response.json()["statusCode"] == 413
