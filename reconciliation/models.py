@@ -121,6 +121,8 @@ class ReconciliationItem(AppendOnlyModel):
         indexes = [
             # Admin and "everything about one player" questions.
             models.Index(fields=["player_id", "created_at"], name="recon_item_player_idx"),
+            # The admin's "field" filter, newest first.
+            models.Index(fields=["field", "id"], name="recon_item_field_idx"),
         ]
 
     def __str__(self) -> str:
@@ -146,6 +148,8 @@ class AuditStep(AppendOnlyModel):
         PEP_ACCEPTED = "pep_accepted", "PEP accepted"
         RESOLVED = "resolved", "Resolved"
         FAILED = "failed", "Failed"
+        # Back to "new" for another send: the outbound message vanished, or a staff re-sync.
+        REOPENED = "reopened", "Re-opened"
 
     request = models.ForeignKey(
         ReconciliationRequest, on_delete=models.PROTECT, related_name="steps"
@@ -154,6 +158,9 @@ class AuditStep(AppendOnlyModel):
         ReconciliationItem, on_delete=models.PROTECT, null=True, blank=True, related_name="steps"
     )
     kind = models.CharField(max_length=32, choices=Kind.choices)
+    # When it happened. Usually when the step was written; "PEP accepted" carries the time PEP
+    # took the update (the outbox row's delivered_at), and its "resolved" twin, written in the
+    # same transaction, the time the bridge recorded it.
     at = models.DateTimeField(default=timezone.now)
     cause = models.CharField(max_length=200)
     player_id = models.CharField(max_length=128, blank=True)
@@ -170,6 +177,8 @@ class AuditStep(AppendOnlyModel):
             models.Index(fields=["at", "id"], name="recon_step_at_idx"),
             # The export for one player (a regulator's question).
             models.Index(fields=["player_id", "at", "id"], name="recon_step_player_idx"),
+            # The admin's "kind" filter, newest first.
+            models.Index(fields=["kind", "at", "id"], name="recon_step_kind_idx"),
         ]
 
     def __str__(self) -> str:
@@ -187,6 +196,19 @@ class RepairState(models.Model):
         REPAIRED = "repaired", "Repaired"
         FAILED = "failed", "Failed"
 
+    class Reason(models.TextChoices):
+        """Why the item is in its status (blank while sent or once repaired)."""
+
+        NO_SUCH_PLAYER = "no_such_player", "The bridge does not know the player"
+        NO_VALUE = "no_value", "The bridge holds no value"
+        PLAYER_ERASED = "player_erased", "The player was erased"
+        UNKNOWN_FIELD = "unknown_field", "Not a profile field the bridge knows"
+        INVALID_VALUE = "invalid_value", "The held value fails PEP's contract"
+        PEP_REFUSED = "pep_refused", "PEP did not take the update"
+        MESSAGE_CANCELLED = "message_cancelled", "Update cancelled: the player was erased"
+        MESSAGE_GONE = "message_gone", "The outbound message was deleted"
+        RESYNC = "resync", "Re-opened by a staff re-sync"
+
     # Statuses in which the item still needs a value sent.
     NEEDS_VALUE: ClassVar[tuple[str, ...]] = (
         Status.NEW,
@@ -200,6 +222,7 @@ class RepairState(models.Model):
     player_id = models.CharField(max_length=128)
     field = models.CharField(max_length=100)
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.NEW)
+    reason = models.CharField(max_length=24, choices=Reason.choices, blank=True)
     outbox_message_id = models.BigIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -213,6 +236,9 @@ class RepairState(models.Model):
                 condition=~Q(status__in=["repaired", "failed"]),
             ),
             models.Index(fields=["status", "updated_at"], name="recon_state_status_idx"),
+            # The item admin's status and reason filters, in the list's order (item, newest first).
+            models.Index(fields=["status", "item"], name="recon_state_status_item_idx"),
+            models.Index(fields=["reason", "item"], name="recon_state_reason_item_idx"),
         ]
 
     def __str__(self) -> str:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from events.messages.base import MessageRejected
@@ -27,7 +29,9 @@ logger = logging.getLogger("reconciliation")
 
 Kind = AuditStep.Kind
 Status = RepairState.Status
+Reason = RepairState.Reason
 OPERATOR_CAUSE = "operator:player_changed"
+REOPEN_BATCH = 1000  # items re-opened (locked, updated, stepped) per statement
 
 
 @dataclass
@@ -47,33 +51,51 @@ def _change(
     kind: str,
     cause: str,
     *,
+    reason: str = "",
     outbox_message_id: int | None = None,
     detail: str = "",
+    at: datetime | None = None,
 ) -> list[AuditStep]:
-    """Move `states` to `status`; return a step for each that changed (every send is a step)."""
+    """Move `states` to `status`; return a step for each that changed (every send is a step).
+
+    The steps are dated `at` (default: now, which is also the states' `updated_at`).
+    """
     if not states:
         return []
     changed = [s for s in states if s.status != status or kind == Kind.VALUE_SENT]
     now = timezone.now()
     RepairState.objects.filter(pk__in=[s.pk for s in states]).update(
-        status=status, outbox_message_id=outbox_message_id, updated_at=now
+        status=status, reason=reason, outbox_message_id=outbox_message_id, updated_at=now
     )
     for state in states:
-        state.status, state.outbox_message_id, state.updated_at = status, outbox_message_id, now
+        state.status, state.reason, state.updated_at = status, reason, now
+        state.outbox_message_id = outbox_message_id
     return [
-        AuditStep(
-            request_id=state.item.request_id,
-            item_id=state.pk,
-            kind=kind,
-            at=now,
-            cause=cause[:200],
-            player_id=state.player_id,
-            field=state.field,
-            outbox_message_id=outbox_message_id,
-            detail=detail[:500],
-        )
+        _step(state, kind, cause, at=at or now, outbox_message_id=outbox_message_id, detail=detail)
         for state in changed
     ]
+
+
+def _step(
+    state: RepairState,
+    kind: str,
+    cause: str,
+    *,
+    at: datetime,
+    outbox_message_id: int | None,
+    detail: str,
+) -> AuditStep:
+    return AuditStep(
+        request_id=state.item.request_id,
+        item_id=state.pk,
+        kind=kind,
+        at=at,
+        cause=cause[:200],
+        player_id=state.player_id,
+        field=state.field,
+        outbox_message_id=outbox_message_id,
+        detail=detail[:500],
+    )
 
 
 def _send(
@@ -87,7 +109,9 @@ def _send(
     except MessageRejected as exc:
         names = ", ".join(sorted(exc.field_errors))
         detail = f"the held value does not pass PEP's contract ({names})"
-        return _change(states, Status.FAILED, Kind.FAILED, cause, detail=detail)
+        return _change(
+            states, Status.FAILED, Kind.FAILED, cause, reason=Reason.INVALID_VALUE, detail=detail
+        )
     if message is None:  # never: `states` is not empty
         return []
     row = enqueue(message)
@@ -96,17 +120,37 @@ def _send(
 
 def _repair_known(player: Player, states: list[RepairState], cause: str) -> list[AuditStep]:
     if player.erased_at is not None:
-        return _change(states, Status.FAILED, Kind.FAILED, cause, detail="the player was erased")
+        return _change(
+            states,
+            Status.FAILED,
+            Kind.FAILED,
+            cause,
+            reason=Reason.PLAYER_ERASED,
+            detail="the player was erased",
+        )
     unknown = [s for s in states if s.field not in WIRE_TO_FIELD]
     known = [s for s in states if s.field in WIRE_TO_FIELD]
     values = player_field_values(player, {s.field for s in known})
     have = [s for s in known if s.field in values]
     lack = [s for s in known if s.field not in values]
-    detail = "not a profile field the bridge knows"
-    steps = _change(unknown, Status.FAILED, Kind.FAILED, cause, detail=detail)
+    steps = _change(
+        unknown,
+        Status.FAILED,
+        Kind.FAILED,
+        cause,
+        reason=Reason.UNKNOWN_FIELD,
+        detail="not a profile field the bridge knows",
+    )
     if have:
         steps += _send(player, have, values, cause)
-    steps += _change(lack, Status.WAITING, Kind.WAITING, cause, detail="the bridge holds no value")
+    steps += _change(
+        lack,
+        Status.WAITING,
+        Kind.WAITING,
+        cause,
+        reason=Reason.NO_VALUE,
+        detail="the bridge holds no value",
+    )
     return steps
 
 
@@ -131,7 +175,12 @@ def repair_player(
     player = Player.objects.filter(player_id=player_id).first()
     if player is None:
         steps = _change(
-            states, Status.UNKNOWN_PLAYER, Kind.UNKNOWN_PLAYER, cause, detail="no such player"
+            states,
+            Status.UNKNOWN_PLAYER,
+            Kind.UNKNOWN_PLAYER,
+            cause,
+            reason=Reason.NO_SUCH_PLAYER,
+            detail="no such player",
         )
     else:
         steps = _repair_known(player, states, cause)
@@ -154,11 +203,18 @@ def _outcome(states: Iterable[RepairState]) -> RepairOutcome:
     return outcome
 
 
-def on_player_changed(player: Player, changed: frozenset[str]) -> None:
+def operator_cause(way_in: str | None = None) -> str:
+    """The cause of a repair the operator's change set off, naming the way in when known."""
+    return f"{OPERATOR_CAUSE} via {way_in}"[:200] if way_in else OPERATOR_CAUSE
+
+
+def on_player_changed(player: Player, changed: frozenset[str], *, cause: str | None = None) -> None:
     """players.services hook: the operator supplied data, so send what open items were missing.
 
-    Runs inside the operator's write; a savepoint keeps a failure here from undoing that write
-    (the scheduled re-check repairs the items later instead).
+    `cause` names the way the data came in ("api:<client>", "ingest:<client id>", "loader:<file>"),
+    recorded as "operator:player_changed via <cause>"; without it the steps say
+    "operator:player_changed". Runs inside the operator's write; a savepoint keeps a failure here
+    from undoing that write (the scheduled re-check repairs the items later instead).
     """
     open_items = RepairState.objects.filter(
         player_id=player.player_id, status__in=RepairState.NEEDS_VALUE
@@ -167,17 +223,42 @@ def on_player_changed(player: Player, changed: frozenset[str]) -> None:
         return
     try:
         with transaction.atomic():
-            repair_player(player.player_id, cause=OPERATOR_CAUSE)
+            repair_player(player.player_id, cause=operator_cause(cause))
     except Exception:
         logger.exception("reconciliation repair failed; the re-check will retry")
+
+
+def reopen_states(states: QuerySet[RepairState], *, cause: str, detail: str) -> set[str]:
+    """Set `states` back to `new` for another send, with a `reopened` step for each that changes.
+
+    Call inside a transaction. Rows are locked and re-filtered batch by batch, so an item that
+    changed meanwhile (e.g. PEP's acceptance confirmed) is left alone if it no longer matches.
+    Returns the player ids of the re-opened items.
+    """
+    pks = list(states.order_by("pk").values_list("pk", flat=True))
+    players: set[str] = set()
+    for start in range(0, len(pks), REOPEN_BATCH):
+        batch = list(
+            states.select_for_update()
+            .select_related("item")
+            .filter(pk__in=pks[start : start + REOPEN_BATCH])
+            .order_by("pk")
+        )
+        players.update(state.player_id for state in batch)
+        steps = _change(
+            batch, Status.NEW, Kind.REOPENED, cause, reason=Reason.RESYNC, detail=detail
+        )
+        AuditStep.objects.bulk_create(steps)
+    return players
 
 
 def confirm_deliveries(*, cause: str, batch_size: int = 1000) -> int:
     """Close sent items whose outbox message PEP accepted (or that was dead-lettered).
 
     Walks every sent item in primary-key batches, each its own short transaction. Returns how
-    many items changed. A sent item whose outbox row is gone (deleted by staff) goes back to
-    `new`, so the next repair pass sends it again.
+    many items changed. A cancelled row (the player was erased before delivery) fails the item.
+    A sent item whose outbox row is gone (deleted by staff) goes back to `new`, with a
+    `reopened` step, so the next repair pass sends it again.
     """
     changed, after = 0, 0
     while True:
@@ -197,7 +278,9 @@ def _confirm_batch(cause: str, after: int, batch_size: int) -> tuple[int, int, i
         .order_by("pk")[:batch_size]
     )
     ids = {s.outbox_message_id for s in states}
-    rows = OutboxMessage.objects.filter(pk__in=ids).only("status", "last_error_class")
+    rows = OutboxMessage.objects.filter(pk__in=ids).only(
+        "status", "last_error_class", "delivered_at"
+    )
     by_id = {row.pk: row for row in rows}
     steps: list[AuditStep] = []
     for state in states:
@@ -210,32 +293,53 @@ def _confirm_batch(cause: str, after: int, batch_size: int) -> tuple[int, int, i
 def _confirm_one(state: RepairState, row: OutboxMessage | None, cause: str) -> list[AuditStep]:
     message_id = state.outbox_message_id
     if row is None:
-        RepairState.objects.filter(pk=state.pk).update(status=Status.NEW, updated_at=timezone.now())
-        state.status = Status.NEW
-        return []
-    if row.status == OutboxMessage.Status.DELIVERED:
-        steps = _change(
-            [state], Status.REPAIRED, Kind.PEP_ACCEPTED, cause, outbox_message_id=message_id
-        )
-        steps += [_copy(steps[0], Kind.RESOLVED, "PEP accepted the value")]
-        return steps
-    if row.status == OutboxMessage.Status.FAILED:
-        detail = f"PEP did not take the update ({row.last_error_class or 'dead letter'})"
+        detail = f"outbound message {message_id} is gone; the value will be sent again"
         return _change(
-            [state], Status.FAILED, Kind.FAILED, cause, outbox_message_id=message_id, detail=detail
+            [state], Status.NEW, Kind.REOPENED, cause, reason=Reason.MESSAGE_GONE, detail=detail
+        )
+    if row.status == OutboxMessage.Status.DELIVERED:
+        return _accepted(state, row, cause)
+    if row.status in _NOT_DELIVERED:
+        reason, detail = _NOT_DELIVERED[row.status]
+        return _change(
+            [state],
+            Status.FAILED,
+            Kind.FAILED,
+            cause,
+            reason=reason,
+            outbox_message_id=message_id,
+            detail=detail.format(error=row.last_error_class or "dead letter"),
         )
     return []
 
 
-def _copy(step: AuditStep, kind: str, detail: str) -> AuditStep:
-    return AuditStep(
-        request_id=step.request_id,
-        item_id=step.item_id,
-        kind=kind,
-        at=step.at,
-        cause=step.cause,
-        player_id=step.player_id,
-        field=step.field,
-        outbox_message_id=step.outbox_message_id,
-        detail=detail,
+# A closed outbox row that never reached PEP: (reason, detail) of the item's failure.
+_NOT_DELIVERED = {
+    OutboxMessage.Status.FAILED: (Reason.PEP_REFUSED, "PEP did not take the update ({error})"),
+    OutboxMessage.Status.CANCELLED: (
+        Reason.MESSAGE_CANCELLED,
+        "the player was erased; the update was cancelled before it reached PEP",
+    ),
+}
+
+
+def _accepted(state: RepairState, row: OutboxMessage, cause: str) -> list[AuditStep]:
+    """The "PEP accepted" step at the time PEP took the update, "resolved" when we recorded it."""
+    message_id = state.outbox_message_id
+    steps = _change(
+        [state],
+        Status.REPAIRED,
+        Kind.PEP_ACCEPTED,
+        cause,
+        outbox_message_id=message_id,
+        at=row.delivered_at,  # None (never for a delivered row): the time of this check
     )
+    resolved = _step(
+        state,
+        Kind.RESOLVED,
+        cause,
+        at=state.updated_at,
+        outbox_message_id=message_id,
+        detail="PEP accepted the value",
+    )
+    return [*steps, resolved]

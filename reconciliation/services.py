@@ -27,7 +27,12 @@ from reconciliation.models import (
     ReconciliationRequest,
     RepairState,
 )
-from reconciliation.repair import RepairOutcome, confirm_deliveries, repair_player
+from reconciliation.repair import (
+    RepairOutcome,
+    confirm_deliveries,
+    reopen_states,
+    repair_player,
+)
 
 logger = logging.getLogger("reconciliation")
 
@@ -293,7 +298,8 @@ def resync_players(
     """Re-open and re-send the matching items, on a staff member's word (admin, command).
 
     Default: every item not yet repaired. The re-sync is itself recorded as a request whose
-    cause names `actor`; each step it causes names the actor and the re-sync.
+    cause names `actor`; each step it causes (the `reopened` step of every item it moves back
+    to `new`, then the repair's) names the actor and the re-sync.
     """
     filters = {
         "player_ids": list(player_ids or []),
@@ -315,10 +321,10 @@ def resync_players(
             created_after=created_after,
             created_before=created_before,
         )
-        players = sorted(set(states.values_list("player_id", flat=True)))
-        states.update(status=RepairState.Status.NEW, updated_at=timezone.now())
+        cause = f"{cause_staff(actor)} (re-sync #{request.pk})"
+        detail = f"re-opened by staff re-sync #{request.pk}"
+        players = sorted(reopen_states(states, cause=cause, detail=detail))
     total = RepairOutcome()
-    cause = f"{cause_staff(actor)} (re-sync #{request.pk})"
     for player_id in players:
         _add(total, repair_player(player_id, cause=cause))
     return ResyncReport(request, len(players), total)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from io import StringIO
+from unittest import mock
 
 import pytest
 from django.core.management import call_command
@@ -224,3 +225,95 @@ def test_deliveries_are_confirmed_in_batches_until_none_is_left() -> None:
     deliver(*outbox_of("p-1"), *outbox_of("p-2"), *outbox_of("p-3"))
     assert repair.confirm_deliveries(cause="task:test", batch_size=1) == 3
     assert RepairState.objects.filter(status="repaired").count() == 3
+
+
+# --- every state change closes or leaves a step ------------------------------------------------
+
+
+def test_an_update_cancelled_because_the_player_was_erased_fails_the_item() -> None:
+    make_player("p-1")
+    receive(**{"p-1": ["firstName"]})
+    player_erase(player_id="p-1")  # cancels the queued update
+    assert outbox_of("p-1")[-1].status == "cancelled"
+    services.reconciliation_recheck()
+    state = RepairState.objects.get(player_id="p-1", field="firstName")
+    assert (state.status, state.reason) == ("failed", "message_cancelled")
+    step = AuditStep.objects.get(player_id="p-1", kind="failed")
+    assert step.detail == "the player was erased; the update was cancelled before it reached PEP"
+    assert (step.cause, step.outbox_message_id) == (services.RECHECK_CAUSE, state.outbox_message_id)
+
+
+def test_pep_accepted_is_dated_when_pep_took_the_update_not_when_the_check_ran() -> None:
+    make_player("p-1")
+    receive(**{"p-1": ["firstName"]})
+    accepted_at = timezone.now() + timedelta(seconds=1)
+    checked_at = accepted_at + timedelta(minutes=5)
+    deliver(*outbox_of("p-1"))
+    OutboxMessage.objects.filter(player_id="p-1").update(delivered_at=accepted_at)
+    with mock.patch("django.utils.timezone.now", return_value=checked_at):
+        services.reconciliation_recheck()
+    assert AuditStep.objects.get(kind="pep_accepted").at == accepted_at
+    assert AuditStep.objects.get(kind="resolved").at == checked_at  # when the bridge recorded it
+    assert steps_of("p-1") == ["received", "value_sent", "pep_accepted", "resolved"]
+
+
+def test_a_sent_item_whose_message_is_gone_is_reopened_with_a_step() -> None:
+    make_player("p-1")
+    receive(**{"p-1": ["firstName"]})
+    (row,) = outbox_of("p-1")[-1:]
+    OutboxMessage.objects.filter(pk=row.pk).delete()
+    assert repair.confirm_deliveries(cause="task:test") == 1
+    state = RepairState.objects.get(player_id="p-1")
+    assert (state.status, state.reason) == ("new", "message_gone")
+    step = AuditStep.objects.get(kind="reopened")
+    assert step.cause == "task:test"
+    assert step.detail == f"outbound message {row.pk} is gone; the value will be sent again"
+    services.reconciliation_recheck()
+    assert steps_of("p-1") == ["received", "value_sent", "reopened", "value_sent"]
+
+
+def test_a_staff_resync_records_the_reopening_of_each_item_it_resets() -> None:
+    make_player("p-1")
+    receive(**{"p-1": ["firstName"]})
+    deliver(*outbox_of("p-1"), status="failed")
+    services.reconciliation_recheck()
+    report = services.resync_players(player_ids=["p-1"], actor="alice")
+    reopened = AuditStep.objects.get(kind="reopened")
+    assert reopened.cause == f"staff:alice (re-sync #{report.request.pk})"
+    assert reopened.detail == f"re-opened by staff re-sync #{report.request.pk}"
+    assert steps_of("p-1") == ["received", "value_sent", "failed", "reopened", "value_sent"]
+
+
+def test_a_resync_of_items_already_new_writes_no_reopened_step() -> None:
+    receive(**{"p-7": ["firstName"]})
+    RepairState.objects.update(status="new")
+    services.resync_players(actor="alice")
+    assert not AuditStep.objects.filter(kind="reopened").exists()
+
+
+def test_each_status_keeps_the_reason_the_admin_filters_on() -> None:
+    make_player("p-1", email="")
+    receive(**{"p-1": ["email", "shoeSize", "firstName"], "p-404": ["email"]})
+    reasons = dict(RepairState.objects.values_list("field", "reason").filter(player_id="p-1"))
+    assert reasons == {"email": "no_value", "shoeSize": "unknown_field", "firstName": ""}
+    assert RepairState.objects.get(player_id="p-404").reason == "no_such_player"
+
+
+# --- the operator's way in -----------------------------------------------------------------------
+
+
+def test_the_operator_hook_names_the_way_in_when_the_caller_gives_it() -> None:
+    make_player("p-1", email="")
+    receive(**{"p-1": ["email"]})
+    Player.objects.filter(player_id="p-1").update(email="anna@example.com")
+    player = Player.objects.get(player_id="p-1")
+    repair.on_player_changed(player, frozenset({"email"}), cause="ingest:crm-1")
+    step = AuditStep.objects.get(kind="value_sent")
+    assert step.cause == "operator:player_changed via ingest:crm-1"
+
+
+def test_the_operator_cause_defaults_to_the_plain_text() -> None:
+    assert repair.operator_cause() == "operator:player_changed"
+    assert repair.operator_cause("loader:players.csv") == (
+        "operator:player_changed via loader:players.csv"
+    )
