@@ -1,58 +1,123 @@
-"""Read-only admin of the audit trail: nobody may add, change or delete a record here."""
+"""Read-only admin of the audit trail: nobody may add, change or delete a record here.
+
+The lists are built for tables of millions of rows like the other big lists (BigListMixin: no
+COUNT(*) of the whole table, no facet counts, date filters instead of a date hierarchy, whose
+year/month links are a DISTINCT over every row), and each offered filter has an index.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import URLPattern, path
 
+from pepbridge.backoffice.admin_tools import AppendOnlyMixin, BigListMixin, ExactSearchMixin
+from players.profile import WIRE_TO_FIELD
+from reconciliation.feedback import UNSPECIFIED_FIELD
 from reconciliation.models import AuditStep, ReconciliationItem, ReconciliationRequest
 from reconciliation.views import AuditExportView
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class TrailAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
     """Viewing only; the trail is append-only (reconciliation.models)."""
 
-    show_full_result_count = False  # no COUNT(*) over a large trail on every page
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+class _FiltersOnly(ChangeList):
+    """A change list's filtering, search and lookups, without counting or fetching a page."""
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    def get_results(self, request: HttpRequest) -> None:
+        self.result_count = self.full_result_count = 0
+        self.result_list = self.queryset.none()
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+
+class FieldFilter(admin.SimpleListFilter):
+    """The profile fields PEP may miss: a fixed list, not a DISTINCT over the items.
+
+    Any other name PEP sent can still be filtered with ?field=<name>.
+    """
+
+    title = "field"
+    parameter_name = "field"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(name, name) for name in (*sorted(WIRE_TO_FIELD), UNSPECIFIED_FIELD)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(field=self.value()) if self.value() else queryset
 
 
 @admin.register(ReconciliationRequest)
-class ReconciliationRequestAdmin(ReadOnlyAdmin):
+class ReconciliationRequestAdmin(TrailAdmin):
     list_display = ("received_at", "source", "request_id", "outcome", "cause")
-    list_filter = ("source", "outcome")
+    list_filter = ("source", "outcome", ("received_at", admin.DateFieldListFilter))
     search_fields = ("=request_id",)
-    date_hierarchy = "received_at"
+    search_help_text = "Exact requestId or migration task id."
 
 
 @admin.register(ReconciliationItem)
-class ReconciliationItemAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "player_id", "field", "request")
-    list_select_related = ("request",)
+class ReconciliationItemAdmin(TrailAdmin):
+    list_display = ("created_at", "player_id", "field", "status", "reason", "request")
+    list_select_related = ("request", "state")
+    # Status and reason are the item's current repair state (RepairState, one per item).
+    list_filter = (
+        "state__status",
+        FieldFilter,
+        "state__reason",
+        ("created_at", admin.DateFieldListFilter),
+    )
     search_fields = ("=player_id",)
+    search_help_text = "Exact player id."
     raw_id_fields = ("request",)
+
+    @admin.display(description="status", ordering="state__status")
+    def status(self, obj: ReconciliationItem) -> str:
+        return obj.state.get_status_display()
+
+    @admin.display(description="reason")
+    def reason(self, obj: ReconciliationItem) -> str:
+        return obj.state.get_reason_display()
 
 
 @admin.register(AuditStep)
-class AuditStepAdmin(ReadOnlyAdmin):
+class AuditStepAdmin(TrailAdmin):
     list_display = ("at", "kind", "player_id", "field", "cause", "outbox_message_id", "detail")
-    list_filter = ("kind",)
+    list_filter = ("kind", ("at", admin.DateFieldListFilter))
     search_fields = ("=player_id",)
+    search_help_text = "Exact player id."
     raw_id_fields = ("request", "item")
-    date_hierarchy = "at"
+    ordering = ("-at", "-id")  # served by the (at, id), (kind, at, id) and player indexes
     change_list_template = "admin/reconciliation/auditstep/change_list.html"
 
     def get_urls(self) -> list[URLPattern]:
-        export = self.admin_site.admin_view(AuditExportView.as_view())
+        export = self.admin_site.admin_view(AuditExportView.as_view(model_admin=self))
         own = [path("export/", export, name="reconciliation_auditstep_export")]
         return own + super().get_urls()
+
+    def listed_steps(self, request: HttpRequest) -> QuerySet[AuditStep]:
+        """The steps this list shows for `request`'s query string (every filter, the search,
+        any field lookup such as at__year), unpaginated and uncounted: what the export streams.
+
+        May raise IncorrectLookupParameters or DisallowedModelAdminLookup, as the list does.
+        """
+        list_display = self.get_list_display(request)
+        changelist = _FiltersOnly(
+            request,
+            self.model,
+            list_display,
+            self.get_list_display_links(request, list_display),
+            self.get_list_filter(request),
+            self.date_hierarchy,
+            self.get_search_fields(request),
+            self.get_list_select_related(request),
+            self.list_per_page,
+            self.list_max_show_all,
+            self.list_editable,
+            self,
+            self.get_sortable_by(request),
+            self.search_help_text,
+        )
+        return changelist.queryset

@@ -60,9 +60,11 @@ def audit_steps(
     since: datetime | None = None,
     until: datetime | None = None,
     player_id: str | None = None,
+    steps: QuerySet[AuditStep] | None = None,
 ) -> QuerySet[AuditStep]:
-    """The trail's steps for a period and/or a player, oldest first (the export)."""
-    steps = AuditStep.objects.all()
+    """The trail's steps (of `steps`, e.g. an admin list's selection) for a period and/or a
+    player, oldest first (the export)."""
+    steps = AuditStep.objects.all() if steps is None else steps
     if since is not None:
         steps = steps.filter(at__gte=since)
     if until is not None:

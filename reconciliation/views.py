@@ -6,12 +6,15 @@ Both PEP endpoints record every request, malformed ones included, before answeri
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime, time, timedelta
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import BadRequest
+from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -33,7 +36,7 @@ from pepbridge.api.schema import (
     error_responses,
 )
 from reconciliation import export, selectors, services
-from reconciliation.models import ReconciliationRequest
+from reconciliation.models import AuditStep, ReconciliationRequest
 
 Source = ReconciliationRequest.Source
 Outcome = ReconciliationRequest.Outcome
@@ -217,13 +220,18 @@ def _moment(value: str | None, *, end: bool = False) -> datetime | None:
 
 
 class AuditExportView(PermissionRequiredMixin, View):
-    """CSV of the trail for `?since=&until=&player=` (staff with reconciliation.export_audit).
+    """CSV of the trail as the audit step list shows it (staff with reconciliation.export_audit).
 
-    Streamed row by row from a chunked cursor, so a year of records never sits in memory.
+    Every filter, search and lookup of the admin list applies, through the list's own filtering
+    (AuditStepAdmin.listed_steps), plus `?since=&until=&player=` for links written by hand.
+    Streamed oldest first, row by row from a chunked cursor, so a year of records never sits in
+    memory.
     """
 
     permission_required = "reconciliation.export_audit"
     raise_exception = True
+    model_admin: Any = None  # the AuditStepAdmin that serves this view (set in its get_urls)
+    OWN_PARAMS = ("since", "until", "player")
 
     def get(self, request: HttpRequest) -> StreamingHttpResponse:
         if not request.user.is_staff:
@@ -232,9 +240,21 @@ class AuditExportView(PermissionRequiredMixin, View):
         steps = selectors.audit_steps(
             since=_moment(request.GET.get("since")),
             until=_moment(request.GET.get("until"), end=True),
-            player_id=player_id,
+            player_id=request.GET.get("player", "").strip() or None,
+            steps=self._listed(request),
         )
         response = StreamingHttpResponse(export.csv_lines(steps), content_type="text/csv")
         name = export.file_name(player_id)
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
+
+    def _listed(self, request: HttpRequest) -> QuerySet[AuditStep]:
+        """The list's steps for the query string without this view's own parameters."""
+        listed = copy.copy(request)
+        listed.GET = request.GET.copy()
+        for name in self.OWN_PARAMS:
+            listed.GET.pop(name, None)
+        try:
+            return self.model_admin.listed_steps(listed)
+        except IncorrectLookupParameters as exc:
+            raise BadRequest(f"not a filter of the audit step list: {exc}") from None

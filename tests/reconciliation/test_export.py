@@ -120,3 +120,61 @@ def test_a_large_export_streams_in_flat_memory(client, staff_exporter) -> None:
     assert large < 5 * 1024 * 1024  # a few chunks' worth, not 100,000 rows
     assert large < small * 1.5  # ten times the rows, about the same peak
     assert time.monotonic() - started < 60
+
+
+# --- the export is the list: every filter of the admin's change list applies ----------------------
+
+LIST = "/admin/reconciliation/auditstep/"
+
+
+@pytest.fixture
+def officer(client: Client) -> Client:
+    client.force_login(User.objects.create_superuser("chief", password="x"))
+    return client
+
+
+def varied_trail() -> None:
+    """Steps of three kinds over three days, for players p-7 and p-8."""
+    request = trail(0)
+    for i in range(30):
+        AuditStep.objects.create(
+            request=request,
+            kind=("received", "value_sent", "failed")[i % 3],
+            at=T0 + timedelta(days=i // 10, minutes=i),
+            cause="pep:test",
+            player_id=("p-7", "p-8")[i % 2],
+            field="email",
+            outbox_message_id=i,
+        )
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"kind__exact": "failed"},
+        {"at__gte": "2026-01-02 00:00:00+00:00", "at__lt": "2026-01-03 00:00:00+00:00"},
+        {"at__year": "2026", "at__month": "1", "at__day": "3"},
+        {"q": "p-7", "kind__exact": "value_sent", "o": "-2"},
+        {"kind__exact": "received", "at__gte": "2026-01-02 00:00:00+00:00", "p": "1"},
+    ],
+)
+def test_the_export_holds_exactly_the_rows_of_the_filtered_list(officer, query) -> None:
+    varied_trail()
+    listed = officer.get(LIST, query)
+    assert listed.status_code == 200
+    shown = {str(step.outbox_message_id) for step in listed.context["cl"].result_list}
+    got = rows(officer.get(URL, query))
+    assert {r["outbox_message_id"] for r in got} == shown
+    assert len(got) == len(shown) > 0
+    assert [r["time_utc"] for r in got] == sorted(r["time_utc"] for r in got)  # oldest first
+
+
+def test_the_lists_export_link_carries_its_filters(officer) -> None:
+    varied_trail()
+    page = officer.get(LIST, {"kind__exact": "failed"}).content.decode()
+    assert f'href="{URL}?kind__exact=failed"' in page
+
+
+def test_a_lookup_the_list_does_not_offer_is_400(officer) -> None:
+    varied_trail()
+    assert officer.get(URL, {"request__payload__contains": "x"}).status_code == 400
