@@ -246,6 +246,9 @@ PEP_PATHS = {
 }
 # PEP processes only APPROVED money transactions; others are sent only if asked for (CRM triggers).
 PEP_SEND_NON_APPROVED_MONEY = env_bool("PEP_SEND_NON_APPROVED_MONEY", False)
+# Hosts besides PEP's own that may serve a migration feedback's detailsURL (a CDN, S3 presigned
+# URLs); fetched without our token, over HTTPS only unless DEBUG (docs/reconciliation.md).
+PEP_DETAILS_ALLOWED_HOSTS = [host.lower() for host in env_list("PEP_DETAILS_ALLOWED_HOSTS")]
 
 # --- Outbox delivery (events; docs/delivery.md) ---------------------------------------------
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}

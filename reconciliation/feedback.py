@@ -9,6 +9,9 @@ echo personal values and never reach the trail.
 
 A download that fails (no answer, too large, not gzip, not JSON, an unknown shape) is recorded
 as a `details_failed` step and retried with backoff, up to RECONCILIATION_DETAILS_MAX_ATTEMPTS.
+A URL the client refuses (neither PEP's host nor in PEP_DETAILS_ALLOWED_HOSTS, or plain HTTP on
+an allowed host outside DEBUG) is recorded and given up at once: it would be refused again. A
+repeat of the feedback with another detailsURL re-arms the download.
 """
 
 from __future__ import annotations
@@ -41,20 +44,29 @@ _NAME_KEYS = ("property", "field", "path", "name")
 Kind = AuditStep.Kind
 
 
+# URLs the client refuses to fetch: the same URL would be refused again, so no retry.
+REFUSED_URL_CLASSES = frozenset({"foreign_url", "insecure_url"})
+
+
 class DetailsError(Exception):
-    """The details file could not be had or read; `error_class` is a short stable label."""
+    """The details file could not be had or read; `error_class` is a short stable label.
+
+    `permanent`: retrying the same URL cannot help (it is not one we may fetch).
+    """
 
     def __init__(self, error_class: str, message: str) -> None:
         super().__init__(message)
         self.error_class = error_class
+        self.permanent = error_class in REFUSED_URL_CLASSES
 
 
 def download_details(url: str) -> dict[str, list[str]]:
-    """Fetch and parse the details at `url` -> {playerId: [field names]} (raises DetailsError)."""
+    """Fetch and parse the details at `url` -> {playerId: [field names]} (raises DetailsError).
+
+    PEP's own host gets our token; an allowed other host (PEP_DETAILS_ALLOWED_HOSTS) none.
+    """
     try:
-        response = get_pep_client().request(
-            "GET", url, stream_limit=settings.RECONCILIATION_DETAILS_MAX_BYTES
-        )
+        response = get_pep_client().download(url, limit=settings.RECONCILIATION_DETAILS_MAX_BYTES)
     except PepError as exc:
         raise DetailsError(exc.error_class, str(exc)) from None
     text = _gunzip(response.body, response.headers.get("Content-Encoding", ""))
@@ -164,7 +176,10 @@ def _record_failure(download: FeedbackDownload, exc: DetailsError, cause: str) -
     _request_step(download, Kind.DETAILS_FAILED, cause, detail)
     download.last_error = detail[:500]
     download.updated_at = timezone.now()
-    if download.attempts >= settings.RECONCILIATION_DETAILS_MAX_ATTEMPTS:
+    if exc.permanent:
+        download.status = FeedbackDownload.Status.FAILED
+        _request_step(download, Kind.FAILED, cause, "gave up: the URL may not be fetched")
+    elif download.attempts >= settings.RECONCILIATION_DETAILS_MAX_ATTEMPTS:
         download.status = FeedbackDownload.Status.FAILED
         _request_step(download, Kind.FAILED, cause, f"gave up after {download.attempts} attempts")
     else:

@@ -144,6 +144,44 @@ class PepClient:
                 return self._authorized(method, url, body, send_headers, params, stream_limit)
         raise AssertionError("tenacity ended without a result")  # pragma: no cover
 
+    def download(self, url: str, *, limit: int) -> PepResponse:
+        """GET a file at a URL PEP handed us (a migration feedback's detailsURL), up to `limit`.
+
+        On PEP's own origin it goes like any call, with our token. On a host named in
+        PEP_DETAILS_ALLOWED_HOSTS (a CDN, an S3 presigned URL) it goes with no Authorization
+        header at all, since our token must never reach a third party, and only over HTTPS
+        unless DEBUG. Any other URL raises PepPermanentError ("foreign_url", "insecure_url")
+        before a request is made. Transient faults are retried as in `request`.
+        """
+        if _origin(url) == self._origin:
+            return self.request("GET", url, stream_limit=limit)
+        self._check_details_host(url)
+        for attempt in self._retrying(True):
+            with attempt:
+                self._context.attempt = attempt.retry_state.attempt_number
+                response = self._exchange("GET", url, None, {}, None, None, limit)
+                self._raise_for_status(response, _action("GET", url))
+                return response
+        raise AssertionError("tenacity ended without a result")  # pragma: no cover
+
+    def _check_details_host(self, url: str) -> None:
+        """Refuse a download URL that is neither on PEP's origin nor on an allowed host."""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        allowed = {name.lower() for name in settings.PEP_DETAILS_ALLOWED_HOSTS}
+        if host not in allowed:
+            raise PepPermanentError(
+                f"refusing a URL outside PEP_BASE_URL's host and PEP_DETAILS_ALLOWED_HOSTS "
+                f"({host or 'no host'})",
+                error_class="foreign_url",
+            )
+        scheme = parts.scheme.lower()
+        if scheme != "https" and not (settings.DEBUG and scheme == "http"):
+            raise PepPermanentError(
+                f"refusing a {scheme} URL on {host}: HTTPS only outside DEBUG",
+                error_class="insecure_url",
+            )
+
     def token_age_seconds(self) -> float | None:
         """Seconds since the shared token was fetched, for the health endpoint; None if none."""
         return self.tokens.age_seconds()

@@ -199,3 +199,93 @@ def test_an_entry_without_field_names_becomes_an_unspecified_item() -> None:
 def test_an_unknown_shape_is_a_details_error() -> None:
     with pytest.raises(DetailsError):
         parse_details(42)
+
+
+# --- detailsURL on another host: PEP_DETAILS_ALLOWED_HOSTS -------------------------------------
+
+CDN_URL = "https://files.cdn.test/mig/t-1.json.gz?X-Amz-Signature=abc"
+
+
+def test_an_allowed_host_is_fetched_without_our_token(pep_settings, pep_http, settings) -> None:
+    settings.PEP_DETAILS_ALLOWED_HOSTS = ["files.cdn.test"]
+    pep_http.add(responses.GET, CDN_URL, body=details({"playerId": "p-1", "errors": ["email"]}))
+    download = download_for(CDN_URL)
+    assert feedback.feedback_fetch(download.pk) == "done"
+    (call,) = pep_http.calls  # no token was even fetched
+    assert "Authorization" not in call.request.headers
+    assert list(ReconciliationItem.objects.values_list("player_id", "field")) == [("p-1", "email")]
+
+
+def test_peps_own_host_still_gets_our_token(pep) -> None:
+    pep.add(responses.GET, f"{BASE}/d.gz", body=details({"playerId": "p-1", "errors": ["email"]}))
+    assert feedback.download_details(f"{BASE}/d.gz") == {"p-1": ["email"]}
+    assert pep.calls[-1].request.headers["Authorization"] == "Bearer tok"
+
+
+def test_a_disallowed_host_is_a_permanent_failure_not_retried(pep_settings, pep_http) -> None:
+    download = download_for("https://evil.test/d.gz")
+    assert feedback.feedback_fetch(download.pk) == "failed"
+    download.refresh_from_db()
+    assert (download.status, download.attempts) == ("failed", 1)
+    kinds = AuditStep.objects.filter(item=None).order_by("id").values_list("kind", "detail")
+    assert [k for k, _ in kinds] == ["received", "details_failed", "failed"]
+    assert "foreign_url" in kinds[1][1]
+    assert kinds[2][1] == "gave up: the URL may not be fetched"
+    FeedbackDownload.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    assert services.reconciliation_recheck().downloads == 0
+    assert not pep_http.calls
+
+
+def test_a_repeat_with_an_allowed_url_rearms_a_refused_download(
+    pep_settings, pep_http, pep_client, settings
+) -> None:
+    download = post_feedback(pep_client, "https://evil.test/d.gz")
+    assert feedback.feedback_fetch(download.pk) == "failed"
+    settings.PEP_DETAILS_ALLOWED_HOSTS = ["files.cdn.test"]
+    pep_http.add(responses.GET, CDN_URL, body=details({"playerId": "p-1", "errors": ["email"]}))
+    post_feedback(pep_client, CDN_URL)
+    assert feedback.feedback_fetch(download.pk) == "done"
+
+
+def test_plain_http_on_an_allowed_host_is_refused_outside_debug(
+    pep_settings, pep_http, settings
+) -> None:
+    settings.DEBUG = False
+    settings.PEP_DETAILS_ALLOWED_HOSTS = ["files.cdn.test"]
+    download = download_for("http://files.cdn.test/d.gz")
+    assert feedback.feedback_fetch(download.pk) == "failed"
+    assert "insecure_url" in AuditStep.objects.get(kind="details_failed").detail
+    download.refresh_from_db()
+    assert download.status == "failed"
+    assert not pep_http.calls
+
+
+def test_plain_http_on_an_allowed_host_is_fetched_in_debug(
+    pep_settings, pep_http, settings
+) -> None:
+    settings.DEBUG = True
+    settings.PEP_DETAILS_ALLOWED_HOSTS = ["files.cdn.test"]
+    url = "http://files.cdn.test/d.gz"
+    pep_http.add(responses.GET, url, body=details({"playerId": "p-1", "errors": ["email"]}))
+    assert feedback.download_details(url) == {"p-1": ["email"]}
+
+
+def test_an_allowed_host_has_the_same_size_limit(pep_settings, pep_http, settings) -> None:
+    settings.PEP_DETAILS_ALLOWED_HOSTS = ["files.cdn.test"]
+    settings.RECONCILIATION_DETAILS_MAX_BYTES = 1024
+    pep_http.add(responses.GET, CDN_URL, body=b"\x1f\x8b" + b"x" * 4096)
+    download = download_for(CDN_URL)
+    assert feedback.feedback_fetch(download.pk) == "failed"
+    assert "too_large" in AuditStep.objects.get(kind="details_failed").detail
+    download.refresh_from_db()
+    assert download.status == "pending"  # a file may shrink: retried like any other failure
+
+
+def test_an_allowed_hosts_server_error_is_retried_later(pep_settings, pep_http, settings) -> None:
+    settings.PEP_DETAILS_ALLOWED_HOSTS = ["files.cdn.test"]
+    pep_http.add(responses.GET, CDN_URL, status=503)
+    download = download_for(CDN_URL)
+    assert feedback.feedback_fetch(download.pk) == "failed"
+    assert AuditStep.objects.get(kind="details_failed").detail.startswith("attempt 1: http_503")
+    download.refresh_from_db()
+    assert download.status == "pending"
