@@ -73,7 +73,9 @@ class PlayerBonusInline(ReadOnlyTabularInline):
 
 @admin.register(Player)
 class PlayerAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
-    list_filter = ("account_status", "kyc_status", "self_excluded", "at_risk", ErasedFilter)
+    # Each filter has an index (migration 0003). No KYC filter: KYC is neither sent to PEP nor
+    # a reason to refuse a bonus; the column stays in the list.
+    list_filter = ("account_status", "self_excluded", "at_risk", ErasedFilter)
     ordering = ("-id",)
     actions = ("resync_selected", "resync_reconciliation")
     search_help_text = "Exact player id (with personal-data access also exact username or e-mail)."

@@ -7,10 +7,12 @@ planner sees a production-sized table.
 from __future__ import annotations
 
 import time
+from urllib.parse import quote
 
 import pytest
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
 # transaction=True: VACUUM cannot run inside the test transaction.
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -64,6 +66,7 @@ def timed_get(client, url: str) -> float:
     return min(timings)
 
 
+_TODAY = quote(str(timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)))
 URLS = [
     reverse("backoffice-dashboard"),
     "/healthz",
@@ -73,7 +76,11 @@ URLS = [
     reverse("admin:events_outboxmessage_changelist") + "?message_type=money_transaction",
     reverse("admin:events_outboxmessage_changelist") + "?last_error_class=http_400",
     reverse("admin:events_outboxmessage_changelist") + "?q=p-123",
+    reverse("admin:events_outboxmessage_changelist") + "?trigger__exact=replay",
+    reverse("admin:events_outboxmessage_changelist") + f"?created_at__gte={_TODAY}",
     reverse("admin:events_deliveryattempt_changelist"),
+    reverse("admin:events_deliveryattempt_changelist") + "?outcome__exact=failed",
+    reverse("admin:events_deliveryattempt_changelist") + f"?started_at__gte={_TODAY}",
 ]
 
 
