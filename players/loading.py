@@ -151,22 +151,25 @@ def format_summary(summary: LoadSummary, *, limit: int = 50) -> list[str]:
     return out
 
 
-def ingest_players(items: Sequence[Mapping[str, Any]], *, send: bool = True) -> list[ItemResult]:
+def ingest_players(
+    items: Sequence[Mapping[str, Any]], *, send: bool = True, cause: str | None = None
+) -> list[ItemResult]:
     """Create or update each player (the loader's upsert), one savepoint per item.
 
     Validation is PlayerSerializer's, exactly as in the API; a refused item writes nothing.
+    `cause` ("loader:<file>") is what the reconciliation trail records for repairs it enables.
     """
     with transaction.atomic():
-        return [_ingest_player(item, send) for item in items]
+        return [_ingest_player(item, send, cause) for item in items]
 
 
-def _ingest_player(item: Mapping[str, Any], send: bool) -> ItemResult:
+def _ingest_player(item: Mapping[str, Any], send: bool, cause: str | None) -> ItemResult:
     key = item.get("playerId") if isinstance(item.get("playerId"), str) else None
     serializer = PlayerSerializer(data=item)
     if not serializer.is_valid():
         return ItemResult(REJECTED, key=key, errors=flatten_errors(serializer.errors))
     try:
-        change = services.player_upsert(data=serializer.validated_data, send=send)
+        change = services.player_upsert(data=serializer.validated_data, send=send, cause=cause)
     except services.PlayerError as exc:
         status = CONFLICT if isinstance(exc, services.PlayerConflict) else REJECTED
         return ItemResult(status, key=key, errors=exc.errors, message=str(exc))

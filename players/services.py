@@ -8,10 +8,10 @@ validated data), with `consents` as a list of {channel, granted, changed_at}.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -29,7 +29,14 @@ from players.models import (
     Player,
 )
 
-ChangeHook = Callable[[Player, frozenset[str]], None]
+
+class ChangeHook(Protocol):
+    """`cause` names the way the data came in ("api:<client>", "loader:<file>"), or None."""
+
+    def __call__(
+        self, player: Player, changed: frozenset[str], *, cause: str | None = None
+    ) -> None: ...
+
 
 # Called inside the transaction of every change that is sent to PEP (not for `send=False`
 # writes, whose players reach PEP through the bulk migration), with the wire names of what
@@ -91,9 +98,9 @@ def _clean(player: Player, *, exclude: Iterable[str] = ()) -> None:
         raise PlayerInvalid("The player has invalid fields.", errors) from None
 
 
-def _notify(player: Player, changed: frozenset[str]) -> None:
+def _notify(player: Player, changed: frozenset[str], cause: str | None = None) -> None:
     for hook in on_player_changed:
-        hook(player, changed)
+        hook(player, changed, cause=cause)
 
 
 def _enqueue_all(built: Iterable[PepMessage | None]) -> tuple[PepMessage, ...]:
@@ -104,7 +111,9 @@ def _enqueue_all(built: Iterable[PepMessage | None]) -> tuple[PepMessage, ...]:
 
 
 @transaction.atomic
-def player_create(*, data: Mapping[str, Any], send: bool = True) -> PlayerChange:
+def player_create(
+    *, data: Mapping[str, Any], send: bool = True, cause: str | None = None
+) -> PlayerChange:
     """Register a player and write the registration (and full profile) messages to the outbox.
 
     Idempotent on `player_id`: the same data again changes nothing; other data for an existing
@@ -128,7 +137,7 @@ def player_create(*, data: Mapping[str, Any], send: bool = True) -> PlayerChange
     sent = _enqueue_all(messages.registration(player)) if send else ()
     changed = frozenset(camel(name) for name in data)
     if send:
-        _notify(player, changed)
+        _notify(player, changed, cause)
     return PlayerChange(player, True, changed, sent)
 
 
@@ -261,6 +270,7 @@ def player_update(
     data: Mapping[str, Any],
     occurred_at: datetime | None = None,
     send: bool = True,
+    cause: str | None = None,
 ) -> PlayerChange:
     """Apply the given fields; only what really changed is saved and sent to PEP.
 
@@ -286,7 +296,7 @@ def player_update(
         + (["marketingConsents"] if changed_consents else [])
     )
     if changed and send:
-        _notify(player, changed)
+        _notify(player, changed, cause)
     return PlayerChange(player, False, changed, sent)
 
 
@@ -300,11 +310,13 @@ def _locked(player_id: str) -> Player:
     return player
 
 
-def player_upsert(*, data: Mapping[str, Any], send: bool = True) -> PlayerChange:
+def player_upsert(
+    *, data: Mapping[str, Any], send: bool = True, cause: str | None = None
+) -> PlayerChange:
     """Create the player, or update it with the given fields if it exists (backfills, loaders)."""
     if Player.objects.filter(player_id=data["player_id"]).exists():
-        return player_update(player_id=data["player_id"], data=data, send=send)
-    return player_create(data=data, send=send)
+        return player_update(player_id=data["player_id"], data=data, send=send, cause=cause)
+    return player_create(data=data, send=send, cause=cause)
 
 
 @transaction.atomic

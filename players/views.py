@@ -71,6 +71,11 @@ def _response_example(name: str, value: dict[str, Any], code: int) -> OpenApiExa
     return OpenApiExample(name, value=value, response_only=True, status_codes=[str(code)])
 
 
+def _way_in(request: Request) -> str:
+    """The calling credential, for the audit trail of what its data repaired."""
+    return f"api:{request.user.key}"
+
+
 def _call(func: Any, **kwargs: Any) -> services.PlayerChange:
     """Run a service, turning its refusals into the API's error answers."""
     try:
@@ -104,7 +109,9 @@ class PlayerCreateView(IngestView):
     def post(self, request: Request) -> Response:
         serializer = PlayerSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        change = _call(services.player_create, data=serializer.validated_data)
+        change = _call(
+            services.player_create, data=serializer.validated_data, cause=_way_in(request)
+        )
         code = status.HTTP_201_CREATED if change.created else status.HTTP_200_OK
         return Response(_output(selectors.player_get(change.player.player_id)), status=code)
 
@@ -162,7 +169,9 @@ class PlayerDetailView(IngestView):
         data = dict(serializer.validated_data)
         if data.pop("player_id", player_id) != player_id:
             raise ApiError(400, "playerId cannot change.", errors={"playerId": ["Cannot change."]})
-        change = _call(services.player_update, player_id=player_id, data=data)
+        change = _call(
+            services.player_update, player_id=player_id, data=data, cause=_way_in(request)
+        )
         body = _output(selectors.player_get(player_id))
         body["changed"] = sorted(change.changed)
         return Response(body)

@@ -45,15 +45,24 @@ def outbox(message_type: str | None = None) -> list[dict[str, Any]]:
     ]
 
 
+class HookCalls(list):
+    """(player id, changed names) per call; `causes` holds each call's way in, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.causes: list[str | None] = []
+
+
 @pytest.fixture
 def hooks():
     """Record calls to players.services.on_player_changed for the test, then remove the hook."""
     from players import services
 
-    calls: list[tuple[str, frozenset[str]]] = []
+    calls = HookCalls()
 
-    def hook(player, changed):
+    def hook(player, changed, *, cause=None):
         calls.append((player.player_id, changed))
+        calls.causes.append(cause)
 
     services.on_player_changed.append(hook)
     yield calls

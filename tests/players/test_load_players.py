@@ -135,3 +135,9 @@ def test_the_progress_bar_stays_silent_off_a_terminal():
     screen = StringIO()
     ProgressBar(10, label="x", stream=screen)(5)
     assert screen.getvalue() == ""
+
+
+def test_it_names_the_file_to_the_change_hooks(tmp_path, hooks):
+    path = write_lines(tmp_path, {"playerId": "p-1", "email": "a@example.com", "country": "CH"})
+    run(path)
+    assert hooks.causes == [f"loader:{path}"]

@@ -134,3 +134,10 @@ def test_it_refuses_a_body_over_the_limit(api, settings):
     answer = post(api, {**PLAYER, "city": "x" * 2000})
     assert answer.status_code == 413
     assert "limit is 1,024 bytes" in answer.json()["message"]
+
+
+def test_it_names_the_calling_client_to_the_change_hooks(api, hooks):
+    post(api, PLAYER)
+    api.patch(f"{URL}/p-1", data=json.dumps({"city": "Bern"}), content_type="application/json")
+    assert len(hooks.causes) == 2
+    assert all(cause and cause.startswith("api:oauth:") for cause in hooks.causes)

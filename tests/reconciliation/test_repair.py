@@ -17,6 +17,7 @@ from players.models import Player
 from players.services import player_create, player_erase, player_update
 from reconciliation import repair, services
 from reconciliation.models import AuditStep, ReconciliationRequest, RepairState
+from tests.players.api_helpers import client_with_scope
 from tests.reconciliation.conftest import make_player, status_of, steps_of
 
 pytestmark = pytest.mark.django_db
@@ -317,3 +318,17 @@ def test_the_operator_cause_defaults_to_the_plain_text() -> None:
     assert repair.operator_cause("loader:players.csv") == (
         "operator:player_changed via loader:players.csv"
     )
+
+
+def test_the_trail_names_the_ingestion_client_whose_data_repaired_the_item() -> None:
+    make_player("p-1", email="")
+    receive(**{"p-1": ["email"]})
+    api = client_with_scope("ingest")
+    answer = api.patch(
+        "/ingest/v1/players/p-1",
+        data=json.dumps({"email": "anna@example.com"}),
+        content_type="application/json",
+    )
+    assert answer.status_code == 200, answer.content
+    step = AuditStep.objects.get(kind="value_sent")
+    assert step.cause.startswith("operator:player_changed via api:oauth:")

@@ -26,4 +26,5 @@ class Command(JsonLinesCommand):
         )
 
     def handler(self, options: dict[str, Any]) -> BatchHandler:
-        return partial(ingest_players, send=not options["no_pep"])
+        cause = f"loader:{options['path']}"
+        return partial(ingest_players, send=not options["no_pep"], cause=cause)
