@@ -77,6 +77,10 @@ class OutboxMessage(models.Model):
             models.Index(fields=["status", "created_at"], name="outbox_status_created_idx"),
             # Admin filter by message type.
             models.Index(fields=["message_type", "created_at"], name="outbox_type_created_idx"),
+            # Admin trigger filter: the rare "manual" / "replay" rows, alone or by date.
+            models.Index(fields=["trigger", "created_at"], name="outbox_trigger_created_idx"),
+            # Admin date filter without a status: ranges ending now, counted without a scan.
+            models.Index(fields=["created_at"], name="outbox_created_idx"),
             # Admin search / filter by player: a player's history.
             models.Index(fields=["player_id", "created_at"], name="outbox_player_created_idx"),
             # Admin "last error" filter, replay by error class, health "failed last hour".
@@ -137,6 +141,8 @@ class DeliveryAttempt(models.Model):
             models.Index(fields=["message", "-started_at"], name="attempt_message_started_idx"),
             # The dashboard's deliveries-per-hour series over the last 24 hours.
             models.Index(fields=["-started_at"], name="attempt_started_idx"),
+            # Admin outcome filter: the rare "retry" / "failed" attempts, alone or by date.
+            models.Index(fields=["outcome", "started_at"], name="attempt_outcome_started_idx"),
         ]
 
     def __str__(self) -> str:

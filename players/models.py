@@ -99,6 +99,13 @@ class Player(models.Model):
         indexes = [
             models.Index(fields=["username"], name="player_username"),
             models.Index(fields=["email"], name="player_email"),
+            # Admin filters, list ordered by -id: the rare values (blocked or closed accounts,
+            # self-excluded, at-risk) are read in list order and counted without a table scan.
+            models.Index(fields=["account_status", "id"], name="player_account_status_idx"),
+            models.Index(fields=["self_excluded", "id"], name="player_self_excluded_idx"),
+            models.Index(fields=["at_risk", "id"], name="player_at_risk_idx"),
+            # The "erased" filter (IS NOT NULL).
+            models.Index(fields=["erased_at"], name="player_erased_at_idx"),
         ]
         constraints = [
             models.CheckConstraint(
