@@ -38,7 +38,7 @@ _STATUS_COLOURS = {Status.PENDING: "#b26a00", Status.DELIVERED: "#2e7d32", Statu
 
 # Bodies that carry personal data (the erasure's list), plus CRM triggers, whose payload values
 # are whatever the operator chose to send. PEP's error texts about them may echo the values.
-PERSONAL_TYPES = frozenset({*PERSONAL_MESSAGE_TYPES, "crm_trigger"})
+PERSONAL_TYPES = frozenset(PERSONAL_MESSAGE_TYPES)
 MASK = "***"
 HIDDEN = "[hidden: may hold personal data; Support and Admins can see it]"
 # Pseudonymous: the operator's id, also in the path, the list and the search.

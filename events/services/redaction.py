@@ -23,6 +23,8 @@ PERSONAL_MESSAGE_TYPES: tuple[str, ...] = (
     "player_create",
     "player_tags",
     "player_marketing_preferences",
+    # A CRM trigger carries whatever attributes the operator sends about the player.
+    "crm_trigger",
 )
 # Valid JSON (the admin pretty-prints bodies) that no PEP endpoint accepts as a request.
 REDACTED_BODY = '{"redacted":"right to erasure"}'

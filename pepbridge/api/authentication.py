@@ -20,6 +20,8 @@ from rest_framework.request import Request
 from pepbridge.api.models import ApiKey
 
 API_KEY_PREFIX = "pbk_"
+# A grant type no endpoint serves: how a disabled OAuth client is marked (api.services).
+DISABLED_GRANT = "disabled"
 REALM = "pepbridge"
 
 
@@ -101,6 +103,10 @@ class OAuthTokenAuthentication(BaseAuthentication):
             .first()
         )
         if access is None or access.application is None or access.is_expired():
+            raise AuthenticationFailed("The access token is invalid or has expired.")
+        if access.application.authorization_grant_type == DISABLED_GRANT:
+            # Disabling revokes the client's tokens; this closes the race with a token issued
+            # while the disable was committing.
             raise AuthenticationFailed("The access token is invalid or has expired.")
         app = access.application
         principal = ApiPrincipal("oauth", app.client_id, app.name, frozenset(access.scope.split()))

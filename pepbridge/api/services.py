@@ -12,7 +12,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.settings import oauth2_settings
 
-from pepbridge.api.authentication import API_KEY_PREFIX
+from pepbridge.api.authentication import API_KEY_PREFIX, DISABLED_GRANT
 from pepbridge.api.hashers import MachineSecretHasher, generate_secret
 from pepbridge.api.models import ApiKey, ClientScope, Scope
 
@@ -76,10 +76,10 @@ def oauth_client_revoke_tokens(*, client_id: str) -> int:
     return tokens.delete()[0]
 
 
-# Not a grant oauthlib knows: a client with it fails the token endpoint's grant check
-# (`Application.allows_grant_type`) with `unauthorized_client`. The toolkit's Application has no
-# "active" flag, and its `is_usable()` hook needs a swapped Application model.
-DISABLED_GRANT = "disabled"
+# DISABLED_GRANT is not a grant oauthlib knows: a client with it fails the token endpoint's grant
+# check (`Application.allows_grant_type`) with `unauthorized_client`, and its tokens fail
+# OAuthTokenAuthentication. The toolkit's Application has no "active" flag, and its
+# `is_usable()` hook needs a swapped Application model.
 CLIENT_GRANT = "client-credentials"
 
 

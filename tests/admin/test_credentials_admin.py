@@ -168,3 +168,14 @@ def test_revoking_tokens_alone_leaves_the_client_able_to_ask_again(staff_client)
     client.post(CLIENT_LIST, {"action": "revoke_tokens", "_selected_action": [str(app.pk)]})
     assert call_pep_api(token) == 401
     assert token_for(issued.client_id, issued.client_secret).status_code == 200
+
+
+def test_a_token_that_survived_the_disable_is_refused_all_the_same(db) -> None:
+    """A token issued while the disable was committing is not among those it revoked."""
+    issued = services.oauth_client_create(name="PEP")
+    token = token_for(issued.client_id, issued.client_secret).json()["access_token"]
+    Application.objects.filter(client_id=issued.client_id).update(
+        authorization_grant_type=services.DISABLED_GRANT
+    )
+    assert get_access_token_model().objects.exists()  # not revoked: only the mark is set
+    assert call_pep_api(token) == 401

@@ -144,3 +144,12 @@ def test_player_erase_redacts_in_the_same_transaction_and_still_queues_the_delet
     bodies = "".join(OutboxMessage.objects.exclude(body=None).values_list("body", flat=True))
     assert "Anna" not in bodies
     assert "anna@example.com" not in bodies
+
+
+def test_it_redacts_the_players_crm_trigger_rows_too():
+    _register()
+    crm = message("p-1", 9, message_type="crm_trigger")
+    (row,) = put(crm)
+    outbox_redact_player(player_id="p-1")
+    row.refresh_from_db()
+    assert (row.status, row.body) == (Status.CANCELLED, REDACTED_BODY)
