@@ -19,11 +19,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from server_env import PRODUCTION_LIKE
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_P99_MS = 20.0
 
 
 def _setup(workdir: str) -> None:
+    # Production settings (DEBUG would keep every query), for Django's test client's host.
+    os.environ.update({**PRODUCTION_LIKE, "ALLOWED_HOSTS": "testserver"})
     os.environ["DATABASE_URL"] = f"sqlite:///{workdir}/bench.sqlite3"
     os.environ["PEPBRIDGE_VAR_DIR"] = workdir
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pepbridge.settings")
