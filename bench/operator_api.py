@@ -339,8 +339,9 @@ def main() -> int:
     parser.add_argument("--sqlite", action="store_true", help="measure SQLite (no targets)")
     parser.add_argument("--rate", type=float, default=TARGET_RATE)
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=max(2, os.cpu_count() or 2))
-    parser.add_argument("--threads", type=int, default=16)
+    # The README's production command: gunicorn --workers 4 --threads 4.
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="pepbridge-bench-"))
