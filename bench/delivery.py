@@ -34,8 +34,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pg  # bench/pg.py: a fresh PostgreSQL database, reached as .ci/run reaches it
-
 ROOT = Path(__file__).resolve().parent.parent
 MANAGE = str(ROOT / "manage.py")
 PG_DB = "pepbridge_bench_delivery"
@@ -328,6 +326,10 @@ def naive(env: dict[str, str], sink_url: str, count: int) -> float:
 
 def postgres_runs(tmp: Path, sink_url: str, count: int) -> dict[str, Any]:
     """(b) on PostgreSQL with 1, 2 and 4 workers; a reason instead of figures when it can't."""
+    # Imported here, not at the top: django-q2 workers import this module as `bench.delivery`
+    # for the naive task, where bench/ is not on the path.
+    import pg  # bench/pg.py: a fresh PostgreSQL database, reached as .ci/run reaches it
+
     results: dict[str, Any] = {}
     try:
         for workers in (1, 2, 4):

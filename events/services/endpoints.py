@@ -31,8 +31,12 @@ class Gate:
 
 def _state(message_type: str) -> EndpointState:
     """The locked state row (created on first use); call inside transaction.atomic()."""
-    EndpointState.objects.get_or_create(message_type=message_type)
-    return EndpointState.objects.select_for_update().get(message_type=message_type)
+    locked = EndpointState.objects.select_for_update()
+    state = locked.filter(message_type=message_type).first()
+    if state is None:
+        EndpointState.objects.get_or_create(message_type=message_type)
+        state = locked.get(message_type=message_type)
+    return state
 
 
 # --- rate limit: a token bucket that never exceeds `count` requests in any `per` seconds ----
@@ -124,6 +128,18 @@ def probe_unused(message_type: str, now: datetime) -> None:
     )
 
 
+# What `record` changes: the rate-limit bucket's fields are the claim's, never written here.
+CIRCUIT_FIELDS = (
+    "circuit",
+    "window_started_at",
+    "window_requests",
+    "window_failures",
+    "opened_at",
+    "retry_at",
+    "consecutive_opens",
+)
+
+
 @dataclass(frozen=True)
 class Sent:
     """One send as the circuit sees it: its row's lease end (dating the claim) and its outcome.
@@ -145,7 +161,9 @@ def record(message_type: str, *, sends: list[Sent], now: datetime) -> None:
     """
     if not sends:
         return
-    with transaction.atomic():
+    # Part of the caller's transaction when there is one (the delivery writes its outcomes and
+    # these counts in one commit), without a savepoint; its own transaction otherwise.
+    with transaction.atomic(savepoint=False):
         state = _state(message_type)
         if state.circuit == Circuit.CLOSED:
             _count(state, len(sends), sum(send.failed for send in sends), now)
@@ -155,7 +173,7 @@ def record(message_type: str, *, sends: list[Sent], now: datetime) -> None:
             _open(state, now)
         else:
             _close(state)
-        state.save()
+        state.save(update_fields=CIRCUIT_FIELDS)
 
 
 def _probe(state: EndpointState, sends: list[Sent]) -> Sent | None:

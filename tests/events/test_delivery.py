@@ -351,16 +351,17 @@ def _spy_on_writes(monkeypatch) -> list[int]:
     return written
 
 
-def test_outcomes_are_written_every_ten_sends_not_only_at_the_end(
+def test_outcomes_are_written_every_flush_rows_sends_not_only_at_the_end(
     outbox_pep, outbox_client, monkeypatch
 ) -> None:
     written = _spy_on_writes(monkeypatch)
     outbox_pep.post(URL, status=200)
-    put(*[message(f"p-{n}", 1) for n in range(25)])
-    rows = services.claim_due(worker="w1", limit=50, now=timezone.now())
+    count = delivery.FLUSH_ROWS * 2 + 5
+    put(*[message(f"p-{n}", 1) for n in range(count)])
+    rows = services.claim_due(worker="w1", limit=count, now=timezone.now())
     services.deliver_batch(rows, worker="w1", client=outbox_client)
-    assert written == [10, 10, 5]
-    assert DeliveryAttempt.objects.count() == 25
+    assert written == [delivery.FLUSH_ROWS, delivery.FLUSH_ROWS, 5]
+    assert DeliveryAttempt.objects.count() == count
 
 
 def test_outcomes_are_written_at_least_every_second_when_pep_is_slow(

@@ -159,7 +159,10 @@ def test_a_connection_fault_is_an_outage_not_a_bug(
     assert [r.levelname for r in caplog.records if "outbox" in r.getMessage()] == ["WARNING"]
 
 
-def test_a_worker_killed_mid_batch_resends_at_most_one_chunk(outbox_pep, outbox_client) -> None:
+def test_a_worker_killed_mid_batch_resends_at_most_one_chunk(
+    outbox_pep, outbox_client, monkeypatch
+) -> None:
+    monkeypatch.setattr(delivery, "FLUSH_ROWS", 10)  # chunks smaller than the 20 rows sent
     calls = 0
 
     def die_on_thirteenth(request):
