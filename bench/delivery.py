@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Delivery benchmark: how close the outbox worker gets to a plain HTTP loop, and to a naive design.
 
-    python bench/delivery.py                 # default run (about 5 minutes)
+    python bench/delivery.py                 # default run (about 3 minutes on a quiet machine)
     python bench/delivery.py --memory 0      # skip the 100,000-message memory run
 
 Prints (a) the ceiling: one keep-alive requests.Session posting the prepared payloads to a local
