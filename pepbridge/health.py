@@ -19,7 +19,6 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from events.selectors import delivery_health
 from pepbridge.backoffice import selectors
 
 logger = logging.getLogger(__name__)
@@ -59,9 +58,10 @@ def _token_age() -> float | None:
 
 def health_payload() -> dict[str, Any]:
     now = timezone.now()
-    figures = selectors.dashboard(now).figures
+    board = selectors.dashboard(now)
+    figures = board.figures
     # The outbox's own view: only sendable heads count as overdue, plus each circuit's detail.
-    figures["delivery"] = delivery_health(now)
+    figures["delivery"] = board.delivery
     figures["pep_token_age_seconds"] = _token_age()
     problems = []
     if figures["circuit"] == "open":

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from bonuses.models import BonusAssignment, RejectedAssignment
 from events.models import DeliveryAttempt, EndpointState, OutboxMessage
-from events.selectors import heads
+from events.selectors import delivery_health
 from reconciliation.models import RepairState
 
 HOURS = 24
@@ -97,17 +97,6 @@ def delivery_counts() -> dict[str, int]:
     }
 
 
-def oldest_due_age_seconds(now: datetime) -> float:
-    """How long the longest-waiting sendable row has been due (0 when none): /healthz's figure.
-
-    Only a player's head whose next attempt time has come counts, so a row in a long retry
-    backoff (or queued behind one) is not mistaken for a stuck one. Same query as
-    events.selectors.delivery_health()["oldest_due_age_seconds"]: one MIN over the heads.
-    """
-    oldest = heads(now).filter(next_attempt_at__lte=now).aggregate(at=Min("next_attempt_at"))["at"]
-    return round((now - oldest).total_seconds(), 3) if oldest else 0.0
-
-
 def oldest_pending_age_seconds(now: datetime) -> float:
     """Age of the oldest message not yet delivered nor dead-lettered (0 when none).
 
@@ -149,6 +138,7 @@ class Dashboard:
     figures: dict[str, Any]  # plain JSON types, also served by /healthz
     deliveries: list[HourBucket]
     assignments: list[HourBucket]
+    delivery: dict[str, Any]  # events.selectors.delivery_health(): /healthz's "delivery"
 
 
 def dashboard(now: datetime | None = None) -> Dashboard:
@@ -156,10 +146,14 @@ def dashboard(now: datetime | None = None) -> Dashboard:
     now = now or timezone.now()
     deliveries = deliveries_per_hour(now)
     assignments = assignments_per_hour(now)
+    # The outbox's own figures, computed once for the dashboard and /healthz alike: the counts
+    # and the oldest *due* head (a row in a long retry backoff is not a stuck one).
+    health = delivery_health(now)
     figures = {
         "generated_at": now.isoformat(),
-        **delivery_counts(),
-        "oldest_due_age_seconds": oldest_due_age_seconds(now),
+        "pending": health["pending"],
+        "failed": health["failed"],
+        "oldest_due_age_seconds": health["oldest_due_age_seconds"],
         "oldest_pending_age_seconds": oldest_pending_age_seconds(now),
         "failures_by_message_type": _pairs(failures_by("message_type"), "message_type"),
         "failures_by_error": _pairs(failures_by("last_error_class"), "last_error_class"),
@@ -168,7 +162,7 @@ def dashboard(now: datetime | None = None) -> Dashboard:
         "open_reconciliation_items": open_reconciliation_items(),
         "circuit": circuit_state(),
     }
-    return Dashboard(figures=figures, deliveries=deliveries, assignments=assignments)
+    return Dashboard(figures, deliveries, assignments, delivery=health)
 
 
 def _pairs(rows: list[dict[str, Any]], field: str) -> dict[str, int]:

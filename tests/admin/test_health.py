@@ -10,6 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from events.models import EndpointState, OutboxMessage
@@ -108,3 +110,15 @@ def test_bad_cidrs_stop_start_up(tmp_path) -> None:
     )
     assert result.returncode != 0
     assert "HEALTH_ALLOWED_CIDRS" in result.stderr
+
+
+def test_it_runs_each_outbox_figure_once(client) -> None:
+    """The dashboard's figures and the "delivery" block share one delivery_health() call."""
+    outbox_rows(3)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(URL, headers={"Authorization": "Bearer monitor-token"})
+    assert response.status_code == 200
+    oldest_due = [q for q in queries if 'MIN("events_outboxmessage"."next_attempt_at")' in q["sql"]]
+    assert len(oldest_due) == 1
+    body = response.json()
+    assert body["oldest_due_age_seconds"] == body["delivery"]["oldest_due_age_seconds"]
