@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -84,6 +85,35 @@ def _consents(player: Player) -> PepMessage | None:
     channels = {c.channel: c.granted for c in consents}
     changed_at = max(c.changed_at for c in consents)
     return build_marketing_preferences(player.player_id, channels, changed_at)
+
+
+def after_migration(player: Player, when: datetime, *, run_id: int) -> Iterator[PepMessage]:
+    """What the bulk migration body has no place for: verification state, tags and consents.
+
+    PEP's batch record schema is unpublished (platform-api.md §7.3; our contract checks it as the
+    profile record), so these go as the messages a registration sends, once PEP has accepted the
+    player's chunk. Each is keyed by run, player and kind, so one run never queues one twice.
+    """
+    built = [
+        *_verification(player, profile.VERIFICATION_FIELDS, when, initial=True),
+        build_player_tags(player.player_id, player.tags, when) if player.tags else None,
+        _consents(player),
+    ]
+    for message in built:
+        if message is not None:
+            yield _keyed(message, f"migration:{run_id}:{player.player_id}:{_kind(message)}")
+
+
+def _kind(message: PepMessage) -> str:
+    if message.message_type == "player_verification":
+        return f"{message.message_type}:{message.body['verificationType']}"
+    return message.message_type
+
+
+def _keyed(message: PepMessage, dedup_key: str) -> PepMessage:
+    """The same request under another dedup key, keeping the bytes already checked and encoded."""
+    keyed = replace(message, dedup_key=dedup_key)
+    return keyed if message.encoded_body is None else keyed.with_encoded_body(message.encoded_body)
 
 
 def delete(player: Player, when: datetime) -> PepMessage:

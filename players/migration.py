@@ -8,6 +8,12 @@ Each chunk is recorded (status `sending`, with the primary-key range it covers) 
 before the call, so an interrupted run resumes after the last recorded chunk. A chunk whose
 outcome is unknown (timeout, dropped connection, a crash mid-call) is not re-sent unless the
 caller asks for it; one PEP refused outright (4xx, or 429/503 which mean "not processed") is.
+A re-sent chunk carries every player its range still selects; if they no longer fit one request
+it is split, and the parts are recorded before any is sent, so no player is skipped.
+
+The batch record has no documented place for consents, verification state or tags (§7.3), so
+once PEP accepts a chunk, the same transaction queues those messages for its players in the
+outbox, keyed per run and player: a resumed run never queues them twice.
 """
 
 from __future__ import annotations
@@ -15,17 +21,19 @@ from __future__ import annotations
 import gzip
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from events.models import OutboxMessage
+from events.outbox import PepMessage, enqueue_many
 from pepbridge.pep import contract, wire
 from pepbridge.pep.client import PepResponse, get_pep_client
 from pepbridge.pep.errors import PepError, PepPermanentError, PepTransientError
-from players import profile, selectors
+from players import messages, profile, selectors
 from players.models import MigrationChunk, MigrationError, MigrationRun, Player
 
 logger = logging.getLogger("players.migration")
@@ -34,6 +42,7 @@ MAX_PLAYERS = contract.MIGRATION_BATCH_MAX  # [DOC] 20,000 players per request
 MAX_BODY_BYTES = 15 * 1024 * 1024  # [DOC] 15 MB; applied to the uncompressed JSON, to be safe
 _NOT_PROCESSED = (429, 503)  # PEP said "not now": the chunk was not taken, send it again
 _MAX_WAITS = 5
+_ENQUEUE_BATCH = 5000  # outbox rows per multi-row INSERT when a chunk's follow-ups are queued
 
 
 class MigrationStopped(Exception):
@@ -46,7 +55,10 @@ class MigrationReport:
     chunks_sent: int = 0
     players_sent: int = 0
     players_with_errors: int = 0
+    follow_ups_queued: int = 0
     unconfirmed: list[int] = field(default_factory=list)
+    # sequence of a re-sent chunk that no longer fit one request -> sequences of its split-offs
+    split: dict[int, list[int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,13 @@ class ChunkBody:
     last_pk: int
     player_count: int
     body: bytes
+    player_pks: tuple[int, ...] = ()  # exactly the players in `body`, in order
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_players: int = MAX_PLAYERS
+    max_bytes: int = MAX_BODY_BYTES
 
 
 def migration_run_for(filters: Mapping[str, Any]) -> MigrationRun:
@@ -75,21 +94,19 @@ def build_chunk(
     its size is known before it is assembled.
     """
     parts: list[bytes] = []
+    pks: list[int] = []
     size = len(b'{"players":[]}')
-    first_pk = last_pk = 0
     for player in players:
         part = wire.dumps({"playerId": player.player_id, **profile.full_profile(player)})
         if parts and (len(parts) >= max_players or size + len(part) + 1 > max_bytes):
             break
-        if not parts:
-            first_pk = player.pk
         parts.append(part)
+        pks.append(player.pk)
         size += len(part) + (1 if len(parts) > 1 else 0)
-        last_pk = player.pk
     if not parts:
         return None
     body = b'{"players":[' + b",".join(parts) + b"]}"
-    return ChunkBody(first_pk, last_pk, len(parts), body)
+    return ChunkBody(pks[0], pks[-1], len(parts), body, tuple(pks))
 
 
 def migration_send(
@@ -104,30 +121,111 @@ def migration_send(
     """Send the run's remaining chunks; raises MigrationStopped at the first chunk not taken.
 
     Must run outside a transaction: each chunk's record is committed before its call.
+    `progress` gets the number of players PEP has accepted in this run so far, starting with
+    those of the chunks accepted before a resume.
     """
     report = MigrationReport(run=run)
-    limits = {"max_players": max_players, "max_bytes": max_bytes}
+    limits = Limits(max_players, max_bytes)
+    confirmed = selectors.migration_players_confirmed(run)
+    tick = _ticker(progress, confirmed, report)
+    tick()
     for chunk in _chunks_to_resend(run, resend_unconfirmed, report):
-        players = _players(run).filter(pk__gte=chunk.first_pk, pk__lte=chunk.last_pk)
-        _send(chunk, build_chunk(players.iterator(), **limits), report, sleep)
-        if progress:
-            progress(report.players_sent)
+        for part, built in _resend_parts(run, chunk, limits, report):
+            _send(part, built, report, sleep)
+            tick()
     while True:
         cursor = max((c.last_pk for c in run.chunks.all()), default=0)
-        built = build_chunk(_players(run).filter(pk__gt=cursor).iterator(chunk_size=2000), **limits)
+        built = _build(run, cursor, None, limits)
         if built is None:
             break
         _send(_record(run, built), built, report, sleep)
-        if progress:
-            progress(report.players_sent)
+        tick()
     if not report.unconfirmed:
         run.status, run.finished_at = MigrationRun.Status.FINISHED, timezone.now()
         run.save(update_fields=["status", "finished_at"])
     return report
 
 
+def _ticker(
+    progress: Callable[[int], None] | None, confirmed: int, report: MigrationReport
+) -> Callable[[], None]:
+    def tick() -> None:
+        if progress:
+            progress(confirmed + report.players_sent)
+
+    return tick
+
+
 def _players(run: MigrationRun) -> Any:
     return selectors.players_for_migration(run.filters)
+
+
+def _build(
+    run: MigrationRun, after_pk: int, up_to_pk: int | None, limits: Limits
+) -> ChunkBody | None:
+    """The next chunk of the run's players after `after_pk` (and up to `up_to_pk`, if given)."""
+    players = _players(run).filter(pk__gt=after_pk)
+    if up_to_pk is not None:
+        players = players.filter(pk__lte=up_to_pk)
+    return build_chunk(
+        players.iterator(chunk_size=2000),
+        max_players=limits.max_players,
+        max_bytes=limits.max_bytes,
+    )
+
+
+def _resend_parts(
+    run: MigrationRun, chunk: MigrationChunk, limits: Limits, report: MigrationReport
+) -> Sequence[tuple[MigrationChunk, ChunkBody | None]]:
+    """A chunk to send again, as every player its range still selects (never fewer).
+
+    The range is the chunk's identity: the players the run's filter selects in it now (those
+    erased meanwhile drop out). When they no longer fit one request (other limits than the
+    first run's, larger profiles, players that came into the filter) the chunk is split.
+    """
+    parts: list[ChunkBody] = []
+    cursor = chunk.first_pk - 1
+    while (built := _build(run, cursor, chunk.last_pk, limits)) is not None:
+        parts.append(built)
+        cursor = built.last_pk
+    if len(parts) > 1:
+        return _split(run, chunk, parts, report)
+    if parts and parts[0].player_count != chunk.player_count:
+        logger.warning(
+            "migration chunk re-sent with another player count",
+            extra={
+                "chunk": chunk.sequence,
+                "was": chunk.player_count,
+                "now": parts[0].player_count,
+            },
+        )
+    return [(chunk, parts[0] if parts else None)]
+
+
+@transaction.atomic
+def _split(
+    run: MigrationRun, chunk: MigrationChunk, parts: list[ChunkBody], report: MigrationReport
+) -> Sequence[tuple[MigrationChunk, ChunkBody]]:
+    """Keep the first part under the chunk's record; record each other part as a new chunk.
+
+    All of it commits before any part is sent, so an interruption cannot leave part of the range
+    unrecorded (the run continues after the highest recorded primary key). A split-off part
+    waits as `refused`, the status that means "PEP has not taken it, send it": nothing has.
+    """
+    starts = [chunk.first_pk] + [part.first_pk for part in parts[1:]]
+    ends = [start - 1 for start in starts[1:]] + [chunk.last_pk]
+    note = f"split off chunk {chunk.sequence} (it no longer fit one request); not sent yet"
+    records = [chunk]
+    for part, first_pk, last_pk in zip(parts[1:], starts[1:], ends[1:], strict=True):
+        records.append(_record(run, part, first_pk=first_pk, last_pk=last_pk, refused_because=note))
+    chunk.last_pk = ends[0]
+    chunk.save(update_fields=["last_pk"])
+    report.split[chunk.sequence] = [record.sequence for record in records[1:]]
+    logger.warning(
+        "migration chunk split",
+        extra={"chunk": chunk.sequence, "into": ",".join(str(r.sequence) for r in records)},
+    )
+    return list(zip(records, parts, strict=True))
 
 
 def _chunks_to_resend(
@@ -142,18 +240,29 @@ def _chunks_to_resend(
     return chunks
 
 
-def _record(run: MigrationRun, built: ChunkBody) -> MigrationChunk:
+def _record(
+    run: MigrationRun,
+    built: ChunkBody,
+    *,
+    first_pk: int | None = None,
+    last_pk: int | None = None,
+    refused_because: str = "",
+) -> MigrationChunk:
+    """Record the next chunk of the run: `sending` (about to go), or `refused` with a reason."""
     sequence = (
         run.chunks.order_by("-sequence").values_list("sequence", flat=True).first() or 0
     ) + 1
+    status = MigrationChunk.Status.REFUSED if refused_because else MigrationChunk.Status.SENDING
     return MigrationChunk.objects.create(
         run=run,
         sequence=sequence,
-        first_pk=built.first_pk,
-        last_pk=built.last_pk,
+        first_pk=built.first_pk if first_pk is None else first_pk,
+        last_pk=built.last_pk if last_pk is None else last_pk,
         player_count=built.player_count,
         body_bytes=len(built.body),
         gzip_bytes=0,
+        status=status,
+        last_error=refused_because,
     )
 
 
@@ -168,12 +277,20 @@ def _send(
         _mark(chunk, MigrationChunk.Status.ACCEPTED, player_count=0)
         return
     compressed = gzip.compress(built.body, mtime=0)
-    _mark(chunk, MigrationChunk.Status.SENDING, gzip_bytes=len(compressed), sent_at=timezone.now())
+    _mark(
+        chunk,
+        MigrationChunk.Status.SENDING,
+        player_count=built.player_count,
+        body_bytes=len(built.body),
+        gzip_bytes=len(compressed),
+        sent_at=timezone.now(),
+    )
     response = _post(chunk, compressed, sleep)
-    errors = _store_answer(chunk, response)
+    errors, follow_ups = _store_answer(chunk, built, response)
     report.chunks_sent += 1
     report.players_sent += built.player_count
     report.players_with_errors += errors
+    report.follow_ups_queued += follow_ups
 
 
 def _post(chunk: MigrationChunk, compressed: bytes, sleep: Callable[[float], None]) -> PepResponse:
@@ -213,15 +330,25 @@ def _mark(chunk: MigrationChunk, status: str, **fields: Any) -> None:
 
 
 @transaction.atomic
-def _store_answer(chunk: MigrationChunk, response: PepResponse) -> int:
-    """Record the task id and each player's validation errors; returns how many players had some."""
+def _store_answer(
+    chunk: MigrationChunk, built: ChunkBody, response: PepResponse
+) -> tuple[int, int]:
+    """Record the task id, each player's validation errors and the players' follow-up messages.
+
+    One transaction: the chunk is `accepted` exactly when its follow-ups are queued, so neither
+    a crash nor a resume can queue them twice or lose them. Returns (players with errors,
+    follow-up messages queued).
+    """
     answer = response.json() if response.body else {}
     task_id, per_player = parse_answer(answer)
-    by_id = dict(
-        Player.objects.filter(
-            player_id__in=list(per_player), pk__gte=chunk.first_pk, pk__lte=chunk.last_pk
+    members = set(built.player_pks)
+    by_id = {
+        player_id: pk
+        for player_id, pk in Player.objects.filter(
+            player_id__in=list(per_player), pk__gte=built.first_pk, pk__lte=built.last_pk
         ).values_list("player_id", "pk")
-    )
+        if pk in members
+    }
     MigrationError.objects.filter(chunk=chunk).delete()
     MigrationError.objects.bulk_create(
         MigrationError(chunk=chunk, player_id=by_id[pid], errors=errs)
@@ -236,11 +363,39 @@ def _store_answer(chunk: MigrationChunk, response: PepResponse) -> int:
         last_error="",
         answered_at=timezone.now(),
     )
+    follow_ups = _queue_follow_ups(chunk, built, refused=set(per_player))
     logger.info(
         "migration chunk accepted",
         extra={"chunk": chunk.sequence, "task_id": task_id, "players": chunk.player_count},
     )
-    return len(per_player)
+    return len(per_player), follow_ups
+
+
+def _queue_follow_ups(chunk: MigrationChunk, built: ChunkBody, *, refused: set[str]) -> int:
+    """Queue consents, verification state and tags for the chunk's players PEP took.
+
+    Players PEP refused are left out (PEP did not store them; a later run that sends them again
+    queues theirs), and so are players erased since the chunk was built.
+    """
+    members = set(built.player_pks)
+    when = timezone.now()
+    pending: list[PepMessage] = []
+    queued = 0
+    for player in selectors.players_in_pk_range(built.first_pk, built.last_pk).iterator(2000):
+        if player.pk in members and player.player_id not in refused:
+            pending.extend(messages.after_migration(player, when, run_id=chunk.run_id))
+        if len(pending) >= _ENQUEUE_BATCH:
+            queued += _enqueue(pending)
+    return queued + _enqueue(pending)
+
+
+def _enqueue(pending: list[PepMessage]) -> int:
+    """Write `pending` to the outbox and empty it; a key already taken is not written again."""
+    if not pending:
+        return 0
+    outcomes = enqueue_many(pending)
+    pending.clear()
+    return sum(isinstance(outcome, OutboxMessage) for outcome in outcomes)
 
 
 def parse_answer(answer: Any) -> tuple[str, dict[str, Any]]:

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 
 from players import profile
-from players.models import Player
+from players.models import MigrationChunk, MigrationRun, Player
 
 
 def player_get(player_id: str) -> Player | None:
@@ -46,3 +46,15 @@ def players_for_migration(filters: Mapping[str, Any]) -> QuerySet[Player]:
     if filters.get("player_ids"):
         queryset = queryset.filter(player_id__in=list(filters["player_ids"]))
     return queryset.order_by("pk")
+
+
+def migration_players_confirmed(run: MigrationRun) -> int:
+    """How many players the run's chunks PEP accepted carried (where a resumed progress starts)."""
+    accepted = run.chunks.filter(status=MigrationChunk.Status.ACCEPTED)
+    return accepted.aggregate(total=Sum("player_count"))["total"] or 0
+
+
+def players_in_pk_range(first_pk: int, last_pk: int) -> QuerySet[Player]:
+    """The players in a chunk's primary-key range that are not erased, with their consents."""
+    queryset = Player.objects.filter(pk__gte=first_pk, pk__lte=last_pk, erased_at__isnull=True)
+    return queryset.prefetch_related("consents").order_by("pk")

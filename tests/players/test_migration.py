@@ -1,9 +1,10 @@
-"""The initial load through PEP's bulk migration endpoint: chunking, errors, resume."""
+"""The initial load through PEP's bulk migration endpoint: chunking, errors, resume, follow-ups."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from io import StringIO
@@ -14,11 +15,15 @@ import requests
 import responses
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import transaction
 from django.utils import timezone
 
+from events.models import OutboxMessage
+from events.outbox import enqueue_many
 from pepbridge.pep.client import reset_pep_client
-from players import migration
-from players.models import MigrationChunk, MigrationError, MigrationRun, Player
+from players import messages, migration
+from players.models import MarketingConsent, MigrationChunk, MigrationError, MigrationRun, Player
+from tests.players.conftest import outbox
 
 pytestmark = pytest.mark.django_db
 BASE = "https://pep.test"
@@ -262,3 +267,227 @@ def test_the_command_filters_on_an_aware_registered_since(pep):
         stdout=StringIO(),
     )
     assert sent_players(migration_calls(pep)[0]) == ["p-0"]
+
+
+# --- what the batch body has no place for: consents, verification state, tags ---------------
+
+CHANGED = datetime(2024, 2, 1, 9, 0, tzinfo=UTC)
+
+
+def give_consents(player: Player, **channels: bool) -> None:
+    for channel, granted in channels.items():
+        MarketingConsent.objects.create(
+            player=player, channel=channel, granted=granted, changed_at=CHANGED
+        )
+
+
+def follow_ups_of(player_id: str) -> list[str]:
+    return sorted(
+        OutboxMessage.objects.filter(player_id=player_id).values_list("message_type", flat=True)
+    )
+
+
+def test_it_queues_consents_verification_and_tags_once_pep_accepts_the_chunk(pep):
+    (player,) = make_players(1, kyc_status="verified", email_verified=True, tags=["vip"])
+    give_consents(player, email=False, sms=True)
+    pep.add_callback(responses.POST, URL, callback=accept)
+    report = migration.migration_send(migration.migration_run_for({}))
+    body = json.loads(gzip.decompress(migration_calls(pep)[0].request.body))
+    assert set(body["players"][0]) == {
+        "playerId",
+        "firstName",
+        "country",
+        "accountStatus",
+        "selfExcluded",
+        "atRisk",
+    }
+    (consents,) = outbox("player_marketing_preferences")
+    assert consents["body"] == {
+        "playerId": "p-0",
+        "channels": {"email": False, "sms": True},
+        "date": "2024-02-01T09:00:00.000Z",
+    }
+    verifications = outbox("player_verification")
+    assert [
+        (v["body"]["verificationType"], v["body"]["verificationStatus"]) for v in verifications
+    ] == [
+        ("KYC", "VERIFIED"),
+        ("EMAIL", "VERIFIED"),
+    ]
+    assert [t["body"]["tags"] for t in outbox("player_tags")] == [["vip"]]
+    assert report.follow_ups_queued == 4
+
+
+def test_it_queues_nothing_for_a_chunk_pep_did_not_accept(pep):
+    (player,) = make_players(1)
+    give_consents(player, email=False)
+    pep.add(responses.POST, URL, status=400, json={"message": "bad"})
+    with pytest.raises(migration.MigrationStopped):
+        migration.migration_send(migration.migration_run_for({}))
+    assert not OutboxMessage.objects.exists()
+
+
+def test_it_queues_nothing_for_a_player_pep_refused(pep):
+    players = make_players(2)
+    for player in players:
+        give_consents(player, email=True)
+    pep.add_callback(responses.POST, URL, callback=lambda r: accept(r, invalid=("p-1",)))
+    migration.migration_send(migration.migration_run_for({}))
+    assert follow_ups_of("p-0") == ["player_marketing_preferences"]
+    assert follow_ups_of("p-1") == []
+
+
+def test_it_queues_each_players_follow_ups_once_across_a_resume(pep):
+    for player in make_players(3):
+        give_consents(player, email=False)
+    pep.add_callback(responses.POST, URL, callback=accept)
+    pep.add(responses.POST, URL, body=requests.exceptions.ReadTimeout("slow"))
+    pep.add_callback(responses.POST, URL, callback=accept)
+    pep.add_callback(responses.POST, URL, callback=accept)
+    with pytest.raises(migration.MigrationStopped):
+        migration.migration_send(migration.migration_run_for({}), max_players=1)
+    assert follow_ups_of("p-1") == []
+    run = migration.migration_run_for({})
+    migration.migration_send(run, max_players=1, resend_unconfirmed=True)
+    migration.migration_send(run, max_players=1, resend_unconfirmed=True)
+    assert [sent_players(c) for c in migration_calls(pep)] == [["p-0"], ["p-1"], ["p-1"], ["p-2"]]
+    for player_id in ("p-0", "p-1", "p-2"):
+        assert follow_ups_of(player_id) == ["player_marketing_preferences"]
+
+
+def test_a_second_queueing_for_the_same_run_writes_nothing(pep):
+    (player,) = make_players(1, tags=["vip"])
+    give_consents(player, sms=True)
+    pep.add_callback(responses.POST, URL, callback=accept)
+    run = migration.migration_run_for({})
+    migration.migration_send(run)
+    before = OutboxMessage.objects.count()
+    with transaction.atomic():
+        again = list(messages.after_migration(player, timezone.now(), run_id=run.pk))
+        outcomes = enqueue_many(again)
+    assert before == 2
+    assert OutboxMessage.objects.count() == before
+    assert not any(isinstance(outcome, OutboxMessage) for outcome in outcomes)
+
+
+def test_players_loaded_without_pep_reach_pep_with_their_consents(pep, tmp_path):
+    line = {
+        "playerId": "p-9",
+        "country": "CH",
+        "marketingConsents": [
+            {"channel": "email", "granted": False, "changedAt": "2024-02-01T09:00:00Z"}
+        ],
+    }
+    path = tmp_path / "players.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    call_command("load_players", str(path), "--no-pep", "--no-progress", stdout=StringIO())
+    assert not OutboxMessage.objects.exists()
+    pep.add_callback(responses.POST, URL, callback=accept)
+    call_command("pep_migrate_players", "--no-progress", stdout=StringIO())
+    assert [m["body"]["channels"] for m in outbox()] == [{"email": False}]
+
+
+# --- a re-sent chunk keeps every player of its range -----------------------------------------
+
+
+def record_chunk(run: MigrationRun, players: list[Player], **fields: Any) -> MigrationChunk:
+    sequence = run.chunks.count() + 1
+    defaults = {"body_bytes": 1, "gzip_bytes": 1, "status": "refused"}
+    return MigrationChunk.objects.create(
+        run=run,
+        sequence=sequence,
+        first_pk=players[0].pk,
+        last_pk=players[-1].pk,
+        player_count=len(players),
+        **{**defaults, **fields},
+    )
+
+
+def test_a_resent_chunk_that_no_longer_fits_is_split_and_skips_no_player(pep):
+    players = make_players(4)
+    run = migration.migration_run_for({})
+    record_chunk(run, players[:3])
+    record_chunk(run, players[3:], status="accepted")
+    pep.add_callback(responses.POST, URL, callback=accept)
+    report = migration.migration_send(run, max_players=2)
+    assert [sent_players(c) for c in migration_calls(pep)] == [["p-0", "p-1"], ["p-2"]]
+    assert report.split == {1: [3]}
+    chunks = {c.sequence: c for c in MigrationChunk.objects.all()}
+    assert (chunks[1].first_pk, chunks[1].last_pk, chunks[1].player_count) == (
+        players[0].pk,
+        players[1].pk,
+        2,
+    )
+    assert (chunks[3].first_pk, chunks[3].last_pk, chunks[3].player_count) == (
+        players[2].pk,
+        players[2].pk,
+        1,
+    )
+    assert {c.status for c in chunks.values()} == {"accepted"}
+    assert MigrationRun.objects.get().status == "finished"
+
+
+def test_the_parts_of_a_split_chunk_are_recorded_before_any_is_sent(pep):
+    players = make_players(3)
+    run = migration.migration_run_for({})
+    record_chunk(run, players)
+    pep.add(responses.POST, URL, status=500)
+    with pytest.raises(migration.MigrationStopped, match="outcome unknown"):
+        migration.migration_send(run, max_players=2)
+    split_off = MigrationChunk.objects.get(sequence=2)
+    assert split_off.status == "refused"
+    assert "split off chunk 1" in split_off.last_error
+    pep.add_callback(responses.POST, URL, callback=accept)
+    report = migration.migration_send(run, max_players=2)
+    assert sent_players(migration_calls(pep)[-1]) == ["p-2"]
+    assert report.unconfirmed == [1]
+
+
+def test_a_resent_chunk_that_still_fits_carries_exactly_its_players(pep):
+    players = make_players(3)
+    run = migration.migration_run_for({})
+    record_chunk(run, players[:2])
+    record_chunk(run, players[2:], status="accepted")
+    pep.add_callback(responses.POST, URL, callback=accept)
+    report = migration.migration_send(run, max_players=5)
+    assert [sent_players(c) for c in migration_calls(pep)] == [["p-0", "p-1"]]
+    assert report.split == {}
+
+
+def test_the_command_reports_a_split(pep):
+    players = make_players(3)
+    record_chunk(migration.migration_run_for({}), players)
+    pep.add_callback(responses.POST, URL, callback=accept)
+    out = StringIO()
+    call_command("pep_migrate_players", "--max-players", "2", "--no-progress", stdout=out)
+    assert "Chunk 1 no longer fit one request: split, the rest as chunks 2." in out.getvalue()
+
+
+# --- the progress of a resumed run ------------------------------------------------------------
+
+
+class Terminal(StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_resumed_runs_progress_starts_at_the_players_already_confirmed(pep, monkeypatch):
+    make_players(5)
+    pep.add_callback(responses.POST, URL, callback=accept)
+    pep.add_callback(responses.POST, URL, callback=accept)
+    pep.add(responses.POST, URL, status=400, json={"message": "bad"})
+    with pytest.raises(CommandError):
+        call_command(
+            "pep_migrate_players", "--max-players", "1", "--no-progress", stdout=StringIO()
+        )
+    pep.add_callback(responses.POST, URL, callback=accept)
+    screen = Terminal()
+    monkeypatch.setattr("sys.stderr", screen)
+    call_command("pep_migrate_players", "--max-players", "1", stdout=StringIO())
+    frames = [frame for frame in screen.getvalue().split("\r") if frame.strip()]
+    assert [re.search(r"\] (\S+) \((\d+)%", frame).groups() for frame in frames] == [
+        ("2/5", "40"),
+        ("3/5", "60"),
+        ("4/5", "80"),
+        ("5/5", "100"),
+    ]

@@ -16,8 +16,9 @@ from players.loading import ProgressBar
 class Command(BaseCommand):
     help = (
         "Send all players, or a filtered set, to PEP's bulk migration endpoint in gzip chunks of "
-        "at most 20,000 players and 15 MB. Run it again after an interruption: it resumes after "
-        "the last chunk PEP accepted and never sends a chunk twice."
+        "at most 20,000 players and 15 MB, then queue each accepted player's consents, "
+        "verification state and tags in the outbox. Run it again after an interruption: it "
+        "resumes after the last chunk PEP accepted and never sends a chunk twice."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -84,6 +85,15 @@ class Command(BaseCommand):
             f"{report.players_with_errors:,} players have PEP validation errors "
             f"(players.MigrationError)."
         )
+        self.stdout.write(
+            f"Queued {report.follow_ups_queued:,} consent, verification and tag messages for "
+            "the players PEP accepted (the outbox delivers them)."
+        )
+        for sequence, parts in report.split.items():
+            listed = ", ".join(str(n) for n in parts)
+            self.stdout.write(
+                f"Chunk {sequence} no longer fit one request: split, the rest as chunks {listed}."
+            )
         if report.unconfirmed:
             listed = ", ".join(str(n) for n in report.unconfirmed)
             self.stdout.write(
