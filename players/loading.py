@@ -110,13 +110,18 @@ class ProgressBar:
         self.stream = stream or sys.stderr
         self.started = time.monotonic()
         self.enabled = self.stream.isatty()
+        # The first figure reported: a resumed run starts past zero, and what it had done before
+        # is not part of this run's rate.
+        self.baseline: int | None = None
 
     def __call__(self, done: int) -> None:
         if not self.enabled:
             return
+        if self.baseline is None:
+            self.baseline, self.started = done, time.monotonic()
         share = min(done / self.total, 1.0)
         filled = int(share * 30)
-        rate = done / max(time.monotonic() - self.started, 1e-6)
+        rate = (done - self.baseline) / max(time.monotonic() - self.started, 1e-6)
         self.stream.write(
             f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{self.total:,}"
             f" ({share:.0%}, {rate:,.0f}/s)"
