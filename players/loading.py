@@ -104,11 +104,19 @@ def _flush(
 class ProgressBar:
     """A one-line progress bar on a terminal stream; silent when the stream is not a terminal."""
 
-    def __init__(self, total: int, *, label: str, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        total: int,
+        *,
+        label: str,
+        stream: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.total = max(total, 1)
         self.label = label
         self.stream = stream or sys.stderr
-        self.started = time.monotonic()
+        self.clock = clock
+        self.started = clock()
         self.enabled = self.stream.isatty()
         # The first figure reported: a resumed run starts past zero, and what it had done before
         # is not part of this run's rate.
@@ -117,11 +125,12 @@ class ProgressBar:
     def __call__(self, done: int) -> None:
         if not self.enabled:
             return
+        now = self.clock()
         if self.baseline is None:
-            self.baseline, self.started = done, time.monotonic()
+            self.baseline, self.started = done, now
         share = min(done / self.total, 1.0)
         filled = int(share * 30)
-        rate = (done - self.baseline) / max(time.monotonic() - self.started, 1e-6)
+        rate = (done - self.baseline) / max(now - self.started, 1e-6)
         self.stream.write(
             f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{self.total:,}"
             f" ({share:.0%}, {rate:,.0f}/s)"

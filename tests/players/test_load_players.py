@@ -143,22 +143,17 @@ def test_it_names_the_file_to_the_change_hooks(tmp_path, hooks):
     assert hooks.causes == [f"loader:{path}"]
 
 
-def test_the_progress_rate_counts_only_this_runs_work(monkeypatch):
+def test_the_progress_rate_counts_only_this_runs_work():
     """A resumed run starts at the players done before; they are not part of its rate."""
-    from players import loading
+    from players.loading import ProgressBar
 
     class Terminal(StringIO):
         def isatty(self) -> bool:
             return True
 
     moments = iter([90.0, 100.0, 102.0])  # created; the first report; two seconds later
-    monkeypatch.setattr(loading.time, "monotonic", lambda: next(moments))
     screen = Terminal()
-    bar = loading.ProgressBar(
-        10_000,
-        label="players",
-        stream=screen,
-    )
+    bar = ProgressBar(10_000, label="players", stream=screen, clock=lambda: next(moments))
     bar(8_000)  # resumed: 8,000 confirmed before this run
     bar(8_100)
     assert screen.getvalue().rstrip().endswith("8,100/10,000 (81%, 50/s)")
