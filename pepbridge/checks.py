@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Warning, register
+from django.core.checks import Error, Warning, register
 
 from pepbridge.pep.contract import MESSAGE_TYPES
 
@@ -78,6 +78,26 @@ def check_drain_fits_task_timeout(app_configs: Any, **kwargs: Any) -> list[Warni
             "Q_TIMEOUT (and Q_RETRY above it) or lower OUTBOX_DRAIN_MAX_SECONDS, or django-q2 "
             "kills passes and PEP receives their last messages twice.",
             id="pepbridge.W004",
+        )
+    ]
+
+
+@register()
+def check_lease_outlives_a_request(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """A worker sends a row only while its lease outlives the request: else it sends nothing."""
+    from events.services.delivery import LEASE_SLACK_SECONDS  # app code: import when checked
+
+    lease = settings.OUTBOX_LEASE_SECONDS
+    needed = settings.PEP_CONNECT_TIMEOUT + settings.PEP_READ_TIMEOUT + LEASE_SLACK_SECONDS
+    if lease > needed:
+        return []
+    return [
+        Error(
+            f"OUTBOX_LEASE_SECONDS ({lease:g} s) does not outlive one request to PEP "
+            f"({needed:g} s): workers would claim rows and send none.",
+            hint="Raise OUTBOX_LEASE_SECONDS above PEP_CONNECT_TIMEOUT + PEP_READ_TIMEOUT + "
+            f"{LEASE_SLACK_SECONDS:g} s (default 120 s), or lower the PEP timeouts.",
+            id="pepbridge.E001",
         )
     ]
 

@@ -46,6 +46,9 @@ DB_BACKOFF_CAP = 30.0
 # transactions, not a hundred. Measured (bench/delivery.py, SQLite, one worker): chunks of 10
 # gave 0.57 of the plain-HTTP ceiling, chunks of 50 with 100-row claims 0.70.
 FLUSH_ROWS = 50
+# A send starts only while the row's lease outlives it by this much (room to write its outcome);
+# a lease shorter than one request plus this can send nothing (system check pepbridge.E001).
+LEASE_SLACK_SECONDS = 5.0
 FLUSH_SECONDS = 1.0
 # The clock of drain deadlines and chunk timing (tests replace it to simulate slow sends).
 _clock = time.monotonic
@@ -86,13 +89,16 @@ def deliver_batch(
     killed mid-batch leaves at most one unwritten chunk to be sent again (at least once).
     """
     request_seconds = sum(client.timeout)
-    margin = timedelta(seconds=request_seconds + 5)
+    margin = timedelta(seconds=request_seconds + LEASE_SLACK_SECONDS)
     results: list[Result] = []
     chunk: list[Result] = []
     chunk_started = _clock()
     for index, row in enumerate(rows):
         late = deadline is not None and _clock() + request_seconds > deadline
         if late or _lease_too_short(row, margin):
+            if index == 0 and not late:
+                logger.warning("outbox lease too short to send; see system check pepbridge.E001",
+                               extra={"message_id": row.pk})  # fmt: skip
             release(rows[index:])
             break
         chunk.append(_send(row, client))
@@ -297,7 +303,8 @@ def _pass(worker: str, client: PepClient, deadline: float) -> tuple[int, float |
     if rows:
         finish_by = deadline + sum(client.timeout)
         sent = deliver_batch(rows, worker=worker, client=client, deadline=finish_by)
-        return len(sent), 0.0
+        # Claimed but all released unsent: poll, do not spin on the same rows.
+        return len(sent), (0.0 if sent else BUSY_POLL)
     now = timezone.now()
     wait = selectors.seconds_until_due(now, paused=endpoints.paused(now))
     # Due rows that could not be claimed (rate limit, a rival worker's claim): poll.

@@ -443,3 +443,16 @@ def test_an_expired_probes_late_result_is_ignored(outbox_pep, outbox_client) -> 
     EndpointState.objects.update(retry_at=timezone.now() + timedelta(seconds=300))
     services.deliver_batch(probe, worker="new", client=outbox_client)
     assert EndpointState.objects.get().circuit == "half_open"
+
+
+def test_a_lease_too_short_for_one_request_backs_off_and_says_why(
+    outbox_pep, outbox_client, settings, caplog
+) -> None:
+    """Such a lease fails system check E001; should it run anyway, the worker must not spin."""
+    settings.OUTBOX_LEASE_SECONDS = 5.0  # under connect + read timeout + slack
+    put(message("p-1", 1))
+    sent, wait = delivery._pass("w1", outbox_client, deadline=delivery._clock() + 5)
+    assert (sent, wait) == (0, delivery.BUSY_POLL)  # claimed, released unsent: poll, not 0
+    assert "outbox lease too short to send" in caplog.text
+    row = OutboxMessage.objects.get()
+    assert (row.status, row.attempts, row.claimed_by) == (Status.PENDING, 0, "")
