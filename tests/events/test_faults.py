@@ -92,20 +92,25 @@ def test_a_400_dead_letters_at_once_with_peps_error(outbox_pep, outbox_client) -
     assert "unknown player" in row.last_error
 
 
+def _claim_failing(monkeypatch, error: Exception, times: int) -> None:
+    """The worker's claim raises `error` the first `times` calls, then works again."""
+    real_claim = delivery.claim_due
+    failures = iter([True] * times)
+
+    def failing_claim(**kwargs):
+        if next(failures, False):
+            raise error
+        return real_claim(**kwargs)
+
+    monkeypatch.setattr(delivery, "claim_due", failing_claim)
+
+
 def test_the_worker_backs_off_while_the_database_is_unreachable(
     outbox_pep, outbox_client, monkeypatch, caplog
 ) -> None:
     outbox_pep.post(URL, status=200)
     put(message("p-1", 1))
-    real_claim = delivery.claim_due
-    failures = iter([True, True])
-
-    def flaky_claim(**kwargs):
-        if next(failures, False):
-            raise OperationalError("server closed the connection unexpectedly")
-        return real_claim(**kwargs)
-
-    monkeypatch.setattr(delivery, "claim_due", flaky_claim)
+    _claim_failing(monkeypatch, OperationalError("server closed the connection unexpectedly"), 2)
     monkeypatch.setattr(delivery, "_drop_connection", lambda: None)  # keep the test transaction
     sleeps: list[float] = []
     assert drain(outbox_client, sleep=sleeps.append) == 1
@@ -119,15 +124,8 @@ def test_a_database_error_from_a_bug_is_logged_as_one_and_backed_off(
 ) -> None:
     outbox_pep.post(URL, status=200)
     put(message("p-1", 1))
-    real_claim = delivery.claim_due
-    failures = iter([True])
-
-    def buggy_claim(**kwargs):
-        if next(failures, False):
-            raise IntegrityError("NOT NULL constraint failed: events_outboxmessage.path")
-        return real_claim(**kwargs)
-
-    monkeypatch.setattr(delivery, "claim_due", buggy_claim)
+    bug = IntegrityError("NOT NULL constraint failed: events_outboxmessage.path")
+    _claim_failing(monkeypatch, bug, 1)
     dropped: list[bool] = []
     monkeypatch.setattr(delivery, "_drop_connection", lambda: dropped.append(True))
     sleeps: list[float] = []
@@ -145,15 +143,7 @@ def test_a_connection_fault_is_an_outage_not_a_bug(
 ) -> None:
     outbox_pep.post(URL, status=200)
     put(message("p-1", 1))
-    real_claim = delivery.claim_due
-    failures = iter([True])
-
-    def flaky_claim(**kwargs):
-        if next(failures, False):
-            raise OperationalError("server closed the connection unexpectedly")
-        return real_claim(**kwargs)
-
-    monkeypatch.setattr(delivery, "claim_due", flaky_claim)
+    _claim_failing(monkeypatch, OperationalError("server closed the connection unexpectedly"), 1)
     monkeypatch.setattr(delivery, "_drop_connection", lambda: None)
     drain(outbox_client)
     assert [r.levelname for r in caplog.records if "outbox" in r.getMessage()] == ["WARNING"]
