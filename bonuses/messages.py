@@ -1,6 +1,6 @@
 """Translate bonuses into PEP messages and put them in the outbox (inside the caller's transaction).
 
-Choices where PEP's contract is silent (docs/contract.md, "Bonus messages"):
+Choices where PEP's contract is silent (docs/contract.md, "Assign bonus", its last paragraph):
 
 - A bonus worth a percentage (deposit match, cashback) is reported granted with amount 0: the
   money only exists once the player deposits or loses.

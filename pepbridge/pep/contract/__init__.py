@@ -1,9 +1,10 @@
 """PEP's Platform API wire format, described once: the outbox builders and the sandbox both use it.
 
 Each endpoint is keyed by a stable message type (the outbox's `message_type`). Bodies are checked
-against the shapes in /work/shared/pep-api/platform-api.md; where PEP has published nothing the
-shape is our documented choice (docs/contract.md) and the path can be overridden with a
-`PEP_PATH_<KEY>` environment variable (settings.PEP_PATHS), so fixing it needs no release.
+against the shapes in docs/pep-api/platform-api.md (our snapshot of PEP's contract); where PEP has
+published nothing the shape is our documented choice (docs/contract.md) and the path can be
+overridden with a `PEP_PATH_<KEY>` environment variable (settings.PEP_PATHS),
+so fixing it needs no release.
 
 The package: `spec` (Field, Spec, Endpoint), `bodies` (the request bodies), `table` (endpoints
 and paths), `validation` (the engine). Import from here; the split is an implementation detail.
