@@ -1,0 +1,158 @@
+"""Figures read from the database at scrape time: backlog, circuits, assign-bonus requests.
+
+These describe state every process shares, so they come from the tables rather than from
+process counters, and are right whatever process answers the scrape. Each is a bounded query
+(a LIMIT, an index range, or the planner's estimate), never a count over the whole outbox, so a
+scrape costs the same with a million pending rows (tests/pepbridge/test_metrics_db.py bounds the
+query count). docs/operations.md says which figures are estimates.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from django.db import connection
+from django.db.models import QuerySet
+from django.utils import timezone
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from bonuses.models import AssignmentConflict, BonusAssignment, RejectedAssignment
+from events import selectors
+from events.models import EndpointState, OutboxMessage
+
+Status = OutboxMessage.Status
+# Counted exactly up to this many rows; above it the figure is PostgreSQL's planner estimate
+# (on SQLite, the bound itself: a lower bound). Reading 10,000 index entries takes a few ms.
+EXACT_UP_TO = 10_000
+# How many of the longest-due rows are checked for being a player's head (sendable now).
+DUE_CANDIDATES = 100
+WINDOW = timedelta(hours=1)
+
+
+def bounded_count(rows: QuerySet) -> tuple[int, bool]:  # type: ignore[type-arg]
+    """Count `rows` up to EXACT_UP_TO; beyond it estimate. Returns (figure, is_estimate)."""
+    exact = rows.values("pk")[: EXACT_UP_TO + 1].count()
+    if exact <= EXACT_UP_TO:
+        return exact, False
+    if connection.vendor == "postgresql":
+        return max(_planner_estimate(rows), exact), True
+    return exact, True
+
+
+def _planner_estimate(rows: QuerySet) -> int:  # type: ignore[type-arg]
+    """PostgreSQL's row estimate for `rows` (from ANALYZE statistics), without running it."""
+    plan = json.loads(rows.values("pk").explain(format="json"))
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def oldest_due_age(now: datetime) -> float:
+    """Seconds the longest-due sendable row (a player's head, not in flight) has waited.
+
+    Only the DUE_CANDIDATES longest-due rows (by the due index) are checked for being heads, so
+    the cost does not grow with the backlog. If all of them wait behind their player's earlier
+    row (in backoff or in flight), the figure is 0: a lower bound, and by design those rows wait.
+    """
+    candidates = (
+        OutboxMessage.objects.filter(status=Status.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at", "id")
+        .values("pk")[:DUE_CANDIDATES]
+    )
+    oldest = (
+        selectors.heads(now)
+        .filter(pk__in=candidates)
+        .order_by("next_attempt_at", "id")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    return round((now - oldest).total_seconds(), 3) if oldest else 0.0
+
+
+def assign_bonus_last_hour(now: datetime) -> dict[str, tuple[int, bool]]:
+    """PEP's assign-bonus requests first seen in the last hour, by outcome."""
+    since = now - WINDOW
+    return {
+        # Naming every status lets PostgreSQL use the (status, received_at) index.
+        "accepted": bounded_count(
+            BonusAssignment.objects.filter(
+                status__in=BonusAssignment.Status.values, received_at__gte=since
+            )
+        ),
+        "rejected": bounded_count(RejectedAssignment.objects.filter(first_seen_at__gte=since)),
+        # One row per distinct conflicting body: a small table, bounded all the same.
+        "conflict": bounded_count(AssignmentConflict.objects.filter(last_seen_at__gte=since)),
+    }
+
+
+def oldest_unprocessed_assignment_age(now: datetime) -> float:
+    """Seconds the oldest accepted, not yet processed assign-bonus request has waited."""
+    oldest = (
+        BonusAssignment.objects.filter(status=BonusAssignment.Status.ACCEPTED)
+        .order_by("received_at")
+        .values_list("received_at", flat=True)
+        .first()
+    )
+    return round((now - oldest).total_seconds(), 3) if oldest else 0.0
+
+
+class DatabaseCollector(Collector):
+    """Reads the shared state at each scrape (registered per scrape, never globally)."""
+
+    def collect(self) -> Iterator[Metric]:
+        now = timezone.now()
+        yield from self._outbox(now)
+        yield self._circuits()
+        yield from self._assignments(now)
+
+    def _outbox(self, now: datetime) -> Iterator[Metric]:
+        rows = GaugeMetricFamily(
+            "pepbridge_outbox_rows",
+            "Outbox rows by status: pending (not yet delivered) and failed (dead letters). "
+            "Exact up to 10,000, an estimate above (see pepbridge_outbox_rows_estimated).",
+            labels=["status"],
+        )
+        estimated = GaugeMetricFamily(
+            "pepbridge_outbox_rows_estimated",
+            "1 when pepbridge_outbox_rows of that status is an estimate, 0 when exact.",
+            labels=["status"],
+        )
+        for status in (Status.PENDING, Status.FAILED):
+            figure, is_estimate = bounded_count(OutboxMessage.objects.filter(status=status))
+            rows.add_metric([status], figure)
+            estimated.add_metric([status], int(is_estimate))
+        yield rows
+        yield estimated
+        yield GaugeMetricFamily(
+            "pepbridge_outbox_oldest_due_age_seconds",
+            "How long the longest-due sendable message (a player's head) has been due.",
+            value=oldest_due_age(now),
+        )
+
+    def _circuits(self) -> Metric:
+        family = GaugeMetricFamily(
+            "pepbridge_pep_circuit_state",
+            "Circuit breaker toward PEP per endpoint: 1 for its current state.",
+            labels=["endpoint", "state"],
+        )
+        for state in EndpointState.objects.order_by("message_type"):
+            for circuit in EndpointState.Circuit.values:
+                family.add_metric([state.message_type, circuit], int(state.circuit == circuit))
+        return family
+
+    def _assignments(self, now: datetime) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "pepbridge_assign_bonus_requests_last_hour",
+            "PEP's assign-bonus requests first seen in the last hour, by outcome: accepted "
+            "(202), rejected (400), conflict (409, another body under a known requestId).",
+            labels=["outcome"],
+        )
+        for outcome, (figure, _estimate) in assign_bonus_last_hour(now).items():
+            family.add_metric([outcome], figure)
+        yield family
+        yield GaugeMetricFamily(
+            "pepbridge_assign_bonus_oldest_unprocessed_age_seconds",
+            "How long the oldest accepted assign-bonus request has waited for its grants.",
+            value=oldest_unprocessed_assignment_age(now),
+        )

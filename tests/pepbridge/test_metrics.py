@@ -1,0 +1,191 @@
+"""GET /metrics: who may scrape it, that it parses, and that the process counters move."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from datetime import timedelta
+
+import pytest
+import requests
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
+
+from events.models import EndpointState
+from events.services import endpoints
+from events.services.claim import claim_due
+from events.services.delivery import deliver_batch
+from pepbridge.pep.client import PepClient
+from pepbridge.pep.errors import PepPermanentError, PepTransientError
+from tests.events.outbox_fixtures import BASE, message, put
+
+pytestmark = pytest.mark.django_db
+URL = "/metrics"
+TOKEN = {"Authorization": "Bearer monitor-token"}
+
+
+@pytest.fixture(autouse=True)
+def health_settings(settings):
+    settings.HEALTH_TOKEN = "monitor-token"
+    settings.HEALTH_ALLOWED_NETWORKS = []
+    settings.HEALTH_MAX_DUE_AGE = 300.0
+    return settings
+
+
+def value(name: str, **labels: str) -> float:
+    """A sample of this process's registry, 0 if it was never recorded."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def scrape(client) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    """Scrape /metrics and parse it with prometheus_client's own parser: name -> labels -> value."""
+    response = client.get(URL, headers=TOKEN)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain; version=")
+    samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(response.content.decode()):
+        for sample in family.samples:
+            key = tuple(sorted(sample.labels.items()))
+            samples.setdefault(sample.name, {})[key] = sample.value
+    return samples
+
+
+def test_it_refuses_anonymous_scrapers(client) -> None:
+    response = client.get(URL)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="metrics"'
+    assert b"pepbridge_" not in response.content
+
+
+def test_it_refuses_a_wrong_token(client) -> None:
+    assert client.get(URL, headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_it_refuses_a_non_staff_session(client) -> None:
+    client.force_login(get_user_model().objects.create_user("not-staff"))
+    assert client.get(URL).status_code == 401
+
+
+def test_it_answers_a_staff_session(client) -> None:
+    client.force_login(get_user_model().objects.create_user("ops", is_staff=True))
+    assert client.get(URL).status_code == 200
+
+
+def test_it_answers_a_client_in_the_allowed_networks(client, health_settings) -> None:
+    health_settings.HEALTH_ALLOWED_NETWORKS = [ipaddress.ip_network("127.0.0.0/8")]
+    assert client.get(URL).status_code == 200
+
+
+def test_the_exposition_parses_and_names_every_figure(client) -> None:
+    EndpointState.objects.create(message_type="game_round", circuit="open")
+    samples = scrape(client)
+    for name in (
+        "pepbridge_outbox_rows",
+        "pepbridge_outbox_rows_estimated",
+        "pepbridge_outbox_oldest_due_age_seconds",
+        "pepbridge_pep_circuit_state",
+        "pepbridge_assign_bonus_requests_last_hour",
+        "pepbridge_assign_bonus_oldest_unprocessed_age_seconds",
+        "pepbridge_pep_requests_in_flight",
+    ):
+        assert name in samples, name
+    circuit = samples["pepbridge_pep_circuit_state"]
+    assert circuit[(("endpoint", "game_round"), ("state", "open"))] == 1
+    assert circuit[(("endpoint", "game_round"), ("state", "closed"))] == 0
+
+
+def test_a_delivery_moves_the_counters(client, outbox_pep, outbox_client) -> None:
+    outbox_pep.post(f"{BASE}/rx-api/test/game_round", status=202)
+    outbox_pep.post(f"{BASE}/rx-api/test/money_transaction", status=400, json={"error": "x"})
+    put(message("p1", 1), message("p2", 1, message_type="money_transaction"))
+    delivered = value("pepbridge_delivery_attempts_total", message_type="game_round",
+                      outcome="delivered")  # fmt: skip
+    failed = value("pepbridge_delivery_attempts_total", message_type="money_transaction",
+                   outcome="failed")  # fmt: skip
+    latency = value("pepbridge_pep_request_duration_seconds_count", endpoint="other",
+                    method="POST", outcome="2xx")  # fmt: skip
+    refreshes = value("pepbridge_pep_token_refreshes_total", outcome="ok")
+
+    rows = claim_due(worker="w", limit=10, now=timezone.now())
+    deliver_batch(rows, worker="w", client=outbox_client)
+
+    samples = scrape(client)
+    attempts = samples["pepbridge_delivery_attempts_total"]
+    assert attempts[(("message_type", "game_round"), ("outcome", "delivered"))] == delivered + 1
+    assert attempts[(("message_type", "money_transaction"), ("outcome", "failed"))] == failed + 1
+    count = samples["pepbridge_pep_request_duration_seconds_count"]
+    assert count[(("endpoint", "other"), ("method", "POST"), ("outcome", "2xx"))] == latency + 1
+    token = samples["pepbridge_pep_token_refreshes_total"][(("outcome", "ok"),)]
+    assert token == refreshes + 1
+    assert samples["pepbridge_pep_requests_in_flight"][()] == 0
+
+
+def test_the_latency_label_is_the_contract_endpoint_not_the_player_path(pep_http) -> None:
+    pep_http.post(f"{BASE}/api/oauth/v1/token", json={"accessToken": "t", "expiresIn": 3600})
+    pep_http.delete(f"{BASE}/api/players-data/v1/players/p-secret", status=204)
+    pep = PepClient(base_url=BASE, client_id="id", client_secret="s", attempts=1)
+    before = value("pepbridge_pep_request_duration_seconds_count", endpoint="player_delete",
+                   method="DELETE", outcome="2xx")  # fmt: skip
+
+    pep.request("DELETE", "/api/players-data/v1/players/p-secret")
+
+    after = value("pepbridge_pep_request_duration_seconds_count", endpoint="player_delete",
+                  method="DELETE", outcome="2xx")  # fmt: skip
+    assert after == before + 1
+    label_values = {v for family in REGISTRY.collect() for s in family.samples
+                    for v in s.labels.values()}  # fmt: skip
+    assert not any("p-secret" in label for label in label_values)
+
+
+def test_a_refused_token_request_counts_as_a_failed_refresh(pep_http) -> None:
+    pep_http.post(f"{BASE}/api/oauth/v1/token", status=401, json={"error": "invalid_client"})
+    pep = PepClient(base_url=BASE, client_id="id", client_secret="s", attempts=1)
+    before = value("pepbridge_pep_token_refreshes_total", outcome="failed")
+
+    with pytest.raises(PepPermanentError):
+        pep.request("POST", "/rx-api/transactions/v1/game-transaction-round", body=b"{}")
+
+    assert value("pepbridge_pep_token_refreshes_total", outcome="failed") == before + 1
+
+
+def test_a_request_without_an_answer_is_timed_under_its_error_class(pep_http) -> None:
+    pep_http.post(f"{BASE}/api/oauth/v1/token", json={"accessToken": "t", "expiresIn": 3600})
+    pep_http.post(f"{BASE}/rx-api/crm/v1/trigger-action", body=requests.ConnectionError("down"))
+    pep = PepClient(base_url=BASE, client_id="id", client_secret="s", attempts=1)
+    labels = {"endpoint": "crm_trigger", "method": "POST", "outcome": "connection"}
+    before = value("pepbridge_pep_request_duration_seconds_count", **labels)
+
+    with pytest.raises(PepTransientError, match="could not reach PEP"):
+        pep.request("POST", "/rx-api/crm/v1/trigger-action", body=b"{}", retry=False)
+
+    assert value("pepbridge_pep_request_duration_seconds_count", **labels) == before + 1
+    assert value("pepbridge_pep_requests_in_flight") == 0
+
+
+def test_an_empty_rate_limit_bucket_counts_a_wait(settings) -> None:
+    settings.OUTBOX_RATE_LIMITS = {"game_round": (10, 60)}  # a burst of one
+    now = timezone.now()
+    before = value("pepbridge_rate_limit_waits_total", endpoint="game_round")
+
+    assert endpoints.reserve("game_round", 5, now) == 1
+    assert value("pepbridge_rate_limit_waits_total", endpoint="game_round") == before
+    assert endpoints.reserve("game_round", 5, now + timedelta(milliseconds=1)) == 0
+
+    assert value("pepbridge_rate_limit_waits_total", endpoint="game_round") == before + 1
+
+
+def test_a_degraded_healthz_logs_one_warning_and_no_error(client, caplog) -> None:
+    EndpointState.objects.create(message_type="game_round", circuit="open")
+    caplog.set_level(logging.INFO)
+
+    response = client.get("/healthz", headers=TOKEN)
+
+    assert response.status_code == 503
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == []
+    warnings = [r for r in caplog.records if r.getMessage() == "healthz degraded"]
+    assert len(warnings) == 1
+    assert warnings[0].levelno == logging.WARNING
+    assert warnings[0].problems == "circuit_open"
