@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -24,6 +28,7 @@ from tests.events.outbox_fixtures import BASE, message, put
 pytestmark = pytest.mark.django_db
 URL = "/metrics"
 TOKEN = {"Authorization": "Bearer monitor-token"}
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -189,3 +194,35 @@ def test_a_degraded_healthz_logs_one_warning_and_no_error(client, caplog) -> Non
     assert len(warnings) == 1
     assert warnings[0].levelno == logging.WARNING
     assert warnings[0].problems == "circuit_open"
+
+
+COUNT_IN_A_WORKER = """
+from pepbridge import metrics
+metrics.attempts_recorded([("game_round", "delivered")] * {n})
+metrics.rate_limit_reserved("game_round", 5, 0)
+"""
+SCRAPE = "import sys; from pepbridge import metrics; sys.stdout.buffer.write(metrics.exposition())"
+
+
+def run_python(code: str, multiproc_dir: Path) -> bytes:
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(multiproc_dir)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, check=True, cwd=ROOT
+    )
+    return done.stdout
+
+
+def test_in_multiprocess_mode_a_scrape_adds_up_every_process(tmp_path: Path) -> None:
+    run_python(COUNT_IN_A_WORKER.format(n=2), tmp_path)
+    run_python(COUNT_IN_A_WORKER.format(n=3), tmp_path)  # another worker, since exited
+
+    body = run_python(SCRAPE, tmp_path).decode()
+
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+    }
+    delivered = (("message_type", "game_round"), ("outcome", "delivered"))
+    assert samples[("pepbridge_delivery_attempts_total", delivered)] == 5
+    assert samples[("pepbridge_rate_limit_waits_total", (("endpoint", "game_round"),))] == 2
