@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -51,18 +51,32 @@ def _planner_estimate(rows: QuerySet) -> int:  # type: ignore[type-arg]
 def oldest_due_age(now: datetime) -> float:
     """Seconds the longest-due sendable row (a player's head, not in flight) has waited.
 
-    Only the DUE_CANDIDATES longest-due rows (by the due index) are checked for being heads, so
-    the cost does not grow with the backlog. If all of them wait behind their player's earlier
-    row (in backoff or in flight), the figure is 0: a lower bound, and by design those rows wait.
+    Only the DUE_CANDIDATES longest-due rows (by the due index) are checked, each by an index
+    range over its player's earlier rows, so the cost does not grow with the backlog. If all of
+    them wait behind their player's earlier row (in backoff or in flight), the figure is 0: a
+    lower bound, and by design those rows wait. Unlike the claim (events.selectors.heads) it
+    does not look for a *later* row of the player in flight: that would read all the player's
+    rows, and it only differs for a message that arrived late, for at most one lease.
     """
     candidates = (
         OutboxMessage.objects.filter(status=Status.PENDING, next_attempt_at__lte=now)
         .order_by("next_attempt_at", "id")
         .values("pk")[:DUE_CANDIDATES]
     )
+    earlier = (
+        OutboxMessage.objects.filter(
+            status=Status.PENDING,
+            player_id=OuterRef("player_id"),
+            # A range on outbox_player_head_idx: only rows up to this one's occurred_at.
+            occurred_at__lte=OuterRef("occurred_at"),
+        )
+        .exclude(pk=OuterRef("pk"))
+        .filter(Q(occurred_at__lt=OuterRef("occurred_at")) | Q(id__lt=OuterRef("id")))
+    )
     oldest = (
-        selectors.heads(now)
-        .filter(pk__in=candidates)
+        OutboxMessage.objects.filter(pk__in=candidates)
+        .filter(selectors.lease_free(now))
+        .filter(~Exists(earlier))
         .order_by("next_attempt_at", "id")
         .values_list("next_attempt_at", flat=True)
         .first()
