@@ -27,6 +27,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -111,7 +112,7 @@ def attempts_recorded(outcomes: Iterable[tuple[str, str]]) -> None:
 class _DefaultRegistry(Collector):
     """This process's default registry (our metrics, process and platform figures)."""
 
-    def collect(self) -> Iterable:  # type: ignore[type-arg]
+    def collect(self) -> Iterable[Metric]:
         return REGISTRY.collect()
 
 

@@ -10,10 +10,13 @@ query count). docs/operations.md says which figures are estimates.
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -31,8 +34,10 @@ EXACT_UP_TO = 10_000
 DUE_CANDIDATES = 100
 WINDOW = timedelta(hours=1)
 
+logger = logging.getLogger(__name__)
 
-def bounded_count(rows: QuerySet) -> tuple[int, bool]:  # type: ignore[type-arg]
+
+def bounded_count(rows: QuerySet[Any]) -> tuple[int, bool]:
     """Count `rows` up to EXACT_UP_TO; beyond it estimate. Returns (figure, is_estimate)."""
     exact = rows.values("pk")[: EXACT_UP_TO + 1].count()
     if exact <= EXACT_UP_TO:
@@ -42,7 +47,7 @@ def bounded_count(rows: QuerySet) -> tuple[int, bool]:  # type: ignore[type-arg]
     return exact, True
 
 
-def _planner_estimate(rows: QuerySet) -> int:  # type: ignore[type-arg]
+def _planner_estimate(rows: QuerySet[Any]) -> int:
     """PostgreSQL's row estimate for `rows` (from ANALYZE statistics), without running it."""
     plan = json.loads(rows.values("pk").explain(format="json"))
     return int(plan[0]["Plan"]["Plan Rows"])
@@ -115,10 +120,29 @@ class DatabaseCollector(Collector):
     """Reads the shared state at each scrape (registered per scrape, never globally)."""
 
     def collect(self) -> Iterator[Metric]:
-        now = timezone.now()
-        yield from self._outbox(now)
-        yield self._circuits()
-        yield from self._assignments(now)
+        """Every database figure, or none and `pepbridge_metrics_database_up 0` on a DB error.
+
+        The figures are read before any is yielded, so a failing query never leaves a scrape
+        with half of them; the process metrics beside them are still served.
+        """
+        started = time.monotonic()
+        try:
+            now = timezone.now()
+            families = [*self._outbox(now), self._circuits(), *self._assignments(now)]
+        except DatabaseError:
+            logger.exception("metrics_database_failed")
+            families = []
+        yield from families
+        yield GaugeMetricFamily(
+            "pepbridge_metrics_database_up",
+            "1 when this scrape could read the database figures, 0 when a query failed.",
+            value=int(bool(families)),
+        )
+        yield GaugeMetricFamily(
+            "pepbridge_metrics_database_seconds",
+            "How long this scrape took to read the database figures.",
+            value=round(time.monotonic() - started, 6),
+        )
 
     def _outbox(self, now: datetime) -> Iterator[Metric]:
         rows = GaugeMetricFamily(

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 from django.contrib.auth import get_user_model
+from django.db import OperationalError
 from django.utils import timezone
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
@@ -21,6 +22,7 @@ from events.models import EndpointState
 from events.services import endpoints
 from events.services.claim import claim_due
 from events.services.delivery import deliver_batch
+from pepbridge import metrics_db
 from pepbridge.pep.client import PepClient
 from pepbridge.pep.errors import PepPermanentError, PepTransientError
 from tests.events.outbox_fixtures import BASE, message, put
@@ -94,11 +96,26 @@ def test_the_exposition_parses_and_names_every_figure(client) -> None:
         "pepbridge_assign_bonus_requests_last_hour",
         "pepbridge_assign_bonus_oldest_unprocessed_age_seconds",
         "pepbridge_pep_requests_in_flight",
+        "pepbridge_metrics_database_seconds",
     ):
         assert name in samples, name
+    assert samples["pepbridge_metrics_database_up"][()] == 1
     circuit = samples["pepbridge_pep_circuit_state"]
     assert circuit[(("endpoint", "game_round"), ("state", "open"))] == 1
     assert circuit[(("endpoint", "game_round"), ("state", "closed"))] == 0
+
+
+def test_a_database_failure_still_serves_the_process_metrics(client, monkeypatch) -> None:
+    def broken(now: object) -> float:
+        raise OperationalError("the database went away")
+
+    monkeypatch.setattr(metrics_db, "oldest_due_age", broken)
+
+    samples = scrape(client)
+
+    assert samples["pepbridge_metrics_database_up"][()] == 0
+    assert "pepbridge_outbox_rows" not in samples  # none rather than half of them
+    assert "pepbridge_pep_requests_in_flight" in samples
 
 
 def test_a_delivery_moves_the_counters(client, outbox_pep, outbox_client) -> None:
