@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 from django.contrib.auth import get_user_model
 from django.db import OperationalError
 from django.utils import timezone
@@ -243,3 +245,28 @@ def test_in_multiprocess_mode_a_scrape_adds_up_every_process(tmp_path: Path) -> 
     delivered = (("message_type", "game_round"), ("outcome", "delivered"))
     assert samples[("pepbridge_delivery_attempts_total", delivered)] == 5
     assert samples[("pepbridge_rate_limit_waits_total", (("endpoint", "game_round"),))] == 2
+
+
+def test_the_alert_rules_in_the_docs_parse_and_name_only_real_metrics(
+    client, outbox_pep, outbox_client, settings
+) -> None:
+    # Make every labelled series exist: a delivery, a token refresh, a rate-limit wait.
+    outbox_pep.post(f"{BASE}/rx-api/test/game_round", status=202)
+    put(message("p1", 1))
+    now = timezone.now()
+    deliver_batch(claim_due(worker="w", limit=1, now=now), worker="w", client=outbox_client)
+    settings.OUTBOX_RATE_LIMITS = {"money_transaction": (10, 60)}
+    endpoints.reserve("money_transaction", 2, now)
+    endpoints.reserve("money_transaction", 2, now)
+    exposed = set(scrape(client))
+    text = (ROOT / "docs" / "operations.md").read_text()
+    rules = yaml.safe_load(re.search(r"```yaml\n(# pepbridge-alerts.yml.*?)```", text, re.S)[1])
+
+    named = {
+        name
+        for rule in rules["groups"][0]["rules"]
+        for name in re.findall(r"pepbridge_[a-z_]+", rule["expr"])
+    }
+
+    assert len(rules["groups"][0]["rules"]) >= 8
+    assert named - exposed == set()
