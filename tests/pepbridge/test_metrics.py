@@ -270,3 +270,21 @@ def test_the_alert_rules_in_the_docs_parse_and_name_only_real_metrics(
 
     assert len(rules["groups"][0]["rules"]) >= 8
     assert named - exposed == set()
+
+
+def test_a_request_counts_as_in_flight_until_peps_answer(pep_http) -> None:
+    seen: list[float] = []
+
+    def answer(request: object) -> tuple[int, dict[str, str], str]:
+        seen.append(value("pepbridge_pep_requests_in_flight"))
+        return 202, {}, ""
+
+    pep_http.post(f"{BASE}/api/oauth/v1/token", json={"accessToken": "t", "expiresIn": 3600})
+    pep_http.add_callback("POST", f"{BASE}/rx-api/crm/v1/trigger-action", callback=answer)
+    pep = PepClient(base_url=BASE, client_id="id", client_secret="s", attempts=1)
+    before = value("pepbridge_pep_requests_in_flight")
+
+    pep.request("POST", "/rx-api/crm/v1/trigger-action", body=b"{}")
+
+    assert seen == [before + 1]
+    assert value("pepbridge_pep_requests_in_flight") == before
