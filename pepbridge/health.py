@@ -92,7 +92,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
         return JsonResponse(payload)
     response = JsonResponse(payload, status=503)
     # A degraded bridge is what this endpoint reports, not a server error: one WARNING line
-    # here instead of django.request's ERROR (with its traceback-less "Service Unavailable").
+    # here instead of django.request's ERROR "Service Unavailable: /healthz" on every check.
     logger.warning("healthz degraded", extra={"problems": ",".join(payload["problems"])})
     response._has_been_logged = True  # type: ignore[attr-defined]  # read by log_response
     return response
