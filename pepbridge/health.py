@@ -1,9 +1,10 @@
-"""GET /healthz: the dashboard's figures as JSON for monitoring, behind one of three doors.
+"""GET /healthz and GET /metrics: figures for monitoring, behind one of three doors.
 
 Allowed: a staff session, `Authorization: Bearer <HEALTH_TOKEN>`, or a client address inside
 HEALTH_ALLOWED_CIDRS. The figures name no player, but they do describe the business's traffic,
-so the endpoint is not public. It answers 503 when deliveries are stuck or a circuit toward PEP
-is open, so a plain HTTP check can alert on it.
+so neither endpoint is public. /healthz is the dashboard's figures as JSON and answers 503 when
+deliveries are stuck or a circuit toward PEP is open, so a plain HTTP check can alert on it;
+/metrics is the Prometheus exposition (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from pepbridge import metrics
 from pepbridge.backoffice import selectors
+from pepbridge.metrics_db import DatabaseCollector
 
 logger = logging.getLogger(__name__)
 
@@ -73,12 +76,33 @@ def health_payload() -> dict[str, Any]:
     return figures
 
 
+def _refused(realm: str) -> JsonResponse:
+    response = JsonResponse({"detail": "authentication required"}, status=401)
+    response["WWW-Authenticate"] = f'Bearer realm="{realm}"'
+    return response
+
+
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     if not is_allowed(request):
-        response = JsonResponse({"detail": "authentication required"}, status=401)
-        response["WWW-Authenticate"] = 'Bearer realm="healthz"'
-        return response
+        return _refused("healthz")
     payload = health_payload()
-    return JsonResponse(payload, status=200 if payload["status"] == "ok" else 503)
+    if payload["status"] == "ok":
+        return JsonResponse(payload)
+    response = JsonResponse(payload, status=503)
+    # A degraded bridge is what this endpoint reports, not a server error: one WARNING line
+    # here instead of django.request's ERROR "Service Unavailable: /healthz" on every check.
+    logger.warning("healthz degraded", extra={"problems": ",".join(payload["problems"])})
+    response._has_been_logged = True  # type: ignore[attr-defined]  # read by log_response
+    return response
+
+
+@never_cache
+@require_GET
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """The Prometheus exposition: this host's process metrics plus figures read from the DB."""
+    if not is_allowed(request):
+        return _refused("metrics")
+    body = metrics.exposition(DatabaseCollector())
+    return HttpResponse(body, content_type=metrics.CONTENT_TYPE)

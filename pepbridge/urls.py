@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/backoffice/", include("pepbridge.backoffice.urls")),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", health.metrics_view, name="metrics"),
     path("", include("pepbridge.api.urls")),
     path("", include("bonuses.urls")),
     path("", include("players.urls")),

@@ -30,6 +30,7 @@ from events.models import DeliveryAttempt, OutboxMessage
 from events.services import endpoints, schedule
 from events.services.claim import claim_due, release
 from events.services.kick import clear_kick
+from pepbridge import metrics
 from pepbridge.pep.client import PepClient, get_pep_client
 from pepbridge.pep.errors import PepPermanentError, PepTransientError
 
@@ -162,6 +163,7 @@ def _record(results: list[Result], worker: str) -> None:
                 _mark_failed_attempt(result, now)
         DeliveryAttempt.objects.bulk_create([_attempt(r, worker) for r in results])
         _count_for_circuits(results, now)  # same commit: one transaction per chunk
+    metrics.attempts_recorded((r.row.message_type, r.outcome) for r in results)
 
 
 def _mark_delivered(results: list[Result], now: datetime) -> None:

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from events.models import EndpointState
+from pepbridge import metrics
 
 Circuit = EndpointState.Circuit
 MAX_PAUSE = 600.0  # seconds: a repeatedly failing probe never waits longer than this
@@ -70,6 +71,7 @@ def reserve(message_type: str, want: int, now: datetime) -> int:
         granted = min(want, math.floor(tokens))
         state.tokens, state.tokens_at = tokens - granted, now
         state.save(update_fields=["tokens", "tokens_at"])
+    metrics.rate_limit_reserved(message_type, want, granted)
     return granted
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,7 +26,8 @@ from django.utils import timezone
 from requests.structures import CaseInsensitiveDict
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from pepbridge.pep import wire
+from pepbridge import metrics
+from pepbridge.pep import contract, wire
 from pepbridge.pep.errors import PepError, PepPermanentError, PepTransientError
 from pepbridge.pep.token import (
     CachedToken,
@@ -233,7 +235,8 @@ class PepClient:
             send["Authorization"] = f"Bearer {token.value}"
         started = time.monotonic()
         try:
-            response = self._send(method, url, body, send, params, stream_limit, started)
+            with metrics.pep_request_in_flight():
+                response = self._send(method, url, body, send, params, stream_limit, started)
         except PepError as exc:
             self._log(method, url, exc.status, started, exc.error_class)
             raise
@@ -296,6 +299,11 @@ class PepClient:
     # --- token ---------------------------------------------------------------------------
 
     def _fetch_token(self) -> FetchedToken:
+        """Ask PEP for a token, counted by outcome in pepbridge_pep_token_refreshes_total."""
+        with metrics.token_refresh():
+            return self._request_token()
+
+    def _request_token(self) -> FetchedToken:
         """Ask PEP for a token: one attempt, the caller's retry loop covers transient faults."""
         url = self.base_url + TOKEN_PATH
         body = wire.dumps({"clientId": self.client_id, "clientSecret": self._secret.value})
@@ -350,11 +358,15 @@ class PepClient:
         self, method: str, url: str, status: int | None, started: float, error_class: str
     ) -> None:
         level = logging.WARNING if error_class else logging.INFO
+        path = urlsplit(url).path  # no query string, no payload: no personal data
+        seconds = time.monotonic() - started
+        outcome = metrics.status_outcome(status, error_class)
+        metrics.observe_pep_request(_endpoint_label(method, path), method, outcome, seconds)
         fields = {
             "method": method,
-            "path": urlsplit(url).path,  # no query string, no payload: no personal data
+            "path": path,
             "status": status or "",
-            "latency_ms": round((time.monotonic() - started) * 1000, 1),
+            "latency_ms": round(seconds * 1000, 1),
             "attempt": getattr(self._context, "attempt", 1),
             "error_class": error_class,
         }
@@ -443,6 +455,16 @@ def _backoff(state: RetryCallState) -> float:
     exc = state.outcome.exception() if state.outcome else None
     retry_after = getattr(exc, "retry_after", None)
     return max(delay, retry_after) if retry_after is not None else delay
+
+
+@lru_cache(maxsize=1024)
+def _endpoint_label(method: str, path: str) -> str:
+    """The contract endpoint a path belongs to ("other" if none): a label that names no player.
+
+    Cached because resolving costs ~150 µs and the hot paths (casino rounds, payments) repeat.
+    """
+    found = contract.resolve(method, path)
+    return found[0].key if found else "other"
 
 
 def _status_class(status: int) -> str:
