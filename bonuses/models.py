@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -11,6 +13,20 @@ from django.utils import timezone
 from players.models import Player
 
 _CURRENCY = RegexValidator(r"^[A-Z]{3}$", "Use a 3-letter upper-case ISO 4217 code.")
+
+
+def decimal_fits(field: models.Field, value: Decimal) -> bool:
+    """Whether `value`, rounded to the field's decimal places, can be stored in the field.
+
+    A value too large for `max_digits` makes PostgreSQL raise `numeric field overflow` and is
+    stored by SQLite as a number Django can no longer read back: check before writing.
+    """
+    if not isinstance(field, models.DecimalField) or not value.is_finite():
+        return False
+    limit = Decimal(10) ** (field.max_digits - field.decimal_places)
+    if abs(value) >= limit:  # before quantize, which fails beyond the context's precision
+        return False
+    return abs(value.quantize(Decimal(1).scaleb(-field.decimal_places))) < limit
 
 
 class BonusType(models.TextChoices):
@@ -85,6 +101,19 @@ class Bonus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bonus_id} ({self.name})"
+
+    def clean(self) -> None:
+        if self.amount is not None and not self.grant_fits(self.amount):
+            raise ValidationError(
+                {"wagering_requirement": "Amount x wagering requirement is too large to store."}
+            )
+
+    def grant_fits(self, amount: Decimal) -> bool:
+        """Whether a grant of `amount` and its wagering (amount x requirement) can be stored."""
+        wagering = amount * (self.wagering_requirement or 0)
+        return decimal_fits(PlayerBonus._meta.get_field("amount"), amount) and decimal_fits(
+            PlayerBonus._meta.get_field("wagering_required"), wagering
+        )
 
     def is_offered(self, at: datetime | None = None) -> bool:
         """Active, not retired, and inside its validity window at `at` (default: now)."""
@@ -217,6 +246,8 @@ class AssignmentItem(models.Model):
         ACCOUNT_CLOSED = "account_closed", "Account closed"
         ACCOUNT_BLOCKED = "account_blocked", "Account blocked"
         MAX_GRANTS = "max_grants", "Maximum grants per player reached"
+        # Amount or amount x wagering requirement too large for the player bonus's columns.
+        AMOUNT_INVALID = "amount_invalid", "Amount too large to store"
         # The bonus-granted message could not be built (e.g. no exchange rate for its currency):
         # granting without telling PEP would leave the two sides disagreeing.
         PEP_REJECTED = "pep_rejected", "PEP would reject the bonus-granted message"

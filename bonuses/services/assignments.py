@@ -120,6 +120,8 @@ def _bonus_check(request: AssignRequest) -> tuple[Bonus | None, dict[str, list[s
         return None, {"currency": [f"The bonus is in {bonus.currency}, not {request.currency}."]}
     if request.amount is not None and bonus.amount is None:
         return None, {"amount": ["The bonus is a percentage; it takes no amount."]}
+    if request.amount is not None and not bonus.grant_fits(request.amount):
+        return None, {"amount": ["Too large: the amount and its wagering must fit 14 digits."]}
     return bonus, {}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
@@ -109,7 +110,7 @@ def _item_decide(item_id: int) -> None:
         return
     player = Player.objects.select_for_update().filter(player_id=item.player_id).first()
     bonus = Bonus.objects.get(pk=item.assignment.bonus_id)
-    reason = _refusal_reason(bonus, player)
+    reason = _refusal_reason(bonus, player) or _amount_refusal(item.assignment, bonus)
     if reason is not None or player is None:
         _item_refuse(item, reason or Reason.UNKNOWN_PLAYER)
         return
@@ -153,10 +154,22 @@ def _refusal_reason(bonus: Bonus, player: Player | None) -> str | None:
     return None
 
 
+def _grant_amount(assignment: BonusAssignment, bonus: Bonus) -> Decimal | None:
+    return assignment.amount if assignment.amount is not None else bonus.amount
+
+
+def _amount_refusal(assignment: BonusAssignment, bonus: Bonus) -> str | None:
+    """Refuse an amount the player bonus cannot store (the catalogue may have changed since)."""
+    amount = _grant_amount(assignment, bonus)
+    if amount is not None and not bonus.grant_fits(amount):
+        return Reason.AMOUNT_INVALID
+    return None
+
+
 def _player_bonus_create(assignment: BonusAssignment, bonus: Bonus, player: Player) -> PlayerBonus:
     """Create the player's bonus and queue PEP's bonus-granted message (caller's transaction)."""
     now = timezone.now()
-    amount = assignment.amount if assignment.amount is not None else bonus.amount
+    amount = _grant_amount(assignment, bonus)
     days = bonus.expires_after_days
     player_bonus = PlayerBonus.objects.create(
         player=player,
