@@ -21,7 +21,13 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from bonuses.models import AssignmentConflict, Bonus, BonusAssignment, RejectedAssignment
+from bonuses.models import (
+    AssignmentConflict,
+    AssignmentItem,
+    Bonus,
+    BonusAssignment,
+    RejectedAssignment,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -120,8 +126,10 @@ def _bonus_check(request: AssignRequest) -> tuple[Bonus | None, dict[str, list[s
         return None, {"currency": [f"The bonus is in {bonus.currency}, not {request.currency}."]}
     if request.amount is not None and bonus.amount is None:
         return None, {"amount": ["The bonus is a percentage; it takes no amount."]}
-    if request.amount is not None and not bonus.grant_fits(request.amount):
-        return None, {"amount": ["Too large: the amount and its wagering must fit 14 digits."]}
+    if request.amount is not None:  # the grant checks again: the catalogue may change meanwhile
+        reason = bonus.amount_refusal(request.amount, overridden=True)
+        if reason is not None:
+            return None, {"amount": [str(AssignmentItem.Reason(reason).label) + "."]}
     return bonus, {}
 
 

@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from bonuses import messages
-from bonuses.models import AssignmentItem, Bonus, BonusAssignment, PlayerBonus
+from bonuses.models import (
+    AssignmentItem,
+    Bonus,
+    BonusAssignment,
+    DailyGrantBudget,
+    PlayerBonus,
+)
 from bonuses.services.assignments import KICK_KEY
 from events.messages import MessageRejected
 from players.models import Player
@@ -110,9 +118,14 @@ def _item_decide(item_id: int) -> None:
         return
     player = Player.objects.select_for_update().filter(player_id=item.player_id).first()
     bonus = Bonus.objects.get(pk=item.assignment.bonus_id)
-    reason = _refusal_reason(bonus, player) or _amount_refusal(item.assignment, bonus)
+    reason = _refusal_reason(bonus, player)
     if reason is not None or player is None:
         _item_refuse(item, reason or Reason.UNKNOWN_PLAYER)
+        return
+    reason = _limit_refusal(item.assignment, bonus, player)
+    if reason is not None:
+        _item_refuse(item, reason)
+        _limit_alert(item, bonus, reason)
         return
     try:
         # A savepoint: an unsendable message undoes the player bonus, not the refusal below.
@@ -158,12 +171,71 @@ def _grant_amount(assignment: BonusAssignment, bonus: Bonus) -> Decimal | None:
     return assignment.amount if assignment.amount is not None else bonus.amount
 
 
-def _amount_refusal(assignment: BonusAssignment, bonus: Bonus) -> str | None:
-    """Refuse an amount the player bonus cannot store (the catalogue may have changed since)."""
+def _limit_refusal(assignment: BonusAssignment, bonus: Bonus, player: Player) -> str | None:
+    """The money limits, in the caller's transaction; None means the grant fits them all.
+
+    The per-grant rules are re-checked here because the catalogue may have changed since the
+    request was accepted. Each daily sum is read under a lock that every grant it counts must
+    also take: the player row (held by the caller) for the per-player cap, the bonus row for
+    the bonus's cap, the budget row for the currency's budget. Lock order: item, player,
+    bonus, budget, the same in every grant, so grants cannot deadlock.
+    """
     amount = _grant_amount(assignment, bonus)
-    if amount is not None and not bonus.grant_fits(amount):
-        return Reason.AMOUNT_INVALID
+    if amount is None:  # a percentage bonus: no amount to limit
+        return None
+    reason = bonus.amount_refusal(amount, overridden=assignment.amount is not None)
+    if reason is not None:
+        return reason
+    since = _day_start()
+    player_cap = bonus.daily_cap_per_player
+    if player_cap is not None and _granted_since(since, player=player, bonus=bonus) + amount > (
+        player_cap
+    ):
+        return Reason.PLAYER_DAILY_CAP
+    if bonus.daily_cap is not None:
+        locked = Bonus.objects.select_for_update().get(pk=bonus.pk)
+        cap = locked.daily_cap
+        if cap is not None and _granted_since(since, bonus=bonus) + amount > cap:
+            return Reason.BONUS_DAILY_CAP
+    return _budget_refusal(assignment.currency or bonus.currency, amount, since)
+
+
+def _budget_refusal(currency: str, amount: Decimal, since: datetime) -> str | None:
+    if not currency:  # counted in spins or bets, not money
+        return None
+    budget = DailyGrantBudget.objects.select_for_update().filter(currency=currency).first()
+    if budget is not None and _granted_since(since, currency=currency) + amount > (
+        budget.daily_limit
+    ):
+        return Reason.DAILY_BUDGET
     return None
+
+
+def _day_start() -> datetime:
+    """Midnight today in TIME_ZONE: the daily caps and budgets count from here."""
+    return timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _granted_since(since: datetime, **filters: Any) -> Decimal:
+    """Sum of the amounts granted since `since` (cancelled grants give their share back)."""
+    granted = PlayerBonus.objects.filter(granted_at__gte=since, **filters).exclude(
+        status=PlayerBonus.Status.CANCELLED
+    )
+    return granted.aggregate(total=Sum("amount"))["total"] or Decimal(0)
+
+
+def _limit_alert(item: AssignmentItem, bonus: Bonus, reason: str) -> None:
+    """The alert line: a stable event name and reason code, ids only (no personal data)."""
+    logger.warning(
+        "bonus_limit_refused",
+        extra={
+            "event": "bonus_limit_refused",
+            "reason": reason,
+            "bonus": bonus.bonus_id,
+            "assignment_id": item.assignment_id,
+            "item_id": item.pk,
+        },
+    )
 
 
 def _player_bonus_create(assignment: BonusAssignment, bonus: Bonus, player: Player) -> PlayerBonus:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import DataError, transaction
+from django.db import DataError, connection, transaction
 from django.utils import timezone
 
 from bonuses import services
@@ -16,6 +19,7 @@ from bonuses.models import (
     AssignmentItem,
     Bonus,
     BonusAssignment,
+    DailyGrantBudget,
     PlayerBonus,
     RejectedAssignment,
     decimal_fits,
@@ -139,3 +143,176 @@ def test_postgres_overflows_exactly_where_decimal_fits_says(cash10) -> None:
     assert not decimal_fits(PlayerBonus._meta.get_field("wagering_required"), biggest + 1)
     with pytest.raises(DataError), transaction.atomic():
         PlayerBonus.objects.create(amount=1, wagering_required=biggest + 1, **fields)
+
+
+# --- per-grant limits in the catalogue -----------------------------------------------------
+
+
+def _refused_item(assignment_id: int) -> str:
+    item = _process(assignment_id)
+    assert item.outcome == AssignmentItem.Outcome.REFUSED
+    return item.reason
+
+
+@pytest.mark.parametrize(
+    ("limits", "amount"),
+    [
+        ({"amount_override_allowed": False}, 5),
+        ({"min_amount_per_grant": Decimal("5")}, 4),
+        ({"max_amount_per_grant": Decimal("20")}, 21),
+    ],
+)
+def test_an_override_outside_the_bonus_limits_is_a_400_and_stores_nothing(
+    pep_client, cash10, limits, amount
+) -> None:
+    Bonus.objects.filter(pk=cash10.pk).update(**limits)
+    response = _post(pep_client, amount=amount)
+
+    assert response.status_code == 400
+    assert response.json()["errors"]["amount"]
+    assert not BonusAssignment.objects.exists()
+
+
+def test_an_override_inside_the_limits_is_granted(pep_client, cash10) -> None:
+    Bonus.objects.filter(pk=cash10.pk).update(min_amount_per_grant=5, max_amount_per_grant=20)
+    assert _post(pep_client, amount=20).status_code == 202
+    assert _process(BonusAssignment.objects.get().pk).outcome == "granted"
+
+
+@pytest.mark.parametrize(
+    ("limits", "reason"),
+    [
+        ({"amount_override_allowed": False}, Reason.OVERRIDE_DENIED),
+        ({"min_amount_per_grant": Decimal("50")}, Reason.BELOW_MIN),
+        ({"max_amount_per_grant": Decimal("5")}, Reason.ABOVE_MAX),
+    ],
+)
+def test_limits_set_after_acceptance_refuse_at_grant_time(cash10, limits, reason) -> None:
+    assignment_id = _accept(amount=Decimal("12"))
+    Bonus.objects.filter(pk=cash10.pk).update(**limits)
+    assert _refused_item(assignment_id) == reason
+    assert not PlayerBonus.objects.exists()
+
+
+def test_the_catalogue_refuses_an_amount_outside_its_own_limits(make_bonus) -> None:
+    with pytest.raises(ValidationError):
+        services.bonus_create(
+            bonus_id="B", name="B", bonus_type="cash", amount=Decimal("10"), currency="EUR",
+            max_amount_per_grant=Decimal("5"),
+        )  # fmt: skip
+    with pytest.raises(ValidationError):
+        services.bonus_create(
+            bonus_id="C", name="C", bonus_type="cash", amount=Decimal("10"), currency="EUR",
+            min_amount_per_grant=Decimal("20"), max_amount_per_grant=Decimal("5"),
+        )  # fmt: skip
+    assert not Bonus.objects.exists()
+
+
+# --- daily caps and the budget -------------------------------------------------------------
+
+
+def test_the_player_daily_cap_counts_the_day_s_grants_of_the_bonus(cash10, make_player) -> None:
+    Bonus.objects.filter(pk=cash10.pk).update(daily_cap_per_player=Decimal("25"))
+    make_player("p-2")
+    assert _process(_accept("r-1")).outcome == "granted"
+    assert _process(_accept("r-2")).outcome == "granted"
+    assert _refused_item(_accept("r-3")) == Reason.PLAYER_DAILY_CAP  # 30 > 25
+    assert _process(_accept("r-4", "p-2")).outcome == "granted"  # another player's own cap
+    assert _process(_accept("r-5", amount=Decimal("5"))).outcome == "granted"  # 25 fits
+
+
+def test_yesterday_s_and_cancelled_grants_do_not_count(cash10) -> None:
+    Bonus.objects.filter(pk=cash10.pk).update(daily_cap_per_player=Decimal("10"))
+    _process(_accept("r-1"))
+    PlayerBonus.objects.update(granted_at=timezone.now() - timedelta(days=1))
+    _process(_accept("r-2"))
+    PlayerBonus.objects.filter(source_request_id="r-2").update(status="cancelled")
+    assert _process(_accept("r-3")).outcome == "granted"
+
+
+def test_the_bonus_daily_cap_counts_every_player(cash10, make_player) -> None:
+    Bonus.objects.filter(pk=cash10.pk).update(daily_cap=Decimal("20"))
+    make_player("p-2")
+    make_player("p-3")
+    assignment_id = _accept("r-1", "p-1", "p-2", "p-3")
+    services.assignment_process(assignment_id=assignment_id)
+    outcomes = dict(
+        AssignmentItem.objects.filter(assignment_id=assignment_id).values_list(
+            "player_id", "reason"
+        )
+    )
+    assert sorted(outcomes.values()) == ["", "", Reason.BONUS_DAILY_CAP]
+    assert PlayerBonus.objects.count() == 2
+
+
+def test_the_daily_budget_counts_every_bonus_in_its_currency(cash10, make_bonus) -> None:
+    DailyGrantBudget.objects.create(currency="EUR", daily_limit=Decimal("15"))
+    make_bonus("OTHER", amount=Decimal("5"))
+    make_bonus("SPINS", bonus_type="free_spins", amount=Decimal("50"), currency="")
+    assert _process(_accept("r-1")).outcome == "granted"  # 10
+    assert _process(_accept("r-2", bonus="OTHER")).outcome == "granted"  # 15
+    assert _refused_item(_accept("r-3", bonus="OTHER")) == Reason.DAILY_BUDGET  # 20 > 15
+    assert _process(_accept("r-4", bonus="SPINS")).outcome == "granted"  # spins: no currency
+
+
+def test_a_limit_refusal_logs_an_alert_without_personal_data(cash10, caplog) -> None:
+    DailyGrantBudget.objects.create(currency="EUR", daily_limit=Decimal("0"))
+    with caplog.at_level("WARNING", logger="bonuses.services.grants"):
+        _refused_item(_accept("r-1"))
+
+    (record,) = [r for r in caplog.records if r.getMessage() == "bonus_limit_refused"]
+    assert record.levelname == "WARNING"
+    assert (record.event, record.reason, record.bonus) == (  # type: ignore[attr-defined]
+        "bonus_limit_refused",
+        Reason.DAILY_BUDGET,
+        "CASH10",
+    )
+    assert "p-1" not in caplog.text
+
+
+def test_a_refusal_over_a_limit_is_recorded_once_however_often_pep_sends_it(
+    pep_client, cash10
+) -> None:
+    DailyGrantBudget.objects.create(currency="EUR", daily_limit=Decimal("5"))
+    assert _post(pep_client).status_code == 202
+    assignment = BonusAssignment.objects.get()
+    _process(assignment.pk)
+    assert _post(pep_client).status_code == 202  # PEP's retry: the first answer
+    services.assignment_process(assignment_id=assignment.pk)
+
+    item = AssignmentItem.objects.get()
+    assert (item.outcome, item.reason) == ("refused", Reason.DAILY_BUDGET)
+    assert item.get_reason_display() == "The daily budget for the currency is spent"
+    assert not PlayerBonus.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("limit", ["bonus_daily_cap", "daily_budget"])
+def test_concurrent_grants_to_different_players_cannot_both_pass_a_cap(
+    make_bonus, make_player, limit
+) -> None:
+    bonus = make_bonus("CASH10")
+    if limit == "bonus_daily_cap":
+        Bonus.objects.filter(pk=bonus.pk).update(daily_cap=Decimal("10"))
+    else:
+        DailyGrantBudget.objects.create(currency="EUR", daily_limit=Decimal("10"))
+    ids = []
+    for n in range(6):
+        make_player(f"p-{n}")
+        ids.append(_accept(f"r-{n}", f"p-{n}"))
+    barrier = threading.Barrier(len(ids))
+
+    def grant(assignment_id: int) -> None:
+        try:
+            barrier.wait()
+            services.assignment_process(assignment_id=assignment_id)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=len(ids)) as pool:
+        list(pool.map(grant, ids))
+
+    assert PlayerBonus.objects.count() == 1
+    refused = AssignmentItem.objects.filter(outcome="refused").values_list("reason", flat=True)
+    assert list(refused) == [limit] * 5
