@@ -255,6 +255,9 @@ class BonusAssignment(models.Model):
     class Status(models.TextChoices):
         ACCEPTED = "accepted", "Accepted, not yet processed"
         PROCESSED = "processed", "Processed"
+        # Processing raised (the sweep's second try); `failure_reason` says why. Players not yet
+        # decided stay pending until staff retry it.
+        FAILED = "failed", "Failed (see the reason)"
 
     client_key = models.CharField(max_length=128)
     request_id = models.CharField(max_length=128)
@@ -270,6 +273,7 @@ class BonusAssignment(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACCEPTED)
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.TextField(blank=True)
     duplicate_count = models.PositiveIntegerField(default=0)
 
     class Meta:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -260,12 +261,42 @@ def _player_bonus_create(assignment: BonusAssignment, bonus: Bonus, player: Play
 
 
 def assignment_sweep(*, limit: int = 100) -> int:
-    """Process accepted assignments whose task never ran (lost on a crash or a broker outage)."""
+    """Process accepted assignments whose task never ran (lost on a crash or a broker outage).
+
+    The grant pass already tried each of them once; one that raises again here is marked
+    failed with its reason, and the sweep goes on with the rest.
+    """
     cutoff = timezone.now() - timedelta(seconds=settings.BONUS_ASSIGNMENT_SWEEP_AFTER)
     stale = BonusAssignment.objects.filter(
         status=BonusAssignment.Status.ACCEPTED, received_at__lt=cutoff
     ).order_by("received_at")
     ids = list(stale.values_list("pk", flat=True)[:limit])
     for assignment_id in ids:
-        assignment_process(assignment_id=assignment_id)
+        _process_isolated(assignment_id)
     return len(ids)
+
+
+def _process_isolated(assignment_id: int) -> None:
+    """Process one assignment; if it raises, mark it failed so it cannot block the others.
+
+    A database that is briefly unavailable or locked (OperationalError) is not the
+    assignment's fault: it stays accepted for the next sweep. The savepoint keeps a caller's
+    transaction usable after the error (outside one, each grant commits on its own).
+    """
+    atomic = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    try:
+        with atomic:
+            assignment_process(assignment_id=assignment_id)
+    except OperationalError:
+        logger.warning(
+            "bonus_assignment_retry_later assignment_id=%s", assignment_id, exc_info=True
+        )
+    except Exception as exc:
+        logger.exception("bonus_assignment_failed", extra={"assignment_id": assignment_id})
+        BonusAssignment.objects.filter(
+            pk=assignment_id, status=BonusAssignment.Status.ACCEPTED
+        ).update(
+            status=BonusAssignment.Status.FAILED,
+            failure_reason=f"{type(exc).__name__}: {exc}"[:2000],
+            processed_at=timezone.now(),
+        )

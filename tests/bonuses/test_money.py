@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import DataError, connection, transaction
+from django.db import DataError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from bonuses import services
@@ -24,6 +24,7 @@ from bonuses.models import (
     RejectedAssignment,
     decimal_fits,
 )
+from bonuses.services import grants
 from events.models import OutboxMessage
 from players.models import Player
 
@@ -316,3 +317,51 @@ def test_concurrent_grants_to_different_players_cannot_both_pass_a_cap(
     assert PlayerBonus.objects.count() == 1
     refused = AssignmentItem.objects.filter(outcome="refused").values_list("reason", flat=True)
     assert list(refused) == [limit] * 5
+
+
+# --- the sweep isolates each assignment ----------------------------------------------------
+
+
+def _stale(*assignment_ids: int) -> None:
+    BonusAssignment.objects.filter(pk__in=assignment_ids).update(
+        received_at=timezone.now() - timedelta(hours=1)
+    )
+
+
+def test_a_poisoned_assignment_is_marked_failed_and_cannot_block_the_others(
+    cash10, make_player
+) -> None:
+    make_player("p-2")
+    poisoned = _accept("r-poison")
+    BonusAssignment.objects.filter(pk=poisoned).update(player_ids=5)  # a broken row: not a list
+    good = [_accept("r-1"), _accept("r-2", "p-2")]
+    _stale(poisoned, *good)
+    BonusAssignment.objects.filter(pk=poisoned).update(  # the oldest: swept first
+        received_at=timezone.now() - timedelta(hours=2)
+    )
+
+    assert services.assignment_sweep() == 3
+
+    failed = BonusAssignment.objects.get(pk=poisoned)
+    assert failed.status == BonusAssignment.Status.FAILED
+    assert failed.failure_reason.startswith("TypeError")
+    assert set(BonusAssignment.objects.filter(pk__in=good).values_list("status", flat=True)) == {
+        "processed"
+    }
+    assert PlayerBonus.objects.count() == 2
+    assert services.assignment_sweep() == 0  # failed rows are not swept again
+
+
+def test_a_database_outage_leaves_the_assignment_for_the_next_sweep(cash10, monkeypatch) -> None:
+    assignment_id = _accept("r-1")
+    _stale(assignment_id)
+
+    def locked(*, assignment_id: int) -> None:
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(grants, "assignment_process", locked)
+    services.assignment_sweep()
+    assert BonusAssignment.objects.get().status == BonusAssignment.Status.ACCEPTED
+    monkeypatch.undo()
+    services.assignment_sweep()
+    assert BonusAssignment.objects.get().status == BonusAssignment.Status.PROCESSED
