@@ -11,6 +11,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from pepbridge.api.models import DEFAULT_SENDER
 from players.models import Player
 
 _CURRENCY = RegexValidator(r"^[A-Z]{3}$", "Use a 3-letter upper-case ISO 4217 code.")
@@ -245,7 +246,11 @@ class PlayerBonus(models.Model):
 
 
 class BonusAssignment(models.Model):
-    """One accepted assign-bonus request from PEP, unique per calling client and `requestId`.
+    """One accepted assign-bonus request from PEP, unique per PEP instance and `requestId`.
+
+    `sender` is the PEP instance (pepbridge.api: every credential names its sender), so the same
+    requestId through PEP's OAuth client and then through its API key is one request;
+    `client_key` keeps which credential sent it first.
 
     The row is committed before PEP gets its 202, so every later copy of the request finds it.
     `fingerprint` is the SHA-256 of the body's canonical JSON: a copy with another key order or
@@ -259,6 +264,7 @@ class BonusAssignment(models.Model):
         # decided stay pending until staff retry it.
         FAILED = "failed", "Failed (see the reason)"
 
+    sender = models.CharField(max_length=64, default=DEFAULT_SENDER)
     client_key = models.CharField(max_length=128)
     request_id = models.CharField(max_length=128)
     fingerprint = models.CharField(max_length=64)
@@ -279,7 +285,7 @@ class BonusAssignment(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["client_key", "request_id"], name="bonusassignment_one_per_request"
+                fields=["sender", "request_id"], name="bonusassignment_one_per_sender_request"
             ),
         ]
         indexes = [

@@ -1,7 +1,7 @@
 """Writes for bonuses, by sub-domain; import from here.
 
 - catalogue: `bonus_create`, `bonus_update`, `bonus_retire` (each pushes the offer to PEP).
-- assignments: `assignment_accept` stores PEP's assign-bonus request once per (client,
+- assignments: `assignment_accept` stores PEP's assign-bonus request once per (sender,
   requestId) and queues a grant pass; `assignment_reject` records a request answered 400;
   `assignment_prune` forgets old requests.
 - grants: `assignment_process` / `assignment_process_pending` / `assignment_sweep` decide each
