@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from contextlib import nullcontext
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import OperationalError, connection, transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from bonuses import messages
@@ -28,6 +27,7 @@ from bonuses.models import (
     DailyGrantBudget,
     PlayerBonus,
 )
+from bonuses.selectors import day_start, granted_since
 from bonuses.services.assignments import KICK_KEY
 from events.messages import MessageRejected
 from players.models import Player
@@ -187,16 +187,16 @@ def _limit_refusal(assignment: BonusAssignment, bonus: Bonus, player: Player) ->
     reason = bonus.amount_refusal(amount, overridden=assignment.amount is not None)
     if reason is not None:
         return reason
-    since = _day_start()
+    since = day_start()
     player_cap = bonus.daily_cap_per_player
-    if player_cap is not None and _granted_since(since, player=player, bonus=bonus) + amount > (
+    if player_cap is not None and granted_since(since, player=player, bonus=bonus) + amount > (
         player_cap
     ):
         return Reason.PLAYER_DAILY_CAP
     if bonus.daily_cap is not None:
         locked = Bonus.objects.select_for_update().get(pk=bonus.pk)
         cap = locked.daily_cap
-        if cap is not None and _granted_since(since, bonus=bonus) + amount > cap:
+        if cap is not None and granted_since(since, bonus=bonus) + amount > cap:
             return Reason.BONUS_DAILY_CAP
     return _budget_refusal(assignment.currency or bonus.currency, amount, since)
 
@@ -205,24 +205,11 @@ def _budget_refusal(currency: str, amount: Decimal, since: datetime) -> str | No
     if not currency:  # counted in spins or bets, not money
         return None
     budget = DailyGrantBudget.objects.select_for_update().filter(currency=currency).first()
-    if budget is not None and _granted_since(since, currency=currency) + amount > (
+    if budget is not None and granted_since(since, currency=currency) + amount > (
         budget.daily_limit
     ):
         return Reason.DAILY_BUDGET
     return None
-
-
-def _day_start() -> datetime:
-    """Midnight today in TIME_ZONE: the daily caps and budgets count from here."""
-    return timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def _granted_since(since: datetime, **filters: Any) -> Decimal:
-    """Sum of the amounts granted since `since` (cancelled grants give their share back)."""
-    granted = PlayerBonus.objects.filter(granted_at__gte=since, **filters).exclude(
-        status=PlayerBonus.Status.CANCELLED
-    )
-    return granted.aggregate(total=Sum("amount"))["total"] or Decimal(0)
 
 
 def _limit_alert(item: AssignmentItem, bonus: Bonus, reason: str) -> None:
@@ -300,3 +287,13 @@ def _process_isolated(assignment_id: int) -> None:
             failure_reason=f"{type(exc).__name__}: {exc}"[:2000],
             processed_at=timezone.now(),
         )
+
+
+def assignments_retry(*, assignment_ids: Iterable[int], actor_id: int | None) -> int:
+    """Put failed assignments back as accepted (staff, once the cause is fixed); the sweep
+    grants them within a minute. Returns how many were failed; others are left alone."""
+    retried = BonusAssignment.objects.filter(
+        pk__in=list(assignment_ids), status=BonusAssignment.Status.FAILED
+    ).update(status=BonusAssignment.Status.ACCEPTED, failure_reason="", processed_at=None)
+    logger.info("bonus_assignment_retried", extra={"count": retried, "user_id": actor_id})
+    return retried
