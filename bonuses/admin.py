@@ -17,12 +17,13 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
-from bonuses import services
+from bonuses import selectors, services
 from bonuses.models import (
     AssignmentConflict,
     AssignmentItem,
     Bonus,
     BonusAssignment,
+    DailyGrantBudget,
     PlayerBonus,
     RejectedAssignment,
 )
@@ -79,6 +80,22 @@ class BonusAdmin(admin.ModelAdmin):
             {
                 "fields": ("amount", "percentage", "currency", "wagering_requirement"),
                 "description": "Give either an amount or a percentage, not both.",
+            },
+        ),
+        (
+            "Limits",
+            {
+                "fields": (
+                    "amount_override_allowed",
+                    "min_amount_per_grant",
+                    "max_amount_per_grant",
+                    "daily_cap_per_player",
+                    "daily_cap",
+                ),
+                "description": "Checked by every grant, in the grant's transaction; a grant "
+                "over a limit is refused and the refusal reason shows on the request's "
+                "players. Empty means no limit. The instance-wide budget per currency is "
+                "under Bonuses > Daily grant budgets.",
             },
         ),
         (
@@ -248,11 +265,14 @@ class BonusAssignmentAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admi
     search_help_text = "Exact PEP requestId or bonus id."
     ordering = ("-id",)
     inlines = (ItemInline, ConflictInline)
+    actions = ("retry_failed",)
     fields = (
         "request_id",
+        "sender",
         "client_key",
         "bonus",
         "status",
+        "failure_reason",
         "event_date",
         "amount",
         "currency",
@@ -286,6 +306,24 @@ class BonusAssignmentAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admi
     @admin.display(description="request body")
     def request_body(self, obj: BonusAssignment) -> str:
         return pretty_json(obj.body)
+
+    def has_manage_permission(self, request: HttpRequest) -> bool:
+        """Retrying a failed request grants bonuses: bonus managers and admins."""
+        return request.user.has_perm("bonuses.manage_playerbonus")
+
+    @admin.action(description="Retry selected failed requests", permissions=["manage"])
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet) -> None:
+        failed = list(queryset.filter(status=BonusAssignment.Status.FAILED).select_related(None))
+        retried = services.assignments_retry(
+            assignment_ids=[row.pk for row in failed], actor_id=request.user.pk
+        )
+        for row in failed:  # who retried what, in the admin history
+            self.log_change(request, row, "Retried a failed request.")
+        self.message_user(
+            request,
+            f"{retried} failed request(s) queued again; the sweep grants them within minutes.",
+            messages.SUCCESS if retried else messages.WARNING,
+        )
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.fields
@@ -327,3 +365,35 @@ class RejectedAssignmentAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, a
     @admin.display(description="request body")
     def request_body(self, obj: RejectedAssignment) -> str:
         return pretty_json(obj.body)
+
+
+@admin.register(DailyGrantBudget)
+class DailyGrantBudgetAdmin(admin.ModelAdmin):
+    """The instance-wide budget per currency; saved through `daily_budget_set` (records who)."""
+
+    list_display = ("currency", "daily_limit", "granted_today", "changed_by", "changed_at")
+    list_select_related = ("changed_by",)
+    ordering = ("currency",)
+    fields = ("currency", "daily_limit", "granted_today", "changed_by", "changed_at")
+    readonly_fields = ("granted_today", "changed_by", "changed_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ("currency", *self.readonly_fields) if obj is not None else self.readonly_fields
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # lift a budget by raising it: every change keeps who made it
+
+    def save_model(
+        self, request: HttpRequest, obj: DailyGrantBudget, form: ModelForm, change: bool
+    ) -> None:
+        saved = services.daily_budget_set(
+            currency=obj.currency, daily_limit=obj.daily_limit, actor=request.user
+        )
+        obj.pk, obj.changed_by, obj.changed_at = saved.pk, saved.changed_by, saved.changed_at
+        obj._state.adding = False
+
+    @admin.display(description="granted today")
+    def granted_today(self, obj: DailyGrantBudget) -> Any:
+        if obj.pk is None:
+            return "-"
+        return selectors.granted_today(currency=obj.currency)

@@ -3,14 +3,44 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from pepbridge.api.models import DEFAULT_SENDER
 from players.models import Player
 
 _CURRENCY = RegexValidator(r"^[A-Z]{3}$", "Use a 3-letter upper-case ISO 4217 code.")
+
+
+def decimal_fits(field: models.Field, value: Decimal) -> bool:
+    """Whether `value`, rounded to the field's decimal places, can be stored in the field.
+
+    A value too large for `max_digits` makes PostgreSQL raise `numeric field overflow` and is
+    stored by SQLite as a number Django can no longer read back: check before writing.
+    """
+    if not isinstance(field, models.DecimalField) or not value.is_finite():
+        return False
+    limit = Decimal(10) ** (field.max_digits - field.decimal_places)
+    if abs(value) >= limit:  # before quantize, which fails beyond the context's precision
+        return False
+    return abs(value.quantize(Decimal(1).scaleb(-field.decimal_places))) < limit
+
+
+def _limit_field(help_text: str) -> models.DecimalField:
+    """An optional money limit, as wide as the amounts it limits; empty means no limit."""
+    return models.DecimalField(
+        max_digits=18,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text=f"{help_text} Empty: no limit.",
+    )
 
 
 class BonusType(models.TextChoices):
@@ -54,6 +84,26 @@ class Bonus(models.Model):
     max_grants_per_player = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1)]
     )
+    # Money limits, checked by the grant (bonuses.services.grants) inside its transaction.
+    amount_override_allowed = models.BooleanField(
+        default=True,
+        help_text="May PEP's assign-bonus request give its own amount? If not, such a request "
+        "is answered 400 (or refused at grant time if this changed after it was accepted).",
+    )
+    min_amount_per_grant = _limit_field(
+        "Smallest amount one grant may have (the catalogue amount or PEP's override)."
+    )
+    max_amount_per_grant = _limit_field(
+        "Largest amount one grant may have (the catalogue amount or PEP's override)."
+    )
+    daily_cap_per_player = _limit_field(
+        "Most of this bonus one player may be granted per day, summed over the day's grants "
+        "(cancelled grants do not count). The day is the calendar day in TIME_ZONE."
+    )
+    daily_cap = _limit_field(
+        "Most of this bonus all players together may be granted per day. Grants of this bonus "
+        "take turns (a row lock) so two cannot both pass the cap."
+    )
     is_active = models.BooleanField(default=True)
     retired_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -81,10 +131,49 @@ class Bonus(models.Model):
                 name="bonus_retired_is_inactive",
                 violation_error_message="A retired bonus cannot be active.",
             ),
+            models.CheckConstraint(
+                condition=models.Q(min_amount_per_grant__isnull=True)
+                | models.Q(max_amount_per_grant__isnull=True)
+                | models.Q(min_amount_per_grant__lte=models.F("max_amount_per_grant")),
+                name="bonus_grant_limits_ordered",
+                violation_error_message="The minimum per grant cannot exceed the maximum.",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.bonus_id} ({self.name})"
+
+    def clean(self) -> None:
+        if self.amount is None:
+            return
+        if not self.grant_fits(self.amount):
+            raise ValidationError(
+                {"wagering_requirement": "Amount x wagering requirement is too large to store."}
+            )
+        if self.amount_refusal(self.amount, overridden=False) is not None:
+            raise ValidationError(
+                {"amount": "The amount is outside the per-grant minimum/maximum."}
+            )
+
+    def amount_refusal(self, amount: Decimal, *, overridden: bool) -> str | None:
+        """Why one grant of `amount` breaks this bonus's per-grant rules (a Reason), or None."""
+        reason = AssignmentItem.Reason
+        if not self.grant_fits(amount):
+            return reason.AMOUNT_INVALID
+        if overridden and not self.amount_override_allowed:
+            return reason.OVERRIDE_DENIED
+        if self.min_amount_per_grant is not None and amount < self.min_amount_per_grant:
+            return reason.BELOW_MIN
+        if self.max_amount_per_grant is not None and amount > self.max_amount_per_grant:
+            return reason.ABOVE_MAX
+        return None
+
+    def grant_fits(self, amount: Decimal) -> bool:
+        """Whether a grant of `amount` and its wagering (amount x requirement) can be stored."""
+        wagering = amount * (self.wagering_requirement or 0)
+        return decimal_fits(PlayerBonus._meta.get_field("amount"), amount) and decimal_fits(
+            PlayerBonus._meta.get_field("wagering_required"), wagering
+        )
 
     def is_offered(self, at: datetime | None = None) -> bool:
         """Active, not retired, and inside its validity window at `at` (default: now)."""
@@ -137,6 +226,9 @@ class PlayerBonus(models.Model):
             # expires_at <= now, one range per status. Not a partial index: SQLite cannot match
             # one against a query with bound parameters, which is how Django sends them.
             models.Index(fields=["status", "expires_at"], name="playerbonus_expiry_due"),
+            # The grant's daily sums: per bonus (daily_cap) and per currency (DailyGrantBudget).
+            models.Index(fields=["bonus", "granted_at"], name="playerbonus_bonus_day"),
+            models.Index(fields=["currency", "granted_at"], name="playerbonus_currency_day"),
         ]
         permissions = [
             # The admin's cancel and forfeit actions (bonus managers and admins).
@@ -154,7 +246,11 @@ class PlayerBonus(models.Model):
 
 
 class BonusAssignment(models.Model):
-    """One accepted assign-bonus request from PEP, unique per calling client and `requestId`.
+    """One accepted assign-bonus request from PEP, unique per PEP instance and `requestId`.
+
+    `sender` is the PEP instance (pepbridge.api: every credential names its sender), so the same
+    requestId through PEP's OAuth client and then through its API key is one request;
+    `client_key` keeps which credential sent it first.
 
     The row is committed before PEP gets its 202, so every later copy of the request finds it.
     `fingerprint` is the SHA-256 of the body's canonical JSON: a copy with another key order or
@@ -164,7 +260,11 @@ class BonusAssignment(models.Model):
     class Status(models.TextChoices):
         ACCEPTED = "accepted", "Accepted, not yet processed"
         PROCESSED = "processed", "Processed"
+        # Processing raised (the sweep's second try); `failure_reason` says why. Players not yet
+        # decided stay pending until staff retry it.
+        FAILED = "failed", "Failed (see the reason)"
 
+    sender = models.CharField(max_length=64, default=DEFAULT_SENDER)
     client_key = models.CharField(max_length=128)
     request_id = models.CharField(max_length=128)
     fingerprint = models.CharField(max_length=64)
@@ -179,12 +279,13 @@ class BonusAssignment(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACCEPTED)
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.TextField(blank=True)
     duplicate_count = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["client_key", "request_id"], name="bonusassignment_one_per_request"
+                fields=["sender", "request_id"], name="bonusassignment_one_per_sender_request"
             ),
         ]
         indexes = [
@@ -217,6 +318,15 @@ class AssignmentItem(models.Model):
         ACCOUNT_CLOSED = "account_closed", "Account closed"
         ACCOUNT_BLOCKED = "account_blocked", "Account blocked"
         MAX_GRANTS = "max_grants", "Maximum grants per player reached"
+        # Amount or amount x wagering requirement too large for the player bonus's columns.
+        AMOUNT_INVALID = "amount_invalid", "Amount too large to store"
+        # The money limits of the catalogue (Bonus) and the instance (DailyGrantBudget).
+        OVERRIDE_DENIED = "override_denied", "PEP may not override this bonus's amount"
+        BELOW_MIN = "below_min", "Amount below the bonus's minimum per grant"
+        ABOVE_MAX = "above_max", "Amount above the bonus's maximum per grant"
+        PLAYER_DAILY_CAP = "player_daily_cap", "The player's daily cap for this bonus is reached"
+        BONUS_DAILY_CAP = "bonus_daily_cap", "The bonus's daily cap is reached"
+        DAILY_BUDGET = "daily_budget", "The daily budget for the currency is spent"
         # The bonus-granted message could not be built (e.g. no exchange rate for its currency):
         # granting without telling PEP would leave the two sides disagreeing.
         PEP_REJECTED = "pep_rejected", "PEP would reject the bonus-granted message"
@@ -243,6 +353,35 @@ class AssignmentItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.assignment_id}:{self.player_id} ({self.outcome})"
+
+
+class DailyGrantBudget(models.Model):
+    """The most all bonuses together may grant per calendar day in one currency (staff edit it).
+
+    No row for a currency means no budget. Grants in the currency take turns on this row (a row
+    lock in the grant's transaction), so two grants cannot both pass the budget.
+    """
+
+    currency = models.CharField(max_length=3, unique=True, validators=[_CURRENCY])
+    daily_limit = models.DecimalField(
+        max_digits=18,
+        decimal_places=4,
+        validators=[MinValueValidator(0)],
+        help_text="Sum of the amounts granted in this currency per day (TIME_ZONE's calendar "
+        "day; cancelled grants do not count). 0 stops every grant in the currency.",
+    )
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The staff user who last set the limit.",
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.currency} {self.daily_limit}/day"
 
 
 class AssignmentConflict(models.Model):

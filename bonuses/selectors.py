@@ -1,12 +1,16 @@
-"""Reads for bonuses, shared by PEP's bonus list and (later) the admin."""
+"""Reads for bonuses, shared by PEP's bonus list, the grant's limits and the admin."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
 
-from bonuses.models import Bonus
+from bonuses.models import Bonus, PlayerBonus
 
 MAX_PAGE_SIZE = 1000
 
@@ -53,3 +57,21 @@ def bonus_page(bonuses: QuerySet[Bonus], *, page: int, limit: int) -> BonusPage:
         limit=limit,
         total=bonuses.count(),
     )
+
+
+def day_start() -> datetime:
+    """Midnight today in TIME_ZONE: the daily caps and budgets count from here."""
+    return timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def granted_since(since: datetime, **filters: Any) -> Decimal:
+    """Sum of the amounts granted since `since` (cancelled grants give their share back)."""
+    granted = PlayerBonus.objects.filter(granted_at__gte=since, **filters).exclude(
+        status=PlayerBonus.Status.CANCELLED
+    )
+    return granted.aggregate(total=Sum("amount"))["total"] or Decimal(0)
+
+
+def granted_today(*, currency: str) -> Decimal:
+    """What the day's grants in `currency` add up to (against its DailyGrantBudget)."""
+    return granted_since(day_start(), currency=currency)

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from bonuses import selectors, services
 from bonuses.models import BonusType
 from pepbridge.api import schema
-from pepbridge.api.authentication import client_key
+from pepbridge.api.authentication import client_key, sender_of
 from pepbridge.api.exceptions import ApiError
 from pepbridge.api.permissions import RequiresPepScope
 
@@ -142,7 +142,9 @@ class AssignBonusView(APIView):
             raise ValidationError(data.errors)
         request_data = services.AssignRequest(**data.validated_data)
         try:
-            services.assignment_accept(client_key=client, request=request_data, body=body)
+            services.assignment_accept(
+                client_key=client, sender=sender_of(request), request=request_data, body=body
+            )
         except services.AssignmentInvalid as exc:
             raise ValidationError(exc.errors) from None
         except services.AssignmentConflictError as exc:

@@ -1,11 +1,13 @@
 """Writes for bonuses, by sub-domain; import from here.
 
 - catalogue: `bonus_create`, `bonus_update`, `bonus_retire` (each pushes the offer to PEP).
-- assignments: `assignment_accept` stores PEP's assign-bonus request once per (client,
+- assignments: `assignment_accept` stores PEP's assign-bonus request once per (sender,
   requestId) and queues a grant pass; `assignment_reject` records a request answered 400;
   `assignment_prune` forgets old requests.
 - grants: `assignment_process` / `assignment_process_pending` / `assignment_sweep` decide each
   player (grant + bonus-granted message in one transaction, or a recorded refusal).
+  `assignments_retry` puts failed ones back (staff).
+- limits: `daily_budget_set` sets the instance-wide daily budget per currency (staff).
 - lifecycle: `player_bonus_transition` moves a player's bonus along its lifecycle,
   `player_bonuses_transition` moves many (staff actions), `player_bonus_expire_due` expires
   bonuses past `expires_at` (scheduled).
@@ -27,6 +29,7 @@ from bonuses.services.grants import (
     assignment_process,
     assignment_process_pending,
     assignment_sweep,
+    assignments_retry,
 )
 from bonuses.services.lifecycle import (
     TransitionReport,
@@ -34,6 +37,7 @@ from bonuses.services.lifecycle import (
     player_bonus_transition,
     player_bonuses_transition,
 )
+from bonuses.services.limits import daily_budget_set
 
 __all__ = [
     "KICK_KEY",
@@ -48,9 +52,11 @@ __all__ = [
     "assignment_prune",
     "assignment_reject",
     "assignment_sweep",
+    "assignments_retry",
     "bonus_create",
     "bonus_retire",
     "bonus_update",
+    "daily_budget_set",
     "player_bonus_expire_due",
     "player_bonus_transition",
     "player_bonuses_transition",

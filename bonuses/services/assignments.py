@@ -1,4 +1,4 @@
-"""PEP's assign-bonus requests: accept once per (client, requestId), record what was refused.
+"""PEP's assign-bonus requests: accept once per (sender, requestId), record what was refused.
 
 The grant itself happens later, in a worker (bonuses.services.grants), so PEP gets its 202 fast.
 """
@@ -21,7 +21,14 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from bonuses.models import AssignmentConflict, Bonus, BonusAssignment, RejectedAssignment
+from bonuses.models import (
+    AssignmentConflict,
+    AssignmentItem,
+    Bonus,
+    BonusAssignment,
+    RejectedAssignment,
+)
+from pepbridge.api.models import DEFAULT_SENDER
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +78,13 @@ def request_fingerprint(body: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def assignment_accept(*, client_key: str, request: AssignRequest, body: Any) -> AcceptResult:
-    """Store PEP's request once per (client, requestId) and ask a worker to grant it.
+def assignment_accept(
+    *, client_key: str, request: AssignRequest, body: Any, sender: str = DEFAULT_SENDER
+) -> AcceptResult:
+    """Store PEP's request once per (sender, requestId) and ask a worker to grant it.
+
+    `sender` is the PEP instance, shared by all its credentials; `client_key` (the credential)
+    is kept for staff.
 
     A copy with the same body returns the stored row (`created` False) and grants nothing. A
     different body raises AssignmentConflictError and is kept; an unknown bonus or a currency
@@ -84,23 +96,23 @@ def assignment_accept(*, client_key: str, request: AssignRequest, body: Any) -> 
     fingerprint = request_fingerprint(body)
     bonus, errors = _bonus_check(request)
     if errors:
-        existing = _assignment_find(client_key, request.request_id)
+        existing = _assignment_find(sender, request.request_id)
         if existing is not None:
             return _assignment_repeat(existing, fingerprint, body)
         _rejection_store(client_key, request.request_id, fingerprint, body, errors)
         raise AssignmentInvalid(errors)
     try:
-        assignment = _assignment_create(client_key, request, fingerprint, body, bonus)
+        assignment = _assignment_create(sender, client_key, request, fingerprint, body, bonus)
     except IntegrityError:
-        existing = _assignment_find(client_key, request.request_id)
+        existing = _assignment_find(sender, request.request_id)
         if existing is None:
             raise
         return _assignment_repeat(existing, fingerprint, body)
     return AcceptResult(assignment, created=True)
 
 
-def _assignment_find(client_key: str, request_id: str) -> BonusAssignment | None:
-    return BonusAssignment.objects.filter(client_key=client_key, request_id=request_id).first()
+def _assignment_find(sender: str, request_id: str) -> BonusAssignment | None:
+    return BonusAssignment.objects.filter(sender=sender, request_id=request_id).first()
 
 
 def _assignment_repeat(existing: BonusAssignment, fingerprint: str, body: Any) -> AcceptResult:
@@ -120,11 +132,20 @@ def _bonus_check(request: AssignRequest) -> tuple[Bonus | None, dict[str, list[s
         return None, {"currency": [f"The bonus is in {bonus.currency}, not {request.currency}."]}
     if request.amount is not None and bonus.amount is None:
         return None, {"amount": ["The bonus is a percentage; it takes no amount."]}
+    if request.amount is not None:  # the grant checks again: the catalogue may change meanwhile
+        reason = bonus.amount_refusal(request.amount, overridden=True)
+        if reason is not None:
+            return None, {"amount": [str(AssignmentItem.Reason(reason).label) + "."]}
     return bonus, {}
 
 
 def _assignment_create(
-    client_key: str, request: AssignRequest, fingerprint: str, body: Any, bonus: Bonus | None
+    sender: str,
+    client_key: str,
+    request: AssignRequest,
+    fingerprint: str,
+    body: Any,
+    bonus: Bonus | None,
 ) -> BonusAssignment:
     """Insert the request; the players become AssignmentItems in the worker, off PEP's clock.
 
@@ -135,6 +156,7 @@ def _assignment_create(
     atomic = transaction.atomic() if connection.in_atomic_block else nullcontext()
     with atomic:
         assignment = BonusAssignment.objects.create(
+            sender=sender,
             client_key=client_key,
             request_id=request.request_id,
             fingerprint=fingerprint,

@@ -24,6 +24,11 @@ _EDITABLE = frozenset(
         "valid_to",
         "expires_after_days",
         "max_grants_per_player",
+        "amount_override_allowed",
+        "min_amount_per_grant",
+        "max_amount_per_grant",
+        "daily_cap_per_player",
+        "daily_cap",
         "is_active",
     }
 )

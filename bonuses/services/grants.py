@@ -9,15 +9,25 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from collections.abc import Iterable
+from contextlib import nullcontext
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from bonuses import messages
-from bonuses.models import AssignmentItem, Bonus, BonusAssignment, PlayerBonus
+from bonuses.models import (
+    AssignmentItem,
+    Bonus,
+    BonusAssignment,
+    DailyGrantBudget,
+    PlayerBonus,
+)
+from bonuses.selectors import day_start, granted_since
 from bonuses.services.assignments import KICK_KEY
 from events.messages import MessageRejected
 from players.models import Player
@@ -113,6 +123,11 @@ def _item_decide(item_id: int) -> None:
     if reason is not None or player is None:
         _item_refuse(item, reason or Reason.UNKNOWN_PLAYER)
         return
+    reason = _limit_refusal(item.assignment, bonus, player)
+    if reason is not None:
+        _item_refuse(item, reason)
+        _limit_alert(item, bonus, reason)
+        return
     try:
         # A savepoint: an unsendable message undoes the player bonus, not the refusal below.
         with transaction.atomic():
@@ -153,10 +168,68 @@ def _refusal_reason(bonus: Bonus, player: Player | None) -> str | None:
     return None
 
 
+def _grant_amount(assignment: BonusAssignment, bonus: Bonus) -> Decimal | None:
+    return assignment.amount if assignment.amount is not None else bonus.amount
+
+
+def _limit_refusal(assignment: BonusAssignment, bonus: Bonus, player: Player) -> str | None:
+    """The money limits, in the caller's transaction; None means the grant fits them all.
+
+    The per-grant rules are re-checked here because the catalogue may have changed since the
+    request was accepted. Each daily sum is read under a lock that every grant it counts must
+    also take: the player row (held by the caller) for the per-player cap, the bonus row for
+    the bonus's cap, the budget row for the currency's budget. Lock order: item, player,
+    bonus, budget, the same in every grant, so grants cannot deadlock.
+    """
+    amount = _grant_amount(assignment, bonus)
+    if amount is None:  # a percentage bonus: no amount to limit
+        return None
+    reason = bonus.amount_refusal(amount, overridden=assignment.amount is not None)
+    if reason is not None:
+        return reason
+    since = day_start()
+    player_cap = bonus.daily_cap_per_player
+    if player_cap is not None and granted_since(since, player=player, bonus=bonus) + amount > (
+        player_cap
+    ):
+        return Reason.PLAYER_DAILY_CAP
+    if bonus.daily_cap is not None:
+        locked = Bonus.objects.select_for_update().get(pk=bonus.pk)
+        cap = locked.daily_cap
+        if cap is not None and granted_since(since, bonus=bonus) + amount > cap:
+            return Reason.BONUS_DAILY_CAP
+    return _budget_refusal(assignment.currency or bonus.currency, amount, since)
+
+
+def _budget_refusal(currency: str, amount: Decimal, since: datetime) -> str | None:
+    if not currency:  # counted in spins or bets, not money
+        return None
+    budget = DailyGrantBudget.objects.select_for_update().filter(currency=currency).first()
+    if budget is not None and granted_since(since, currency=currency) + amount > (
+        budget.daily_limit
+    ):
+        return Reason.DAILY_BUDGET
+    return None
+
+
+def _limit_alert(item: AssignmentItem, bonus: Bonus, reason: str) -> None:
+    """The alert line: a stable event name and reason code, ids only (no personal data)."""
+    logger.warning(
+        "bonus_limit_refused",
+        extra={
+            "event": "bonus_limit_refused",
+            "reason": reason,
+            "bonus": bonus.bonus_id,
+            "assignment_id": item.assignment_id,
+            "item_id": item.pk,
+        },
+    )
+
+
 def _player_bonus_create(assignment: BonusAssignment, bonus: Bonus, player: Player) -> PlayerBonus:
     """Create the player's bonus and queue PEP's bonus-granted message (caller's transaction)."""
     now = timezone.now()
-    amount = assignment.amount if assignment.amount is not None else bonus.amount
+    amount = _grant_amount(assignment, bonus)
     days = bonus.expires_after_days
     player_bonus = PlayerBonus.objects.create(
         player=player,
@@ -175,12 +248,52 @@ def _player_bonus_create(assignment: BonusAssignment, bonus: Bonus, player: Play
 
 
 def assignment_sweep(*, limit: int = 100) -> int:
-    """Process accepted assignments whose task never ran (lost on a crash or a broker outage)."""
+    """Process accepted assignments whose task never ran (lost on a crash or a broker outage).
+
+    The grant pass already tried each of them once; one that raises again here is marked
+    failed with its reason, and the sweep goes on with the rest.
+    """
     cutoff = timezone.now() - timedelta(seconds=settings.BONUS_ASSIGNMENT_SWEEP_AFTER)
     stale = BonusAssignment.objects.filter(
         status=BonusAssignment.Status.ACCEPTED, received_at__lt=cutoff
     ).order_by("received_at")
     ids = list(stale.values_list("pk", flat=True)[:limit])
     for assignment_id in ids:
-        assignment_process(assignment_id=assignment_id)
+        _process_isolated(assignment_id)
     return len(ids)
+
+
+def _process_isolated(assignment_id: int) -> None:
+    """Process one assignment; if it raises, mark it failed so it cannot block the others.
+
+    A database that is briefly unavailable or locked (OperationalError) is not the
+    assignment's fault: it stays accepted for the next sweep. The savepoint keeps a caller's
+    transaction usable after the error (outside one, each grant commits on its own).
+    """
+    atomic = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    try:
+        with atomic:
+            assignment_process(assignment_id=assignment_id)
+    except OperationalError:
+        logger.warning(
+            "bonus_assignment_retry_later assignment_id=%s", assignment_id, exc_info=True
+        )
+    except Exception as exc:
+        logger.exception("bonus_assignment_failed", extra={"assignment_id": assignment_id})
+        BonusAssignment.objects.filter(
+            pk=assignment_id, status=BonusAssignment.Status.ACCEPTED
+        ).update(
+            status=BonusAssignment.Status.FAILED,
+            failure_reason=f"{type(exc).__name__}: {exc}"[:2000],
+            processed_at=timezone.now(),
+        )
+
+
+def assignments_retry(*, assignment_ids: Iterable[int], actor_id: int | None) -> int:
+    """Put failed assignments back as accepted (staff, once the cause is fixed); the sweep
+    grants them within a minute. Returns how many were failed; others are left alone."""
+    retried = BonusAssignment.objects.filter(
+        pk__in=list(assignment_ids), status=BonusAssignment.Status.FAILED
+    ).update(status=BonusAssignment.Status.ACCEPTED, failure_reason="", processed_at=None)
+    logger.info("bonus_assignment_retried", extra={"count": retried, "user_id": actor_id})
+    return retried

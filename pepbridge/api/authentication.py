@@ -17,7 +17,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.request import Request
 
-from pepbridge.api.models import ApiKey
+from pepbridge.api.models import DEFAULT_SENDER, ApiKey, ClientScope
 
 API_KEY_PREFIX = "pbk_"
 # A grant type no endpoint serves: how a disabled OAuth client is marked (api.services).
@@ -33,6 +33,7 @@ class ApiPrincipal:
     ident: str  # the OAuth client_id or the API key's key_id: stable, never secret
     name: str
     scopes: frozenset[str]
+    sender: str = DEFAULT_SENDER  # the PEP instance the credential belongs to
 
     is_authenticated: ClassVar[bool] = True
     is_anonymous: ClassVar[bool] = False
@@ -57,6 +58,14 @@ def client_key(request: Request) -> str:
     if principal is None:
         raise NotAuthenticated()
     return principal.key
+
+
+def sender_of(request: Request) -> str:
+    """The PEP instance that called, whichever of its credentials it used (idempotency key)."""
+    principal = principal_of(request)
+    if principal is None:
+        raise NotAuthenticated()
+    return principal.sender
 
 
 def client_label(request: Request) -> str:
@@ -98,7 +107,7 @@ class OAuthTokenAuthentication(BaseAuthentication):
         checksum = hashlib.sha256(token.encode()).hexdigest()
         access = (
             get_access_token_model()
-            .objects.select_related("application")
+            .objects.select_related("application", "application__pepbridge_scope")
             .filter(token_checksum=checksum)
             .first()
         )
@@ -109,11 +118,20 @@ class OAuthTokenAuthentication(BaseAuthentication):
             # while the disable was committing.
             raise AuthenticationFailed("The access token is invalid or has expired.")
         app = access.application
-        principal = ApiPrincipal("oauth", app.client_id, app.name, frozenset(access.scope.split()))
+        scopes = frozenset(access.scope.split())
+        principal = ApiPrincipal("oauth", app.client_id, app.name, scopes, _sender(app))
         return principal, access
 
     def authenticate_header(self, request: Request) -> str:
         return f'Bearer realm="{REALM}"'
+
+
+def _sender(application: object) -> str:
+    """The client's sender; a client made without a ClientScope row keeps the default."""
+    try:
+        return application.pepbridge_scope.sender  # type: ignore[attr-defined]
+    except ClientScope.DoesNotExist:
+        return DEFAULT_SENDER
 
 
 def parse_api_key(value: str) -> tuple[str, str] | None:
@@ -137,7 +155,8 @@ class ApiKeyAuthentication(BaseAuthentication):
             value = token
         api_key = self._verified(value)
         scopes = frozenset(api_key.scope.split())
-        return ApiPrincipal("apikey", api_key.key_id, api_key.name, scopes), api_key
+        principal = ApiPrincipal("apikey", api_key.key_id, api_key.name, scopes, api_key.sender)
+        return principal, api_key
 
     @staticmethod
     def _verified(value: str) -> ApiKey:

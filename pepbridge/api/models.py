@@ -7,6 +7,20 @@ from django.db import models
 from django.utils import timezone
 from oauth2_provider.settings import oauth2_settings
 
+# The sender every credential belongs to unless told otherwise: one bridge serves one PEP
+# instance, so all of PEP's credentials (OAuth clients and API keys, old and new during a
+# rotation) are one sender and share assign-bonus idempotency (docs/contract.md).
+DEFAULT_SENDER = "pep"
+
+
+def _sender_field() -> models.CharField:
+    return models.CharField(
+        max_length=64,
+        default=DEFAULT_SENDER,
+        help_text="The PEP instance this credential belongs to. Requests keep one requestId "
+        "space per sender, whichever of its credentials they come with.",
+    )
+
 
 class Scope(models.TextChoices):
     """What a credential may call. One scope per credential: PEP never writes operator data."""
@@ -24,6 +38,7 @@ class ClientScope(models.Model):
         related_name="pepbridge_scope",
     )
     scope = models.CharField(max_length=16, choices=Scope.choices)
+    sender = _sender_field()
 
     class Meta:
         constraints = [
@@ -43,6 +58,7 @@ class ApiKey(models.Model):
     key_id = models.CharField(max_length=16, unique=True)
     secret_hash = models.CharField(max_length=128)
     scope = models.CharField(max_length=16, choices=Scope.choices)
+    sender = _sender_field()
     created_at = models.DateTimeField(default=timezone.now)
     revoked_at = models.DateTimeField(null=True, blank=True)
 

@@ -14,7 +14,7 @@ from oauth2_provider.settings import oauth2_settings
 
 from pepbridge.api.authentication import API_KEY_PREFIX, DISABLED_GRANT
 from pepbridge.api.hashers import MachineSecretHasher, generate_secret
-from pepbridge.api.models import ApiKey, ClientScope, Scope
+from pepbridge.api.models import DEFAULT_SENDER, ApiKey, ClientScope, Scope
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,13 @@ def _checked_scope(scope: str) -> str:
 
 
 @transaction.atomic
-def oauth_client_create(*, name: str, scope: str = Scope.PEP) -> IssuedClient:
-    """Create a confidential client-credentials client allowed exactly one scope."""
+def oauth_client_create(
+    *, name: str, scope: str = Scope.PEP, sender: str = DEFAULT_SENDER
+) -> IssuedClient:
+    """Create a confidential client-credentials client allowed exactly one scope.
+
+    `sender` is the PEP instance it belongs to (shared idempotency; keep the default).
+    """
     scope = _checked_scope(scope)
     secret = generate_secret()
     application = get_application_model().objects.create(
@@ -51,16 +56,18 @@ def oauth_client_create(*, name: str, scope: str = Scope.PEP) -> IssuedClient:
         client_secret=secret,  # hashed on save by DOT with CLIENT_SECRET_HASHER
         hash_client_secret=True,
     )
-    ClientScope.objects.create(application=application, scope=scope)
+    ClientScope.objects.create(application=application, scope=scope, sender=sender)
     return IssuedClient(name, application.client_id, secret, scope)
 
 
-def api_key_create(*, name: str, scope: str = Scope.PEP) -> IssuedApiKey:
-    """Create an API key `pbk_<key_id>_<secret>` carrying exactly one scope."""
+def api_key_create(
+    *, name: str, scope: str = Scope.PEP, sender: str = DEFAULT_SENDER
+) -> IssuedApiKey:
+    """Create an API key `pbk_<key_id>_<secret>` carrying exactly one scope (and a sender)."""
     scope = _checked_scope(scope)
     key_id, secret = secrets.token_hex(6), generate_secret()
     hashed = make_password(secret, hasher=MachineSecretHasher.algorithm)
-    ApiKey.objects.create(name=name, key_id=key_id, secret_hash=hashed, scope=scope)
+    ApiKey.objects.create(name=name, key_id=key_id, secret_hash=hashed, scope=scope, sender=sender)
     return IssuedApiKey(name, key_id, f"{API_KEY_PREFIX}{key_id}_{secret}", scope)
 
 

@@ -26,7 +26,7 @@ from rest_framework.test import APIClient
 from bonuses import services
 from bonuses.models import BonusAssignment, PlayerBonus
 from events.models import OutboxMessage
-from pepbridge.api.services import IssuedClient, oauth_client_create
+from pepbridge.api.services import IssuedClient, api_key_create, oauth_client_create
 
 ASSIGN = "/api/bonus/v1/assign-bonus"
 BODY = {
@@ -80,6 +80,16 @@ def test_it_answers_202_and_grants_nothing_more_with_a_new_token(pep) -> None:
     assert _assign(first) == 202
     _grant_all()
     assert _assign(second) == 202
+    _grant_all()
+    _assert_one_request_one_grant(duplicates=1)
+
+
+def test_it_grants_once_through_pep_s_oauth_client_and_then_its_api_key(pep) -> None:
+    assert _assign(_fresh_token(pep)) == 202
+    _grant_all()
+    client = APIClient()  # PEP switched to its API key (a rotation, or a misconfiguration)
+    client.credentials(HTTP_X_AUTHORIZATION=api_key_create(name="PEP key", scope="pep").api_key)
+    assert client.post(ASSIGN, BODY, format="json").status_code == 202
     _grant_all()
     _assert_one_request_one_grant(duplicates=1)
 

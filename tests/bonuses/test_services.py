@@ -311,11 +311,16 @@ def test_it_refuses_a_currency_other_than_the_bonus_currency(make_bonus) -> None
     assert list(exc.value.errors) == ["currency"]
 
 
-def test_it_keys_idempotency_on_the_client_too(make_bonus) -> None:
+def test_it_keys_idempotency_on_the_sender_not_the_credential(make_bonus) -> None:
     make_bonus()
-    services.assignment_accept(client_key="pep-a", request=_request(), body={"a": 1})
-    result = services.assignment_accept(client_key="pep-b", request=_request(), body={"a": 2})
-    assert result.created
+    first = services.assignment_accept(client_key="oauth:a", request=_request(), body={"a": 1})
+    again = services.assignment_accept(client_key="apikey:b", request=_request(), body={"a": 1})
+    other = services.assignment_accept(
+        client_key="apikey:c", sender="pep-staging", request=_request(), body={"a": 1}
+    )
+    assert (first.created, again.created, other.created) == (True, False, True)
+    assert again.assignment.pk == first.assignment.pk
+    assert first.assignment.client_key == "oauth:a"  # who sent it first, for staff
     assert BonusAssignment.objects.count() == 2
 
 

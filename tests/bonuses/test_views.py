@@ -19,6 +19,7 @@ from bonuses.models import (
     RejectedAssignment,
 )
 from events.models import OutboxMessage
+from pepbridge.api.services import api_key_create
 from tests.bonuses.conftest import pep_api_client
 
 pytestmark = pytest.mark.django_db
@@ -164,10 +165,22 @@ def test_it_returns_409_for_the_same_request_id_with_another_body(pep_client, ca
     assert BonusAssignment.objects.get().amount is None  # the first body stands
 
 
-def test_it_keys_on_the_client_so_two_clients_may_share_a_request_id(catalogue) -> None:
-    for name in ("pep-a", "pep-b"):
+def test_two_credentials_of_one_pep_instance_share_the_request_id_space(catalogue) -> None:
+    for name in ("pep-a", "pep-b"):  # e.g. the old and the new key during a rotation
         assert _post(pep_api_client(name)).status_code == 202
-    assert BonusAssignment.objects.count() == 2
+    assert BonusAssignment.objects.get().duplicate_count == 1
+
+
+def test_a_credential_of_another_pep_instance_has_its_own_request_ids(catalogue) -> None:
+    assert _post(pep_api_client("pep")).status_code == 202
+    staging = api_key_create(name="PEP staging", scope="pep", sender="pep-staging")
+    client = APIClient()
+    client.credentials(HTTP_X_AUTHORIZATION=staging.api_key)
+    assert _post(client).status_code == 202
+    assert sorted(BonusAssignment.objects.values_list("sender", flat=True)) == [
+        "pep",
+        "pep-staging",
+    ]
 
 
 def test_it_accepts_a_retry_once_the_unknown_bonus_exists(pep_client, make_bonus) -> None:

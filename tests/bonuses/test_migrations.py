@@ -1,0 +1,45 @@
+"""The idempotency-per-sender migration keeps existing requests working, duplicates included."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
+
+BEFORE = [
+    ("bonuses", "0008_assignment_failed_with_reason"),
+    ("api", "0002_clear_expired_tokens_schedule"),
+]
+AFTER = [("bonuses", "0009_assignment_idempotency_per_sender"), ("api", "0003_credential_sender")]
+
+
+def _migrate(targets: list[tuple[str, str]]):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+@pytest.mark.django_db(transaction=True)
+def test_existing_requests_become_the_default_sender_s_and_old_duplicates_stay_apart() -> None:
+    apps = _migrate(BEFORE)
+    bonus = apps.get_model("bonuses", "Bonus").objects.create(
+        bonus_id="B", name="B", bonus_type="cash", amount=10, currency="EUR"
+    )
+    assignment = apps.get_model("bonuses", "BonusAssignment")
+    now = timezone.now()
+    fields = {"fingerprint": "f", "body": {}, "event_date": now, "bonus": bonus}
+    first = assignment.objects.create(client_key="oauth:a", request_id="r-1", **fields)
+    copy = assignment.objects.create(client_key="apikey:b", request_id="r-1", **fields)
+    other = assignment.objects.create(client_key="apikey:b", request_id="r-2", **fields)
+    key = apps.get_model("api", "ApiKey").objects.create(
+        name="PEP", key_id="k", secret_hash="x", scope="pep"
+    )
+
+    apps = _migrate(AFTER)
+    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+    senders = dict(apps.get_model("bonuses", "BonusAssignment").objects.values_list("pk", "sender"))
+    assert senders == {first.pk: "pep", copy.pk: f"legacy-{copy.pk}", other.pk: "pep"}
+    assert apps.get_model("api", "ApiKey").objects.get(pk=key.pk).sender == "pep"
