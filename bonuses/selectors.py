@@ -9,6 +9,8 @@ from django.db.models import Q, QuerySet
 from bonuses.models import Bonus
 
 MAX_PAGE_SIZE = 1000
+# No catalogue has a million pages; the bound keeps the SQL offset far inside 64 bits.
+MAX_PAGE = 1_000_000
 
 
 @dataclass(frozen=True)
