@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 
+import jwt
 import pytest
+from django.contrib.auth.models import Permission, User
 from django.test import Client
 
 from bonuses.models import Bonus, BonusAssignment, RejectedAssignment
@@ -169,3 +171,75 @@ def test_the_bonus_list_answers_400_for_a_page_past_any_sql_offset(pep):
     response = pep.get("/api/bonus/v1/bonuses?page=144115188075855873")
     assert response.status_code == 400
     assert "page" in response.json()["errors"]
+
+
+# --- odd values past the parser: each answered 500 before its fix ------------------------------
+
+
+@pytest.fixture
+def ingest(make_key) -> Client:
+    Player.objects.create(player_id="p-1")
+    return Client(headers={"x-api-key": make_key("ingest")})
+
+
+def _patch(client: Client, body: str):
+    return client.patch("/ingest/v1/players/p-1", body, content_type="application/json")
+
+
+@pytest.mark.parametrize("missing", ["channel", "granted", "changedAt"])
+def test_ingestion_patch_names_a_consent_field_that_is_missing(ingest, missing):
+    consent = {"channel": "email", "granted": True, "changedAt": "2026-01-01T00:00:00Z"}
+    del consent[missing]
+    response = ingest.patch(
+        "/ingest/v1/players/p-1", {"marketingConsents": [consent]}, content_type="application/json"
+    )
+    assert response.status_code == 400, response.content
+    assert missing in str(response.json()["errors"])
+    assert not Player.objects.get().consents.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"birthDate": "0999-12-31"}',
+        '{"registrationDate": "0999-12-31T00:00:00Z"}',
+        '{"marketingConsents": [{"channel": "email", "granted": true,'
+        ' "changedAt": "0999-12-31T00:00:00Z"}]}',
+    ],
+)
+def test_ingestion_refuses_a_date_before_year_1000(ingest, body):
+    response = _patch(ingest, body)
+    assert response.status_code == 400, response.content
+    assert not OutboxMessage.objects.exists()
+
+
+def test_an_identity_token_expiring_past_any_calendar_is_refused_like_any_bad_token(
+    make_key, settings
+):
+    settings.PLAYER_IDENTITY_SECRET = "s" * 48
+    token = jwt.encode({"sub": "p-1", "exp": 10**12}, "s" * 48, algorithm="HS256")
+    pep = Client(headers={"x-api-key": make_key("pep")})
+    response = pep.post(
+        "/api/auth/v1/player", {"identityToken": token}, content_type="application/json"
+    )
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("query", ["until=9999-12-31", "since=9999-12-31T23:59:59Z"])
+def test_the_audit_export_runs_to_the_end_of_the_calendar(client, query):
+    officer = User.objects.create_user("officer", is_staff=True)
+    officer.user_permissions.add(Permission.objects.get(codename="export_audit"))
+    client.force_login(officer)
+    response = client.get(f"/admin/reconciliation/auditstep/export/?{query}")
+    assert response.status_code == 200
+    assert len(b"".join(response.streaming_content).splitlines()) == 1  # the header, no rows
+
+
+def test_a_crm_trigger_payload_may_hold_a_fractional_number(ingest):
+    body = (
+        '{"type": "crm_trigger", "eventName": "vip_score", "playerId": "p-1",'
+        ' "date": "2026-01-01T00:00:00Z", "payload": {"score": 1.5, "tier": 2}}'
+    )
+    response = ingest.post("/ingest/v1/events", body, content_type="application/json")
+    assert response.status_code == 202, response.content
+    assert '{"key":"score","type":"number","value":1.5}' in OutboxMessage.objects.get().body
