@@ -243,3 +243,17 @@ def test_a_crm_trigger_payload_may_hold_a_fractional_number(ingest):
     response = ingest.post("/ingest/v1/events", body, content_type="application/json")
     assert response.status_code == 202, response.content
     assert '{"key":"score","type":"number","value":1.5}' in OutboxMessage.objects.get().body
+
+
+@pytest.mark.parametrize("encoding", ["chunked", "gzip, chunked", "Chunked"])
+def test_a_chunked_body_is_refused_with_411_and_nothing_recorded(pep, encoding):
+    """Django reads a chunked body as empty: it was recorded as a bogus "requestId required"."""
+    body = _ASSIGN_BODY + '"bonusId":"CASH10"}'
+    response = pep.post(
+        ASSIGN, body, content_type="application/json", headers={"transfer-encoding": encoding}
+    )
+    assert response.status_code == 411
+    assert response.json()["statusCode"] == 411
+    assert "Content-Length" in response.json()["message"]
+    assert not RejectedAssignment.objects.exists()
+    assert not BonusAssignment.objects.exists()
