@@ -13,6 +13,8 @@ from django.utils import timezone
 from bonuses.models import Bonus, PlayerBonus
 
 MAX_PAGE_SIZE = 1000
+# No catalogue has a million pages; the bound keeps the SQL offset far inside 64 bits.
+MAX_PAGE = 1_000_000
 
 
 @dataclass(frozen=True)

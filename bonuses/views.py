@@ -175,7 +175,10 @@ class BonusListView(APIView):
         type = serializers.ChoiceField(choices=BonusType.choices, required=False)
         currency = serializers.RegexField(r"^[A-Z]{3}$", required=False)
         active = serializers.BooleanField(required=False, allow_null=True, default=None)
-        page = serializers.IntegerField(required=False, min_value=1, default=1)
+        # Bounded so page * limit stays a valid SQL offset (a 2**57 page was a 500).
+        page = serializers.IntegerField(
+            required=False, min_value=1, max_value=selectors.MAX_PAGE, default=1
+        )
         limit = serializers.IntegerField(
             required=False, min_value=1, max_value=selectors.MAX_PAGE_SIZE, default=100
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers
@@ -195,7 +196,9 @@ class CrmTriggerSerializer(serializers.Serializer):
 
     def validate_payload(self, value: dict[str, Any]) -> dict[str, Any]:
         for key, item in value.items():
-            if isinstance(item, float):
+            # The ingestion API reads fractions as Decimal (ExactJSONParser); Python callers
+            # may pass floats. Both are numbers the docs allow.
+            if isinstance(item, float | Decimal):
                 value[key] = serializers.DecimalField(
                     max_digits=24, decimal_places=8
                 ).to_internal_value(str(item))

@@ -26,17 +26,26 @@ PLAYER_ID_PATTERN = r"^[^\s/?#%]{1,64}$"
 MAX_TAGS = 100
 
 
+# PEP's timestamps have four-digit years; a moment before year 1000 cannot be sent (it was a
+# MessageRejected deep in the service, a 500).
+MIN_YEAR = 1000
+
+
 class AwareDateTimeField(serializers.DateTimeField):
     """An ISO-8601 moment that must carry its offset: a naive time is ambiguous across zones."""
 
     default_error_messages = {
-        "naive": "Include the time zone: end with Z or an offset like +01:00."
+        "naive": "Include the time zone: end with Z or an offset like +01:00.",
+        "too_early": f"Must be in year {MIN_YEAR} or later.",
     }
 
     def to_internal_value(self, value: Any) -> datetime:
         if isinstance(value, str) and not _has_offset(value):
             self.fail("naive")
-        return super().to_internal_value(value)  # type: ignore[no-any-return]
+        moment: datetime = super().to_internal_value(value)
+        if moment.year < MIN_YEAR:
+            self.fail("too_early")
+        return moment
 
 
 def _has_offset(text: str) -> bool:
@@ -48,6 +57,15 @@ class ConsentSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(choices=ConsentChannel.choices)
     granted = serializers.BooleanField()
     changedAt = AwareDateTimeField(source="changed_at", validators=[validators.validate_not_future])
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Each consent is whole even in a PATCH (partial=True skips nested required fields)."""
+        missing = [name for name, field in self.fields.items() if field.source not in attrs]
+        if missing:
+            raise serializers.ValidationError(
+                {name: ["This field is required."] for name in missing}
+            )
+        return attrs
 
 
 class PlayerSerializer(serializers.Serializer):

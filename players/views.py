@@ -10,6 +10,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from events.messages import MessageRejected
 from pepbridge.api.exceptions import ApiError
 from pepbridge.api.schema import error_examples
 from players import profile, selectors, services
@@ -82,6 +83,10 @@ def _call(func: Any, **kwargs: Any) -> services.PlayerChange:
         return func(**kwargs)  # type: ignore[no-any-return]
     except services.PlayerError as exc:
         raise api_error(exc) from None
+    except MessageRejected as exc:
+        # A value the serializer let through but PEP's format cannot carry: the caller's input,
+        # so a 400 naming the field (the service's transaction has rolled back).
+        raise ApiError(400, "The player has invalid fields.", exc.field_errors) from None
 
 
 class PlayerCreateView(IngestView):

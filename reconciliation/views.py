@@ -7,7 +7,7 @@ Both PEP endpoints record every request, malformed ones included, before answeri
 from __future__ import annotations
 
 import copy
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -213,7 +213,10 @@ def _moment(value: str | None, *, end: bool = False) -> datetime | None:
     except ValueError:
         day = moment = None
     if day is not None:
-        moment = datetime.combine(day, time.min) + timedelta(days=1 if end else 0)
+        try:
+            moment = datetime.combine(day, time.min) + timedelta(days=1 if end else 0)
+        except OverflowError:  # until=9999-12-31: the next midnight is past the calendar,
+            moment = datetime.max.replace(tzinfo=UTC)  # so the period runs to its end
     if moment is None:
         raise BadRequest(f"{value!r} is not an ISO date or datetime")
     return moment if timezone.is_aware(moment) else timezone.make_aware(moment)

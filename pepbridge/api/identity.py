@@ -48,7 +48,11 @@ def validate_signed_token(token: str) -> Identity | None:
     player_id = claims.get("playerId") or claims.get("sub")
     if not isinstance(player_id, str) or not player_id:
         return None
-    return Identity(player_id, datetime.fromtimestamp(claims["exp"], tz=UTC))
+    try:
+        expires_at = datetime.fromtimestamp(claims["exp"], tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None  # an `exp` past year 9999 (10**12) is no date: refused like any bad token
+    return Identity(player_id, expires_at)
 
 
 @lru_cache(maxsize=4)

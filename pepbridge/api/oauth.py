@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from oauth2_provider.oauth2_backends import OAuthLibCore
 from oauth2_provider.scopes import BaseScopes
 
 from pepbridge.api.models import ClientScope, Scope
+from pepbridge.api.parsers import parse_json
 
 # PEP's own Platform API takes {"clientId", "clientSecret"}; accept that spelling too.
 _JSON_ALIASES = {
@@ -56,8 +56,9 @@ class FormOrJsonOAuthLibCore(OAuthLibCore):
         if not content_type.startswith("application/json"):
             return super().extract_body(request)
         try:
-            data = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
+            # The API's one JSON reader: deep nesting, NUL, NaN... are refused, not a 500.
+            data = parse_json(request.body or b"{}")
+        except ValueError:  # BadJSON: oauthlib then answers 400 invalid_request
             return []
         if not isinstance(data, dict):
             return []

@@ -3,13 +3,20 @@
 DRF's stock JSONParser turns only ValueError into a ParseError. A body nested a few thousand
 levels deep (`[[[[...`, well under any size limit) makes the decoder raise RecursionError
 instead, which reached the exception handler as an unexpected error: a 500, retried by the
-caller, and never recorded as a refused request. Every way JSON enters the bridge (the Operator
-API, the ingestion API, the JSON Lines loaders) decodes through `parse_json` below.
+caller, and never recorded as a refused request. Worse are bodies the decoder accepts but
+nothing after it can store: `1e400` (a float that is infinity), a lone surrogate (`"\ud800"`,
+not encodable as UTF-8), `"\u0000"` (PostgreSQL's jsonb and text refuse NUL), an integer past
+64 bits, or nesting a few hundred levels deep (saved, then a RecursionError on every page that
+renders it). `parse_json` below refuses all of them, and every way JSON enters the bridge (the
+Operator API, the ingestion API, the token endpoint's JSON form, the JSON Lines loaders) decodes
+through it. docs/security.md, "Hostile input", lists the bounds.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -25,19 +32,78 @@ class BadJSON(ValueError):
     """Why a text is not usable JSON, as a phrase: "not valid JSON: ..." or "nested too deeply"."""
 
 
+# Deeper than any document of the contracts (the deepest, a game round, is 3 levels) by far,
+# and far below the ~900 levels where saving or rendering a value hits Python's recursion limit.
+MAX_DEPTH = 64
+# The largest integer a database column (bigint) or a JSON reader (int64) keeps exactly.
+MAX_INT = 2**63 - 1
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+def _checked_int(text: str) -> int:
+    value = int(text)
+    if abs(value) > MAX_INT:
+        raise ValueError(f"the integer {text[:20]}... is beyond 64 bits")
+    return value
+
+
+def _finite(parse_float: Callable[[str], Any] | None) -> Callable[[str], Any]:
+    """Wrap the float reader: a number that overflows a double (1e400) is refused, not inf."""
+
+    def read(text: str) -> Any:
+        if not math.isfinite(float(text)):
+            raise ValueError(f"the number {text[:20]} is out of range")
+        return parse_float(text) if parse_float else float(text)
+
+    return read
+
+
+def _check_value(value: Any) -> None:
+    """Refuse nesting past MAX_DEPTH, NUL and lone surrogates in any key or string.
+
+    Walked with a stack, not recursion: the point is that nothing downstream (a JSONField
+    save, an admin page's pretty-printer) ever meets a value deep enough to recurse far.
+    """
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            if depth >= MAX_DEPTH:
+                raise BadJSON(f"nested more than {MAX_DEPTH} levels deep")
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+        elif isinstance(item, str) and (found := _UNSTORABLE.search(item)):
+            raise BadJSON(f"not usable: a string holds {_name(found.group())}")
+
+
+def _name(char: str) -> str:
+    return "NUL (\\u0000)" if char == "\x00" else f"a lone surrogate (\\u{ord(char):04x})"
+
+
 def parse_json(text: str | bytes, *, parse_float: Callable[[str], Any] | None = None) -> Any:
-    """Decode `text` (UTF-8 when bytes); NaN/Infinity, bad encoding and deep nesting -> BadJSON."""
+    """Decode `text` (UTF-8 when bytes) into values every column and page of the bridge can hold.
+
+    BadJSON for: invalid JSON or encoding, NaN/Infinity, numbers out of a double's range,
+    integers past 64 bits, nesting past MAX_DEPTH, NUL or a lone surrogate in any string.
+    """
     try:
-        return json.loads(text, parse_float=parse_float, parse_constant=_refuse_constant)
+        value = json.loads(
+            text,
+            parse_float=_finite(parse_float),
+            parse_int=_checked_int,
+            parse_constant=_refuse_constant,
+        )
     except RecursionError:
         # The C decoder recurses once per level and gives up at the interpreter's limit.
         raise BadJSON("nested too deeply to be read") from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise BadJSON(f"not valid JSON: {exc}") from None
+    _check_value(value)
+    return value
 
 
 class JSONParser(parsers.JSONParser):
