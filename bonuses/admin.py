@@ -32,6 +32,7 @@ from pepbridge.backoffice.admin_tools import (
     AppendOnlyMixin,
     BigListMixin,
     ExactSearchMixin,
+    OfferedLookupsMixin,
     ReadOnlyTabularInline,
     change_link,
     changelist_url,
@@ -155,7 +156,9 @@ class BonusAdmin(admin.ModelAdmin):
 
 
 @admin.register(PlayerBonus)
-class PlayerBonusAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
+class PlayerBonusAdmin(
+    OfferedLookupsMixin, ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin
+):
     list_display = (
         "id",
         "player",
@@ -230,7 +233,9 @@ def _item_count(outcome: str) -> Any:
 
 
 @admin.register(BonusAssignment)
-class BonusAssignmentAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
+class BonusAssignmentAdmin(
+    OfferedLookupsMixin, ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin
+):
     list_display = (
         "request_id",
         "client_key",
@@ -292,7 +297,9 @@ class BonusAssignmentAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admi
 
 
 @admin.register(RejectedAssignment)
-class RejectedAssignmentAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
+class RejectedAssignmentAdmin(
+    OfferedLookupsMixin, ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin
+):
     list_display = (
         "request_id",
         "client_key",

@@ -22,6 +22,7 @@ from pepbridge.backoffice.admin_tools import (
     AppendOnlyMixin,
     BigListMixin,
     ExactSearchMixin,
+    OfferedLookupsMixin,
     ReadOnlyTabularInline,
     change_link,
     changelist_url,
@@ -72,7 +73,9 @@ class PlayerBonusInline(ReadOnlyTabularInline):
 
 
 @admin.register(Player)
-class PlayerAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
+class PlayerAdmin(
+    OfferedLookupsMixin, ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin
+):
     # Each filter has an index (migration 0003). No KYC filter: KYC is neither sent to PEP nor
     # a reason to refuse a bonus; the column stays in the list.
     list_filter = ("account_status", "self_excluded", "at_risk", ErasedFilter)
@@ -249,7 +252,7 @@ class ChunkInline(ReadOnlyTabularInline):
 
 
 @admin.register(MigrationRun)
-class MigrationRunAdmin(AppendOnlyMixin, admin.ModelAdmin):
+class MigrationRunAdmin(OfferedLookupsMixin, AppendOnlyMixin, admin.ModelAdmin):
     list_display = ("id", "status", "started_at", "finished_at")
     list_filter = ("status",)
     ordering = ("-id",)
