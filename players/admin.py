@@ -248,7 +248,17 @@ class ChunkInline(ReadOnlyTabularInline):
         "answered_at",
         "last_error",
     )
-    readonly_fields = fields
+    readonly_fields = (*fields, "last_error_hidden")
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if may_see_personal_data(request):
+            return self.fields
+        return tuple("last_error_hidden" if f == "last_error" else f for f in self.fields)
+
+    @admin.display(description="last error")
+    def last_error_hidden(self, obj: MigrationChunk) -> str:
+        # PEP's answer may echo the chunk's players' data (names, e-mails).
+        return "[hidden: may hold personal data]" if obj.last_error else ""
 
 
 @admin.register(MigrationRun)
