@@ -33,6 +33,7 @@ from pepbridge.backoffice.admin_tools import (
     AppendOnlyMixin,
     BigListMixin,
     ExactSearchMixin,
+    OfferedLookupsMixin,
     ReadOnlyTabularInline,
     change_link,
     changelist_url,
@@ -172,7 +173,9 @@ class BonusAdmin(admin.ModelAdmin):
 
 
 @admin.register(PlayerBonus)
-class PlayerBonusAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
+class PlayerBonusAdmin(
+    OfferedLookupsMixin, ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin
+):
     list_display = (
         "id",
         "player",
@@ -247,7 +250,9 @@ def _item_count(outcome: str) -> Any:
 
 
 @admin.register(BonusAssignment)
-class BonusAssignmentAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
+class BonusAssignmentAdmin(
+    OfferedLookupsMixin, ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin
+):
     list_display = (
         "request_id",
         "client_key",
@@ -330,7 +335,9 @@ class BonusAssignmentAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admi
 
 
 @admin.register(RejectedAssignment)
-class RejectedAssignmentAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
+class RejectedAssignmentAdmin(
+    OfferedLookupsMixin, ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin
+):
     list_display = (
         "request_id",
         "client_key",

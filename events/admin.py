@@ -22,6 +22,7 @@ from pepbridge.backoffice.admin_tools import (
     AppendOnlyMixin,
     BigListMixin,
     ExactSearchMixin,
+    OfferedLookupsMixin,
     ReadOnlyTabularInline,
     change_link,
     may_see_personal_data,
@@ -134,7 +135,7 @@ class AttemptInline(ReadOnlyTabularInline):
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(ExactSearchMixin, BigListMixin, admin.ModelAdmin):
+class OutboxMessageAdmin(OfferedLookupsMixin, ExactSearchMixin, BigListMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "message_type",
@@ -302,7 +303,9 @@ class OutboxMessageAdmin(ExactSearchMixin, BigListMixin, admin.ModelAdmin):
 
 
 @admin.register(DeliveryAttempt)
-class DeliveryAttemptAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
+class DeliveryAttemptAdmin(
+    OfferedLookupsMixin, ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin
+):
     list_display = (
         "id",
         "started_at",

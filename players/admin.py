@@ -22,6 +22,7 @@ from pepbridge.backoffice.admin_tools import (
     AppendOnlyMixin,
     BigListMixin,
     ExactSearchMixin,
+    OfferedLookupsMixin,
     ReadOnlyTabularInline,
     change_link,
     changelist_url,
@@ -72,7 +73,9 @@ class PlayerBonusInline(ReadOnlyTabularInline):
 
 
 @admin.register(Player)
-class PlayerAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
+class PlayerAdmin(
+    OfferedLookupsMixin, ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin
+):
     # Each filter has an index (migration 0003). No KYC filter: KYC is neither sent to PEP nor
     # a reason to refuse a bonus; the column stays in the list.
     list_filter = ("account_status", "self_excluded", "at_risk", ErasedFilter)
@@ -245,11 +248,21 @@ class ChunkInline(ReadOnlyTabularInline):
         "answered_at",
         "last_error",
     )
-    readonly_fields = fields
+    readonly_fields = (*fields, "last_error_hidden")
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if may_see_personal_data(request):
+            return self.fields
+        return tuple("last_error_hidden" if f == "last_error" else f for f in self.fields)
+
+    @admin.display(description="last error")
+    def last_error_hidden(self, obj: MigrationChunk) -> str:
+        # PEP's answer may echo the chunk's players' data (names, e-mails).
+        return "[hidden: may hold personal data]" if obj.last_error else ""
 
 
 @admin.register(MigrationRun)
-class MigrationRunAdmin(AppendOnlyMixin, admin.ModelAdmin):
+class MigrationRunAdmin(OfferedLookupsMixin, AppendOnlyMixin, admin.ModelAdmin):
     list_display = ("id", "status", "started_at", "finished_at")
     list_filter = ("status",)
     ordering = ("-id",)

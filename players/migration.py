@@ -262,7 +262,7 @@ def _record(
         body_bytes=len(built.body),
         gzip_bytes=0,
         status=status,
-        last_error=refused_because,
+        last_error=MigrationChunk.bounded_error(refused_because),
     )
 
 
@@ -318,7 +318,9 @@ def _post(chunk: MigrationChunk, compressed: bytes, sleep: Callable[[float], Non
 
 def _stop(chunk: MigrationChunk, status: str, exc: PepError | None, what: str) -> None:
     detail = f"{exc.error_class}: {exc} {exc.body_excerpt}".strip() if exc else what
-    _mark(chunk, status, last_error=detail[:4000], answered_at=timezone.now())
+    _mark(
+        chunk, status, last_error=MigrationChunk.bounded_error(detail), answered_at=timezone.now()
+    )
     raise MigrationStopped(f"chunk {chunk.sequence} {what}: {detail}")
 
 

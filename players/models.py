@@ -193,6 +193,12 @@ class MigrationChunk(models.Model):
         ACCEPTED = "accepted", "Accepted by PEP"
         REFUSED = "refused", "Refused by PEP"
 
+    # PEP's error text is kept for staff to read the reason, bounded: it may echo the chunk's
+    # players' data, so it is shown only with the personal-data permission and redacted when
+    # one of those players is erased (docs/security.md).
+    LAST_ERROR_MAX = 1000
+    REDACTED = "[redacted: a player of this chunk was erased]"
+
     run = models.ForeignKey(MigrationRun, on_delete=models.CASCADE, related_name="chunks")
     sequence = models.PositiveIntegerField()
     first_pk = models.BigIntegerField()
@@ -214,6 +220,18 @@ class MigrationChunk(models.Model):
 
     def __str__(self) -> str:
         return f"chunk {self.sequence} of run {self.run_id} ({self.status})"
+
+    @classmethod
+    def bounded_error(cls, text: str) -> str:
+        """`text` cut to what `last_error` keeps."""
+        return text[: cls.LAST_ERROR_MAX]
+
+    @classmethod
+    def redacted_error(cls, text: str) -> str:
+        """`text` without PEP's words: only its leading error class (`http_400:`) survives."""
+        label, sep, _ = text.partition(":")
+        keep = label if sep and label.replace("_", "").isalnum() and len(label) <= 40 else ""
+        return f"{keep}: {cls.REDACTED}" if keep else cls.REDACTED
 
 
 class MigrationError(models.Model):

@@ -25,6 +25,7 @@ from players.models import (
     AccountStatus,
     ConsentChannel,
     MarketingConsent,
+    MigrationChunk,
     MigrationError,
     Player,
 )
@@ -343,11 +344,23 @@ def player_erase(*, player_id: str) -> PlayerChange:
     player.save()
     player.consents.update(granted=False, changed_at=now)
     MigrationError.objects.filter(player=player).delete()
+    _redact_chunk_errors(player)
     outbox_redact_player(player_id=player_id)
     sent = _enqueue_all([messages.delete(player, now)])
     changed = frozenset(camel(name) for name in profile.PERSONAL_FIELDS) | {"accountStatus"}
     _notify(player, changed)
     return PlayerChange(player, False, changed, sent)
+
+
+def _redact_chunk_errors(player: Player) -> None:
+    """Redact PEP's error text on every migration chunk that carried `player` (it may echo them)."""
+    chunks = MigrationChunk.objects.filter(first_pk__lte=player.pk, last_pk__gte=player.pk).exclude(
+        last_error=""
+    )
+    for chunk in chunks:
+        if chunk.last_error != (redacted := MigrationChunk.redacted_error(chunk.last_error)):
+            chunk.last_error = redacted
+            chunk.save(update_fields=["last_error"])
 
 
 @transaction.atomic

@@ -15,14 +15,21 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import URLPattern, path
 
-from pepbridge.backoffice.admin_tools import AppendOnlyMixin, BigListMixin, ExactSearchMixin
+from pepbridge.backoffice.admin_tools import (
+    AppendOnlyMixin,
+    BigListMixin,
+    ExactSearchMixin,
+    OfferedLookupsMixin,
+)
 from players.profile import WIRE_TO_FIELD
 from reconciliation.feedback import UNSPECIFIED_FIELD
 from reconciliation.models import AuditStep, ReconciliationItem, ReconciliationRequest
 from reconciliation.views import AuditExportView
 
 
-class TrailAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
+class TrailAdmin(
+    OfferedLookupsMixin, ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin
+):
     """Viewing only; the trail is append-only (reconciliation.models)."""
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import admin
+from django.contrib.admin.filters import ListFilter
 from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -61,6 +62,47 @@ class ExactSearchMixin:
         for field in self.get_search_fields(request):  # type: ignore[attr-defined]
             match |= Q(**{field.lstrip("="): term})
         return queryset.filter(match), False
+
+
+# What a list filter puts after its field's path in the query string (Django's field filters:
+# choices, booleans, dates, relations, "empty"), plus the date parts of `at__year=` links.
+FILTER_SUFFIXES = frozenset(
+    ("", "exact", "gte", "gt", "lte", "lt", "isnull", "isempty", "in", "year", "month", "day")
+)
+FILTER_SUFFIXES |= frozenset(("id__exact", "pk__exact"))
+
+
+class OfferedLookupsMixin:
+    """Staff without `view_personal_data` may filter a list only as the page offers it.
+
+    Django allows any lookup on a model's own fields from the query string (`?email=`,
+    `?first_name__iexact=`, `?body__contains=`), so the count of results answers "does a
+    player with this e-mail exist" for someone who may not see e-mails. Without the
+    permission, a lookup must be a list filter's (its field, or its field plus a filter
+    suffix) or an exact match on a search field, which the search box offers anyway.
+    """
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        allowed = super().lookup_allowed(lookup, value, request)  # type: ignore[misc]
+        if not allowed or may_see_personal_data(request):
+            return bool(allowed)
+        return lookup in self.offered_lookups(request)
+
+    def offered_lookups(self, request: HttpRequest) -> set[str]:
+        """Every query-string key the list's filters and exact search produce."""
+        offered: set[str] = set()
+        paths = []
+        for item in self.get_list_filter(request):  # type: ignore[attr-defined]
+            if isinstance(item, type) and issubclass(item, ListFilter):
+                offered.add(getattr(item, "parameter_name", ""))
+            else:
+                paths.append(item[0] if isinstance(item, (list, tuple)) else item)
+        for path in paths:
+            offered.update(f"{path}__{suffix}" if suffix else path for suffix in FILTER_SUFFIXES)
+        for field in self.get_search_fields(request):  # type: ignore[attr-defined]
+            if field.startswith("="):
+                offered.update((field[1:], f"{field[1:]}__exact"))
+        return offered
 
 
 class ReadOnlyTabularInline(AppendOnlyMixin, admin.TabularInline):

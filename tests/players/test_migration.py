@@ -187,6 +187,16 @@ def test_it_resends_a_chunk_pep_refused_when_run_again(pep):
     assert [sent_players(c) for c in migration_calls(pep)] == [["p-0", "p-1"]] * 2
 
 
+def test_it_keeps_a_bounded_part_of_peps_error_body(pep):
+    make_players(1)
+    pep.add(responses.POST, URL, status=400, body="x" * 5000)
+    with pytest.raises(migration.MigrationStopped):
+        migration.migration_send(migration.migration_run_for({}))
+    last_error = MigrationChunk.objects.get().last_error
+    assert last_error.startswith("http_400")
+    assert len(last_error) == MigrationChunk.LAST_ERROR_MAX
+
+
 def test_it_waits_and_resends_on_429(pep):
     make_players(1)
     pep.add(responses.POST, URL, status=429, headers={"Retry-After": "3"})

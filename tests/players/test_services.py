@@ -176,6 +176,29 @@ def test_it_drops_stored_pep_validation_errors_on_erasure():
     assert MigrationError.objects.count() == 0
 
 
+def test_erasure_redacts_peps_error_text_on_the_chunks_that_carried_the_player():
+    player = services.player_create(data=player_data()).player
+    run = MigrationRun.objects.create()
+    sizes = {"player_count": 1, "body_bytes": 1, "gzip_bytes": 1}
+    error = "http_400: refused: anna@example.com is taken"
+    carried = MigrationChunk.objects.create(
+        run=run, sequence=1, first_pk=player.pk, last_pk=player.pk, last_error=error, **sizes
+    )
+    other = MigrationChunk.objects.create(
+        run=run,
+        sequence=2,
+        first_pk=player.pk + 1,
+        last_pk=player.pk + 9,
+        last_error=error,
+        **sizes,
+    )
+    services.player_erase(player_id="p-1")
+    carried.refresh_from_db()
+    other.refresh_from_db()
+    assert carried.last_error == f"http_400: {MigrationChunk.REDACTED}"
+    assert other.last_error == error
+
+
 def test_it_erases_once_when_asked_twice():
     services.player_create(data=player_data())
     services.player_erase(player_id="p-1")
