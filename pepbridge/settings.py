@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import secrets
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -127,6 +128,25 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 DATABASES = {"default": _db}
+# The role that owns the tables and runs `migrate` (docs/security.md, "Database roles"). When set,
+# `manage.py migrate` connects with it instead of DATABASE_URL's role, then grants that app role
+# only what it needs (pepbridge/db_roles.py). Same database, another role; may hold a password,
+# hence MIGRATE_DATABASE_URL_FILE too.
+MIGRATE_DATABASE_URL = env_secret("MIGRATE_DATABASE_URL") or ""
+MIGRATE_DATABASE: dict[str, Any] = {}
+if MIGRATE_DATABASE_URL:
+    try:
+        MIGRATE_DATABASE = dict(dj_database_url.parse(MIGRATE_DATABASE_URL))
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"MIGRATE_DATABASE_URL is not a valid database URL: {exc}"
+        ) from None
+    if "postgresql" not in _db["ENGINE"] or (
+        (MIGRATE_DATABASE["ENGINE"], MIGRATE_DATABASE["NAME"]) != (_db["ENGINE"], _db["NAME"])
+    ):
+        raise ImproperlyConfigured(
+            "MIGRATE_DATABASE_URL must name DATABASE_URL's PostgreSQL database (another role)"
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 TEST_RUNNER = "pepbridge.test_runner.PytestTestRunner"
 

@@ -9,6 +9,7 @@ class ReconciliationConfig(AppConfig):
     def ready(self) -> None:
         # Learn when the operator supplies a value, through whichever way it comes in.
         from players.services import on_player_changed
+        from reconciliation import checks  # noqa: F401  (registers the system checks)
         from reconciliation.repair import on_player_changed as repair_on_change
 
         if repair_on_change not in on_player_changed:

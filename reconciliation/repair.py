@@ -164,8 +164,10 @@ def repair_player(
     the operator registers the player). Safe to call again: items already sent are left alone,
     and an item that stays waiting gets no new step.
     """
+    # of=self: lock the states only. FOR UPDATE on the joined item would need UPDATE on the
+    # trail, which the app role does not have (docs/security.md, "Database roles").
     states = list(
-        RepairState.objects.select_for_update()
+        RepairState.objects.select_for_update(of=("self",))
         .select_related("item")
         .filter(player_id=player_id, status__in=list(statuses))
         .order_by("pk")
@@ -239,7 +241,7 @@ def reopen_states(states: QuerySet[RepairState], *, cause: str, detail: str) -> 
     players: set[str] = set()
     for start in range(0, len(pks), REOPEN_BATCH):
         batch = list(
-            states.select_for_update()
+            states.select_for_update(of=("self",))
             .select_related("item")
             .filter(pk__in=pks[start : start + REOPEN_BATCH])
             .order_by("pk")
@@ -272,7 +274,7 @@ def confirm_deliveries(*, cause: str, batch_size: int = 1000) -> int:
 def _confirm_batch(cause: str, after: int, batch_size: int) -> tuple[int, int, int]:
     """(items changed, items looked at, last primary key) for one batch after `after`."""
     states = list(
-        RepairState.objects.select_for_update()
+        RepairState.objects.select_for_update(of=("self",))
         .select_related("item")
         .filter(status=Status.SENT, pk__gt=after)
         .order_by("pk")[:batch_size]
