@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 
 from bonuses.models import Bonus
 from bonuses.services import bonus_create
@@ -24,6 +23,9 @@ from events.ingestion import ingest_events
 from players.loading import ingest_players
 
 DEMO_PLAYERS = ("demo-1001", "demo-1002", "demo-1003")
+# Fixed, not "now minus 30 minutes": a date that moved on each start made every restart a
+# profile change, sent to PEP as three PATCHes (issue 13).
+DEMO_START = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ def _bonuses() -> None:
 
 
 def _players_and_events() -> None:
-    start = timezone.now() - timedelta(minutes=30)
+    start = DEMO_START
     players = [
         {"playerId": pid, "username": f"player{index}", "country": "CH", "currency": "EUR",
          "registrationDate": start.isoformat(), "registrationDevice": "desktop"}
