@@ -100,7 +100,7 @@ def test_a_quiet_start_the_banner_once_up_and_a_clean_stop(tmp_path: Path, how: 
     output = "\n".join(run.lines)
     assert "Applying " not in output  # there were 81 such lines
     assert re.search(r"^Database: \d+ migration\(s\) applied", output, re.M)
-    assert "admin login" in output.rsplit("pepbridge is starting", 1)[1]  # the logins, again
+    assert "demo-support / " in output.rsplit("pepbridge is starting", 1)[1]  # logins, again
     up = output.rsplit("pepbridge is up", 1)[1]
     assert [a for a in ("/admin/", "/api/docs/", "/healthz", "/_sandbox/") if a not in up] == []
     send(run.proc)
