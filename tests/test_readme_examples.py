@@ -20,6 +20,8 @@ import pytest
 from django.core.management import call_command, get_commands
 from django.test import Client
 
+from tests.browser.conftest import CHROMIUM, SKIP_REASON
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 MANAGE = re.compile(r"(?P<python>[\w./-]*python[\w.]*) manage\.py (?P<command>\w+)")
@@ -134,3 +136,14 @@ def test_the_readme_client_lines_run_as_written_in_a_fresh_shell(tmp_path: Path)
     client_id, secret_length = done.stdout.split()
     assert len(client_id) >= 20
     assert int(secret_length) >= 20
+
+
+def test_the_readme_says_how_browser_tests_get_chromium_and_what_is_skipped() -> None:
+    text = README.read_text()
+    section = text.split("## Tests and CI", 1)[1]
+    assert "apt-get install -y --no-install-recommends chromium" in section
+    assert f"`{SKIP_REASON}`" in section
+    assert str(CHROMIUM) in section
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "apt-get -qq install -y --no-install-recommends chromium" in ci
+    assert "PEPBRIDGE_REQUIRE_BROWSER=1" in ci

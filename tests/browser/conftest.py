@@ -30,15 +30,16 @@ ARGS = [
     "--no-first-run",
 ]
 PASSWORD = "browser-test-pw-1"
+# Quoted in the README's "Tests and CI" (tests/test_readme_examples.py holds them together).
+SKIP_REASON = "needs /usr/bin/chromium and the playwright package"
 
 
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
     if not CHROMIUM.exists() or importlib.util.find_spec("playwright") is None:
-        missing = "needs /usr/bin/chromium and the playwright package"
         if os.environ.get("PEPBRIDGE_REQUIRE_BROWSER") == "1":  # CI: a skip would hide them
-            pytest.fail(missing)
-        pytest.skip(missing)
+            pytest.fail(SKIP_REASON)
+        pytest.skip(SKIP_REASON)
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an asyncio loop in this thread; Django's ORM then refuses to
