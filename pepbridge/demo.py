@@ -1,7 +1,10 @@
 """A small demo data set and local credentials, so `bin/dev run` shows the whole flow at once.
 
 Debug only: it writes credentials to VAR_DIR/dev-secrets (git-ignored) so that every start of
-the demo prints the same login. Every step is idempotent; running it twice changes nothing.
+the demo prints the same logins: a superuser and one staff member per group of
+pepbridge/migrations/0003_staff_groups.py, so a newcomer sees what each role sees. The passwords
+are generated on the first run, demo-only, and refused outright when DEBUG is false. Every step
+is idempotent; running it twice changes nothing.
 """
 
 from __future__ import annotations
@@ -9,14 +12,14 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.utils import timezone
+from django.contrib.auth.models import Group
 
 from bonuses.models import Bonus
 from bonuses.services import bonus_create
@@ -24,6 +27,25 @@ from events.ingestion import ingest_events
 from players.loading import ingest_players
 
 DEMO_PLAYERS = ("demo-1001", "demo-1002", "demo-1003")
+# Fixed, not "now minus 30 minutes": a date that moved on each start made every restart a
+# profile change, sent to PEP as three PATCHes (issue 13).
+DEMO_START = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
+
+
+# (role as staff say it, username, group from 0003_staff_groups)
+DEMO_STAFF = (
+    ("support", "demo-support", "Support"),
+    ("bonus manager", "demo-bonus-manager", "Bonus managers"),
+    ("compliance", "demo-compliance", "Compliance"),
+    ("admin", "demo-admin", "Admins"),
+)
+
+
+@dataclass(frozen=True)
+class StaffLogin:
+    role: str
+    username: str
+    password: str
 
 
 @dataclass(frozen=True)
@@ -32,6 +54,7 @@ class DemoLogin:
     admin_password: str
     pep_client_id: str
     pep_client_secret: str
+    staff: tuple[StaffLogin, ...] = ()
 
 
 def _secret_dir() -> Path:
@@ -40,19 +63,38 @@ def _secret_dir() -> Path:
     return path
 
 
-def _admin_login() -> tuple[str, str]:
-    password_file = _secret_dir() / "admin-password"
+def _password(name: str) -> str:
+    """A password generated once and kept in dev-secrets, so every start prints the same one."""
+    password_file = _secret_dir() / name
     if not password_file.exists():
         password_file.write_text(secrets.token_urlsafe(12))
         password_file.chmod(0o600)
-    password = password_file.read_text().strip()
-    user, _ = get_user_model().objects.get_or_create(
-        username="admin", defaults={"is_staff": True, "is_superuser": True}
-    )
+    return password_file.read_text().strip()
+
+
+def _user(username: str, password: str, **defaults: bool) -> Any:
+    user, _ = get_user_model().objects.get_or_create(username=username, defaults=defaults)
     if not user.check_password(password):
         user.set_password(password)
         user.save(update_fields=["password"])
+    return user
+
+
+def _admin_login() -> tuple[str, str]:
+    password = _password("admin-password")
+    _user("admin", password, is_staff=True, is_superuser=True)
     return "admin", password
+
+
+def _staff_logins() -> tuple[StaffLogin, ...]:
+    """One staff member per group; the groups come from migration 0003."""
+    logins = []
+    for role, username, group_name in DEMO_STAFF:
+        password = _password(f"{username}-password")
+        user = _user(username, password, is_staff=True)
+        user.groups.add(Group.objects.get(name=group_name))
+        logins.append(StaffLogin(role, username, password))
+    return tuple(logins)
 
 
 def _pep_client() -> tuple[str, str]:
@@ -89,7 +131,7 @@ def _bonuses() -> None:
 
 
 def _players_and_events() -> None:
-    start = timezone.now() - timedelta(minutes=30)
+    start = DEMO_START
     players = [
         {"playerId": pid, "username": f"player{index}", "country": "CH", "currency": "EUR",
          "registrationDate": start.isoformat(), "registrationDevice": "desktop"}
@@ -132,11 +174,12 @@ def _round(player_id: str, at: Any, index: int) -> dict[str, Any]:
 
 
 def demo_setup() -> DemoLogin:
-    """Create the demo admin, PEP's demo client, a bonus catalogue, players and a few events."""
+    """Create the demo logins, PEP's demo client, a bonus catalogue, players and a few events."""
     if not settings.DEBUG:
         raise RuntimeError("demo data is for local debug runs only (DEBUG is false)")
     admin_user, admin_password = _admin_login()
+    staff = _staff_logins()
     client_id, client_secret = _pep_client()
     _bonuses()
     _players_and_events()
-    return DemoLogin(admin_user, admin_password, client_id, client_secret)
+    return DemoLogin(admin_user, admin_password, client_id, client_secret, staff)

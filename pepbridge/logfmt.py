@@ -2,6 +2,10 @@
 
 Fields passed through `extra=` become keys. Callers are responsible for never passing secrets,
 tokens or personal data at info level; the formatter only quotes and escapes.
+
+An expected client error (a 4xx logged by `django.request`, e.g. a 403 from PermissionDenied)
+is one line: Django attaches the exception, whose ~40-line traceback says nothing the status and
+path do not. Server errors (5xx) keep their traceback.
 """
 
 from __future__ import annotations
@@ -19,6 +23,19 @@ def _quote(value: object) -> str:
     return text
 
 
+def is_client_error(record: logging.LogRecord) -> bool:
+    """A response Django logged with a 4xx status (`extra={"status_code": ...}`)."""
+    status = getattr(record, "status_code", None)
+    return isinstance(status, int) and 400 <= status < 500
+
+
+class SkipClientErrors(logging.Filter):
+    """For runserver's access log: `django.request` already logs each 4xx on one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not is_client_error(record)
+
+
 class LogfmtFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         when = datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds")
@@ -29,6 +46,6 @@ class LogfmtFormatter(logging.Formatter):
             f"msg={_quote(record.getMessage())}",
         ]
         parts += [f"{k}={_quote(v)}" for k, v in vars(record).items() if k not in _STANDARD]
-        if record.exc_info:
+        if record.exc_info and not is_client_error(record):
             parts.append(f"exc={_quote(self.formatException(record.exc_info))}")
         return " ".join(parts)

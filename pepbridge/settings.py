@@ -219,13 +219,33 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # monitors inside the net
 
 # --- Logging: one structured line per event (pepbridge.logfmt) -------------------------------
 LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
+# One line per event: Django's own console handler would print each django.request record a
+# second time (plain, with its traceback), so "django" only propagates to ours; runserver's access
+# log skips 4xx, which django.request already logs with the reason (pepbridge/logfmt.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"logfmt": {"()": "pepbridge.logfmt.LogfmtFormatter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "logfmt"}},
+    "formatters": {
+        "logfmt": {"()": "pepbridge.logfmt.LogfmtFormatter"},
+        "runserver": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "filters": {"skip_client_errors": {"()": "pepbridge.logfmt.SkipClientErrors"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "logfmt"},
+        "runserver": {
+            "class": "logging.StreamHandler",
+            "formatter": "runserver",
+            "filters": ["skip_client_errors"],
+        },
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
+        "django": {"handlers": [], "level": "INFO"},
+        "django.server": {"handlers": ["runserver"], "level": "INFO", "propagate": False},
         "pepbridge": {"level": LOG_LEVEL},
         "players": {"level": LOG_LEVEL},
         "bonuses": {"level": LOG_LEVEL},

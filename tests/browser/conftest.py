@@ -8,15 +8,19 @@ downloads a browser. Screenshots go to test-artifacts/ (gitignored) for the CI j
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.apps import apps as global_apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.operations.special import RunPython
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -30,15 +34,16 @@ ARGS = [
     "--no-first-run",
 ]
 PASSWORD = "browser-test-pw-1"
+# Quoted in the README's "Tests and CI" (tests/test_readme_examples.py holds them together).
+SKIP_REASON = "needs /usr/bin/chromium and the playwright package"
 
 
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
     if not CHROMIUM.exists() or importlib.util.find_spec("playwright") is None:
-        missing = "needs /usr/bin/chromium and the playwright package"
         if os.environ.get("PEPBRIDGE_REQUIRE_BROWSER") == "1":  # CI: a skip would hide them
-            pytest.fail(missing)
-        pytest.skip(missing)
+            pytest.fail(SKIP_REASON)
+        pytest.skip(SKIP_REASON)
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an asyncio loop in this thread; Django's ORM then refuses to
@@ -65,13 +70,35 @@ def page(chromium: Any) -> Iterator[Any]:
     context.close()
 
 
+def _migrations_that_shape_groups() -> list[Any]:
+    """Our migrations that create staff groups or grant them rights, in the order they ran."""
+    loader = MigrationLoader(connection)
+    ours = {"pepbridge", "api", "players", "bonuses", "events", "reconciliation"}
+    # Each leaf's plan is in dependency order; joined, first appearance keeps that order.
+    plans = [key for leaf in loader.graph.leaf_nodes() for key in loader.graph.forwards_plan(leaf)]
+    ordered = list(dict.fromkeys(plans))
+    return [
+        loader.graph.nodes[key]
+        for key in ordered
+        if key[0] in ours
+        and "Group" in inspect.getsource(sys.modules[type(loader.graph.nodes[key]).__module__])
+    ]
+
+
 @pytest.fixture
 def staff_groups(transactional_db: None) -> None:
-    """The migration's groups: a transactional test's flush may have removed them."""
-    if Group.objects.count() < 4:
-        from importlib import import_module
+    """The groups and rights the migrations gave them: a transactional test's flush removed them.
 
-        import_module("pepbridge.migrations.0003_staff_groups").create_groups(global_apps, None)
+    Every migration of ours that touches groups is replayed (their functions are idempotent), so
+    a later migration granting a group a new right is picked up here too.
+    """
+    if Group.objects.count() >= 4:
+        return
+    state_apps = MigrationLoader(connection).project_state().apps
+    for migration in _migrations_that_shape_groups():
+        for operation in migration.operations:
+            if isinstance(operation, RunPython):
+                operation.code(state_apps, None)
 
 
 @pytest.fixture
@@ -92,8 +119,9 @@ def log_in(live_server: Any, page: Any, staff_groups: None) -> Callable[[str], A
     return login
 
 
-def screenshot(page: Any, name: str) -> Path:
+def screenshot(page: Any, name: str, mask: list[Any] | None = None) -> Path:
+    """A full-page PNG in test-artifacts/; `mask` boxes over what must not be kept (secrets)."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=True, mask=mask or [])
     return path

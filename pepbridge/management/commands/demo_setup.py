@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from pepbridge.demo import demo_setup
@@ -11,7 +12,8 @@ from pepbridge.demo import demo_setup
 
 class Command(BaseCommand):
     help = (
-        "Create the demo admin, PEP's demo OAuth client, bonuses, players and events (debug only)."
+        "Create the demo logins (a superuser, one per staff group), PEP's demo OAuth client, "
+        "bonuses, players and events (debug only)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -22,9 +24,12 @@ class Command(BaseCommand):
             login = demo_setup()
         except RuntimeError as exc:
             raise CommandError(str(exc)) from None
+        staff = "".join(f"    {s.role:<15}{s.username} / {s.password}\n" for s in login.staff)
         self.stdout.write(
-            f"Demo data loaded.\n"
-            f"  admin login      {login.admin_user} / {login.admin_password}\n"
+            f"Demo data loaded. Demo-only logins (kept in {settings.VAR_DIR}/dev-secrets/):\n"
+            f"  back office, one per role: {web_url}/admin/\n"
+            f"    {'superuser':<15}{login.admin_user} / {login.admin_password}\n"
+            f"{staff}"
             f"  PEP's client     {login.pep_client_id} / {login.pep_client_secret}\n"
             f"Call the bridge as PEP would:\n"
             f"  TOKEN=$(curl -s -d grant_type=client_credentials -d scope=pep "
