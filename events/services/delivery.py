@@ -50,6 +50,9 @@ FLUSH_ROWS = 50
 # a lease shorter than one request plus this can send nothing (system check pepbridge.E001).
 LEASE_SLACK_SECONDS = 5.0
 FLUSH_SECONDS = 1.0
+# Tries of one chunk's outcome write that lost a deadlock / serialization conflict.
+RECORD_ATTEMPTS = 5
+LOCK_CONFLICT_CODES = frozenset({"40P01", "40001"})
 # The clock of drain deadlines and chunk timing (tests replace it to simulate slow sends).
 _clock = time.monotonic
 
@@ -151,9 +154,39 @@ def _excerpt(exc: Exception) -> str:
 
 
 def _record(results: list[Result], worker: str) -> None:
-    """Write a chunk's outcomes in one transaction: rows, attempts, endpoint counters."""
+    """Write a chunk's outcomes, retrying the transaction when it loses a lock conflict.
+
+    A deadlock or serialization failure rolls the whole chunk back; giving up then would leave
+    its delivered rows leased, to be sent again when the lease runs out. So the write is tried
+    up to RECORD_ATTEMPTS times, each time logged as what it is (not as an outage).
+    """
     if not results:
         return
+    for attempt in range(1, RECORD_ATTEMPTS + 1):
+        try:
+            _record_once(results, worker)
+            return
+        except OperationalError as exc:
+            if not is_lock_conflict(exc) or attempt == RECORD_ATTEMPTS:
+                raise
+            logger.warning("outbox deadlock writing outcomes; retrying", extra={
+                "attempt": attempt, "error": lock_conflict_code(exc)})  # fmt: skip
+            time.sleep(0.01 * attempt)
+
+
+def lock_conflict_code(exc: BaseException) -> str:
+    """PostgreSQL's SQLSTATE behind a Django database error ("" when there is none)."""
+    cause = exc.__cause__
+    return str(getattr(cause, "sqlstate", "") or getattr(cause, "pgcode", "") or "")
+
+
+def is_lock_conflict(exc: BaseException) -> bool:
+    """A deadlock (40P01) or serialization failure (40001): retrying the transaction cures it."""
+    return lock_conflict_code(exc) in LOCK_CONFLICT_CODES
+
+
+def _record_once(results: list[Result], worker: str) -> None:
+    """Write a chunk's outcomes in one transaction: rows, attempts, endpoint counters."""
     now = timezone.now()
     with transaction.atomic():
         _mark_delivered([r for r in results if r.outcome == Outcome.DELIVERED], now)
@@ -225,7 +258,9 @@ def _count_for_circuits(results: list[Result], now: datetime) -> None:
     for result in results:
         sent = endpoints.Sent(result.row.lease_expires_at, result.transient)
         sends[result.row.message_type].append(sent)
-    for message_type, group in sends.items():
+    # One lock order for every worker (sorted endpoint names): two chunks meeting the same
+    # endpoints in opposite orders would otherwise deadlock on their EndpointState rows.
+    for message_type, group in sorted(sends.items()):
         endpoints.record(message_type, sends=group, now=now)
 
 
@@ -282,7 +317,16 @@ def _guarded_pass(
     wait = min(DB_BACKOFF_CAP, 0.5 * 2 ** min(failures + 1, 8))
     try:
         count, next_wait = _pass(worker, client or get_pep_client(), deadline)
-    except (OperationalError, InterfaceError) as exc:
+    except OperationalError as exc:
+        if is_lock_conflict(exc):
+            # Another worker's transaction won a lock: nothing is down, try again shortly.
+            logger.warning("outbox deadlock; retrying", extra={"error": lock_conflict_code(exc)})
+            return 0, BUSY_POLL, failures
+        logger.warning("outbox database error; backing off", extra={"wait": wait,
+                       "error": type(exc).__name__})  # fmt: skip
+        _drop_connection()
+        return 0, wait, failures + 1
+    except InterfaceError as exc:
         logger.warning("outbox database error; backing off", extra={"wait": wait,
                        "error": type(exc).__name__})  # fmt: skip
         _drop_connection()
