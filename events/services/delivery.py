@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from events import selectors
 from events.models import DeliveryAttempt, OutboxMessage
-from events.services import endpoints, schedule
+from events.services import endpoints, schedule, sending
 from events.services.claim import claim_due, release
 from events.services.kick import clear_kick
 from pepbridge.pep.client import PepClient, get_pep_client
@@ -74,6 +74,7 @@ class Result:
     excerpt: str = ""
     next_attempt_at: datetime | None = None
     transient: bool = False
+    finished_at: float = 0.0  # _clock() when the answer came (cuts chunks by time)
 
 
 def deliver_batch(
@@ -83,41 +84,95 @@ def deliver_batch(
     client: PepClient,
     deadline: float | None = None,
 ) -> list[Result]:
-    """Send claimed rows (in their order) and record the attempts in small chunks as they go.
+    """Send claimed rows, up to OUTBOX_MAX_IN_FLIGHT at once, and record the attempts in chunks.
 
-    A row is sent only while its lease outlives the longest possible request, so no other
-    worker can have claimed it meanwhile, and only while that request would end by `deadline`
-    (a `time.monotonic()` moment), so the task running this is not killed mid-send; the rest
-    go back unsent. Outcomes are written every FLUSH_ROWS rows or FLUSH_SECONDS: a worker
-    killed mid-batch leaves at most one unwritten chunk to be sent again (at least once).
+    Rows of one player go one after the other, in their order, on one thread (a lane); lanes
+    go in parallel. A row is sent only while its lease outlives the longest possible request,
+    so no other worker can have claimed it meanwhile, and only while that request would end by
+    `deadline` (a `time.monotonic()` moment), so the task running this is not killed mid-send;
+    the rest go back unsent. Outcomes are written every FLUSH_ROWS results or FLUSH_SECONDS: a
+    worker killed mid-batch re-sends at most the unwritten chunk plus the requests in flight.
     """
-    request_seconds = sum(client.timeout)
-    margin = timedelta(seconds=request_seconds + LEASE_SLACK_SECONDS)
-    results: list[Result] = []
-    chunk: list[Result] = []
-    chunk_started = _clock()
-    for index, row in enumerate(rows):
-        late = deadline is not None and _clock() + request_seconds > deadline
-        if late or _lease_too_short(row, margin):
-            if index == 0 and not late:
-                logger.warning("outbox lease too short to send; see system check pepbridge.E001",
-                               extra={"message_id": row.pk})  # fmt: skip
-            release(rows[index:])
-            break
-        chunk.append(_send(row, client))
-        if len(chunk) >= FLUSH_ROWS or _clock() - chunk_started >= FLUSH_SECONDS:
-            _record(chunk, worker)
-            results += chunk
-            chunk, chunk_started = [], _clock()
-    _record(chunk, worker)
-    return results + chunk
+    run = _Run(worker, client, deadline)
+    run.submit(rows)
+    while run.sender.running:
+        run.collect()
+    return run.finish()
 
 
-def _lease_too_short(row: OutboxMessage, margin: timedelta) -> bool:
-    return row.lease_expires_at is not None and timezone.now() + margin > row.lease_expires_at
+class _Run:
+    """One worker's sends in flight and the chunk of outcomes not yet written."""
+
+    def __init__(self, worker: str, client: PepClient, deadline: float | None) -> None:
+        request_seconds = sum(client.timeout)
+        self.worker, self.client = worker, client
+        self.sender = sending.Sender(
+            size=settings.OUTBOX_MAX_IN_FLIGHT,
+            send=lambda row: _send(row, client),
+            late=lambda: deadline is not None and _clock() + request_seconds > deadline,
+            margin=timedelta(seconds=request_seconds + LEASE_SLACK_SECONDS),
+        )
+        self.results: list[Result] = []
+        self.chunk: list[Result] = []
+        self.chunk_started = _clock()
+
+    @property
+    def attempts(self) -> int:
+        return len(self.results) + len(self.chunk)
+
+    def submit(self, rows: list[OutboxMessage]) -> None:
+        if rows:
+            # Warm the shared token here, on the worker's thread: the send threads then read it
+            # from memory and never open a database connection of their own.
+            self.client.tokens.get()
+            self.sender.submit(rows)
+
+    def collect(self) -> None:
+        """Take what the send threads finished (waiting at most until the chunk is due).
+
+        A chunk's age is read off its results' finishing times, not off the moment this
+        thread gets to them, so chunks are cut the same however the threads are scheduled.
+        """
+        wait = FLUSH_SECONDS - self._chunk_age()
+        got = False
+        for item in self.sender.items(timeout=wait):
+            got = True
+            if isinstance(item, Result):
+                self.chunk.append(item)
+                age = item.finished_at - self.chunk_started
+                if len(self.chunk) >= FLUSH_ROWS or age >= FLUSH_SECONDS:
+                    self.flush(at=item.finished_at)
+            elif isinstance(item, sending.LaneDone):
+                self._give_back(item)
+        if not got and self._chunk_age() >= FLUSH_SECONDS:
+            self.flush()
+
+    def _chunk_age(self) -> float:
+        return _clock() - self.chunk_started
+
+    def _give_back(self, done: sending.LaneDone) -> None:
+        if done.lease_too_short and not self.results and not self.chunk:
+            logger.warning("outbox lease too short to send; see system check pepbridge.E001",
+                           extra={"message_id": done.unsent[0].pk})  # fmt: skip
+        release(done.unsent)
+
+    def flush(self, at: float | None = None) -> None:
+        _record(self.chunk, self.worker)
+        self.results += self.chunk
+        self.chunk, self.chunk_started = [], _clock() if at is None else at
+
+    def finish(self) -> list[Result]:
+        self.flush()
+        return self.results
 
 
 def _send(row: OutboxMessage, client: PepClient) -> Result:
+    result = _attempt_send(row, client)
+    result.finished_at = _clock()
+    return result
+
+
+def _attempt_send(row: OutboxMessage, client: PepClient) -> Result:
     started_at = timezone.now()
     clock = time.monotonic()
 
@@ -339,16 +394,35 @@ def _guarded_pass(
 
 
 def _pass(worker: str, client: PepClient, deadline: float) -> tuple[int, float | None]:
-    """One claim-and-send; returns (rows attempted, seconds to wait before the next claim).
+    """Claim and send until nothing more can be claimed; returns (attempts, seconds to wait).
 
-    A send may start until the drain's deadline, and so may end one request later.
+    Claims overlap the sends: a new claim is made whenever no more than half of
+    OUTBOX_MAX_IN_FLIGHT lanes are still busy, so the pipe to PEP never runs dry while rows
+    are due. After a claim that found nothing, the next waits until some lane finished (which
+    may have made a player's next row sendable). A send may start until the drain's deadline,
+    and so may end one request later.
     """
-    rows = claim_due(worker=worker, limit=settings.OUTBOX_BATCH_SIZE, now=timezone.now())
-    if rows:
-        finish_by = deadline + sum(client.timeout)
-        sent = deliver_batch(rows, worker=worker, client=client, deadline=finish_by)
+    run = _Run(worker, client, deadline + sum(client.timeout))
+    refill = max(settings.OUTBOX_MAX_IN_FLIGHT // 2, 1)
+    claim_open, claimed = True, 0
+    while True:
+        if claim_open and run.sender.running <= refill and _clock() < deadline:
+            limit = settings.OUTBOX_BATCH_SIZE
+            rows = claim_due(worker=worker, limit=limit, now=timezone.now())
+            claimed += len(rows)
+            run.submit(rows)
+            claim_open = bool(rows)
+        if not run.sender.running:
+            break
+        attempts_before = run.attempts
+        run.collect()
+        # A finished attempt may have made its player's next row a head: worth a claim. Lanes
+        # given back unsent (lease, deadline) are not, or a worker would spin on them.
+        claim_open = claim_open or run.attempts > attempts_before
+    sent = len(run.finish())
+    if claimed:
         # Claimed but all released unsent: poll, do not spin on the same rows.
-        return len(sent), (0.0 if sent else BUSY_POLL)
+        return sent, (0.0 if sent else BUSY_POLL)
     now = timezone.now()
     wait = selectors.seconds_until_due(now, paused=endpoints.paused(now))
     # Due rows that could not be claimed (rate limit, a rival worker's claim): poll.
