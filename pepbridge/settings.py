@@ -330,6 +330,8 @@ OUTBOX_RETRY_JITTER = env_float("OUTBOX_RETRY_JITTER", 0.2, minimum=0)
 OUTBOX_THROTTLE_MIN_DELAY = env_float("OUTBOX_THROTTLE_MIN_DELAY", 60.0, minimum=0)
 OUTBOX_LEASE_SECONDS = env_float("OUTBOX_LEASE_SECONDS", 120.0, minimum=1)
 OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 100, minimum=1)
+# Requests to PEP one worker process keeps in flight (threads); size it as rate x RTT.
+OUTBOX_MAX_IN_FLIGHT = env_int("OUTBOX_MAX_IN_FLIGHT", 32, minimum=1)
 OUTBOX_SWEEP_MINUTES = env_int("OUTBOX_SWEEP_MINUTES", 1, minimum=1)
 OUTBOX_DRAIN_MAX_SECONDS = env_float("OUTBOX_DRAIN_MAX_SECONDS", 50.0, minimum=1)
 OUTBOX_KICK_ON_COMMIT = env_bool("OUTBOX_KICK_ON_COMMIT", True)

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from events import selectors
 from events.models import DeliveryAttempt, OutboxMessage
-from events.services import endpoints, schedule
+from events.services import endpoints, schedule, sending
 from events.services.claim import claim_due, release
 from events.services.kick import clear_kick
 from pepbridge import metrics
@@ -51,6 +51,9 @@ FLUSH_ROWS = 50
 # a lease shorter than one request plus this can send nothing (system check pepbridge.E001).
 LEASE_SLACK_SECONDS = 5.0
 FLUSH_SECONDS = 1.0
+# Tries of one chunk's outcome write that lost a deadlock / serialization conflict.
+RECORD_ATTEMPTS = 5
+LOCK_CONFLICT_CODES = frozenset({"40P01", "40001"})
 # The clock of drain deadlines and chunk timing (tests replace it to simulate slow sends).
 _clock = time.monotonic
 
@@ -72,6 +75,7 @@ class Result:
     excerpt: str = ""
     next_attempt_at: datetime | None = None
     transient: bool = False
+    finished_at: float = 0.0  # _clock() when the answer came (cuts chunks by time)
 
 
 def deliver_batch(
@@ -81,41 +85,95 @@ def deliver_batch(
     client: PepClient,
     deadline: float | None = None,
 ) -> list[Result]:
-    """Send claimed rows (in their order) and record the attempts in small chunks as they go.
+    """Send claimed rows, up to OUTBOX_MAX_IN_FLIGHT at once, and record the attempts in chunks.
 
-    A row is sent only while its lease outlives the longest possible request, so no other
-    worker can have claimed it meanwhile, and only while that request would end by `deadline`
-    (a `time.monotonic()` moment), so the task running this is not killed mid-send; the rest
-    go back unsent. Outcomes are written every FLUSH_ROWS rows or FLUSH_SECONDS: a worker
-    killed mid-batch leaves at most one unwritten chunk to be sent again (at least once).
+    Rows of one player go one after the other, in their order, on one thread (a lane); lanes
+    go in parallel. A row is sent only while its lease outlives the longest possible request,
+    so no other worker can have claimed it meanwhile, and only while that request would end by
+    `deadline` (a `time.monotonic()` moment), so the task running this is not killed mid-send;
+    the rest go back unsent. Outcomes are written every FLUSH_ROWS results or FLUSH_SECONDS: a
+    worker killed mid-batch re-sends at most the unwritten chunk plus the requests in flight.
     """
-    request_seconds = sum(client.timeout)
-    margin = timedelta(seconds=request_seconds + LEASE_SLACK_SECONDS)
-    results: list[Result] = []
-    chunk: list[Result] = []
-    chunk_started = _clock()
-    for index, row in enumerate(rows):
-        late = deadline is not None and _clock() + request_seconds > deadline
-        if late or _lease_too_short(row, margin):
-            if index == 0 and not late:
-                logger.warning("outbox lease too short to send; see system check pepbridge.E001",
-                               extra={"message_id": row.pk})  # fmt: skip
-            release(rows[index:])
-            break
-        chunk.append(_send(row, client))
-        if len(chunk) >= FLUSH_ROWS or _clock() - chunk_started >= FLUSH_SECONDS:
-            _record(chunk, worker)
-            results += chunk
-            chunk, chunk_started = [], _clock()
-    _record(chunk, worker)
-    return results + chunk
+    run = _Run(worker, client, deadline)
+    run.submit(rows)
+    while run.sender.running:
+        run.collect()
+    return run.finish()
 
 
-def _lease_too_short(row: OutboxMessage, margin: timedelta) -> bool:
-    return row.lease_expires_at is not None and timezone.now() + margin > row.lease_expires_at
+class _Run:
+    """One worker's sends in flight and the chunk of outcomes not yet written."""
+
+    def __init__(self, worker: str, client: PepClient, deadline: float | None) -> None:
+        request_seconds = sum(client.timeout)
+        self.worker, self.client = worker, client
+        self.sender = sending.Sender(
+            size=settings.OUTBOX_MAX_IN_FLIGHT,
+            send=lambda row: _send(row, client),
+            late=lambda: deadline is not None and _clock() + request_seconds > deadline,
+            margin=timedelta(seconds=request_seconds + LEASE_SLACK_SECONDS),
+        )
+        self.results: list[Result] = []
+        self.chunk: list[Result] = []
+        self.chunk_started = _clock()
+
+    @property
+    def attempts(self) -> int:
+        return len(self.results) + len(self.chunk)
+
+    def submit(self, rows: list[OutboxMessage]) -> None:
+        if rows:
+            # Warm the shared token here, on the worker's thread: the send threads then read it
+            # from memory and never open a database connection of their own.
+            self.client.tokens.get()
+            self.sender.submit(rows)
+
+    def collect(self) -> None:
+        """Take what the send threads finished (waiting at most until the chunk is due).
+
+        A chunk's age is read off its results' finishing times, not off the moment this
+        thread gets to them, so chunks are cut the same however the threads are scheduled.
+        """
+        wait = FLUSH_SECONDS - self._chunk_age()
+        got = False
+        for item in self.sender.items(timeout=wait):
+            got = True
+            if isinstance(item, Result):
+                self.chunk.append(item)
+                age = item.finished_at - self.chunk_started
+                if len(self.chunk) >= FLUSH_ROWS or age >= FLUSH_SECONDS:
+                    self.flush(at=item.finished_at)
+            elif isinstance(item, sending.LaneDone):
+                self._give_back(item)
+        if not got and self._chunk_age() >= FLUSH_SECONDS:
+            self.flush()
+
+    def _chunk_age(self) -> float:
+        return _clock() - self.chunk_started
+
+    def _give_back(self, done: sending.LaneDone) -> None:
+        if done.lease_too_short and not self.results and not self.chunk:
+            logger.warning("outbox lease too short to send; see system check pepbridge.E001",
+                           extra={"message_id": done.unsent[0].pk})  # fmt: skip
+        release(done.unsent)
+
+    def flush(self, at: float | None = None) -> None:
+        _record(self.chunk, self.worker)
+        self.results += self.chunk
+        self.chunk, self.chunk_started = [], _clock() if at is None else at
+
+    def finish(self) -> list[Result]:
+        self.flush()
+        return self.results
 
 
 def _send(row: OutboxMessage, client: PepClient) -> Result:
+    result = _attempt_send(row, client)
+    result.finished_at = _clock()
+    return result
+
+
+def _attempt_send(row: OutboxMessage, client: PepClient) -> Result:
     started_at = timezone.now()
     clock = time.monotonic()
 
@@ -152,9 +210,39 @@ def _excerpt(exc: Exception) -> str:
 
 
 def _record(results: list[Result], worker: str) -> None:
-    """Write a chunk's outcomes in one transaction: rows, attempts, endpoint counters."""
+    """Write a chunk's outcomes, retrying the transaction when it loses a lock conflict.
+
+    A deadlock or serialization failure rolls the whole chunk back; giving up then would leave
+    its delivered rows leased, to be sent again when the lease runs out. So the write is tried
+    up to RECORD_ATTEMPTS times, each time logged as what it is (not as an outage).
+    """
     if not results:
         return
+    for attempt in range(1, RECORD_ATTEMPTS + 1):
+        try:
+            _record_once(results, worker)
+            return
+        except OperationalError as exc:
+            if not is_lock_conflict(exc) or attempt == RECORD_ATTEMPTS:
+                raise
+            logger.warning("outbox deadlock writing outcomes; retrying", extra={
+                "attempt": attempt, "error": lock_conflict_code(exc)})  # fmt: skip
+            time.sleep(0.01 * attempt)
+
+
+def lock_conflict_code(exc: BaseException) -> str:
+    """PostgreSQL's SQLSTATE behind a Django database error ("" when there is none)."""
+    cause = exc.__cause__
+    return str(getattr(cause, "sqlstate", "") or getattr(cause, "pgcode", "") or "")
+
+
+def is_lock_conflict(exc: BaseException) -> bool:
+    """A deadlock (40P01) or serialization failure (40001): retrying the transaction cures it."""
+    return lock_conflict_code(exc) in LOCK_CONFLICT_CODES
+
+
+def _record_once(results: list[Result], worker: str) -> None:
+    """Write a chunk's outcomes in one transaction: rows, attempts, endpoint counters."""
     now = timezone.now()
     with transaction.atomic():
         _mark_delivered([r for r in results if r.outcome == Outcome.DELIVERED], now)
@@ -227,7 +315,9 @@ def _count_for_circuits(results: list[Result], now: datetime) -> None:
     for result in results:
         sent = endpoints.Sent(result.row.lease_expires_at, result.transient)
         sends[result.row.message_type].append(sent)
-    for message_type, group in sends.items():
+    # One lock order for every worker (sorted endpoint names): two chunks meeting the same
+    # endpoints in opposite orders would otherwise deadlock on their EndpointState rows.
+    for message_type, group in sorted(sends.items()):
         endpoints.record(message_type, sends=group, now=now)
 
 
@@ -284,7 +374,16 @@ def _guarded_pass(
     wait = min(DB_BACKOFF_CAP, 0.5 * 2 ** min(failures + 1, 8))
     try:
         count, next_wait = _pass(worker, client or get_pep_client(), deadline)
-    except (OperationalError, InterfaceError) as exc:
+    except OperationalError as exc:
+        if is_lock_conflict(exc):
+            # Another worker's transaction won a lock: nothing is down, try again shortly.
+            logger.warning("outbox deadlock; retrying", extra={"error": lock_conflict_code(exc)})
+            return 0, BUSY_POLL, failures
+        logger.warning("outbox database error; backing off", extra={"wait": wait,
+                       "error": type(exc).__name__})  # fmt: skip
+        _drop_connection()
+        return 0, wait, failures + 1
+    except InterfaceError as exc:
         logger.warning("outbox database error; backing off", extra={"wait": wait,
                        "error": type(exc).__name__})  # fmt: skip
         _drop_connection()
@@ -297,16 +396,35 @@ def _guarded_pass(
 
 
 def _pass(worker: str, client: PepClient, deadline: float) -> tuple[int, float | None]:
-    """One claim-and-send; returns (rows attempted, seconds to wait before the next claim).
+    """Claim and send until nothing more can be claimed; returns (attempts, seconds to wait).
 
-    A send may start until the drain's deadline, and so may end one request later.
+    Claims overlap the sends: a new claim is made whenever no more than half of
+    OUTBOX_MAX_IN_FLIGHT lanes are still busy, so the pipe to PEP never runs dry while rows
+    are due. After a claim that found nothing, the next waits until some lane finished (which
+    may have made a player's next row sendable). A send may start until the drain's deadline,
+    and so may end one request later.
     """
-    rows = claim_due(worker=worker, limit=settings.OUTBOX_BATCH_SIZE, now=timezone.now())
-    if rows:
-        finish_by = deadline + sum(client.timeout)
-        sent = deliver_batch(rows, worker=worker, client=client, deadline=finish_by)
+    run = _Run(worker, client, deadline + sum(client.timeout))
+    refill = max(settings.OUTBOX_MAX_IN_FLIGHT // 2, 1)
+    claim_open, claimed = True, 0
+    while True:
+        if claim_open and run.sender.running <= refill and _clock() < deadline:
+            limit = settings.OUTBOX_BATCH_SIZE
+            rows = claim_due(worker=worker, limit=limit, now=timezone.now())
+            claimed += len(rows)
+            run.submit(rows)
+            claim_open = bool(rows)
+        if not run.sender.running:
+            break
+        attempts_before = run.attempts
+        run.collect()
+        # A finished attempt may have made its player's next row a head: worth a claim. Lanes
+        # given back unsent (lease, deadline) are not, or a worker would spin on them.
+        claim_open = claim_open or run.attempts > attempts_before
+    sent = len(run.finish())
+    if claimed:
         # Claimed but all released unsent: poll, do not spin on the same rows.
-        return len(sent), (0.0 if sent else BUSY_POLL)
+        return sent, (0.0 if sent else BUSY_POLL)
     now = timezone.now()
     wait = selectors.seconds_until_due(now, paused=endpoints.paused(now))
     # Due rows that could not be claimed (rate limit, a rival worker's claim): poll.

@@ -35,7 +35,11 @@ def _state(message_type: str) -> EndpointState:
     locked = EndpointState.objects.select_for_update()
     state = locked.filter(message_type=message_type).first()
     if state is None:
-        EndpointState.objects.get_or_create(message_type=message_type)
+        # INSERT ... ON CONFLICT DO NOTHING: two workers creating the row at once is expected,
+        # not an error (get_or_create's caught IntegrityError filled PostgreSQL's log).
+        EndpointState.objects.bulk_create(
+            [EndpointState(message_type=message_type)], ignore_conflicts=True
+        )
         state = locked.get(message_type=message_type)
     return state
 

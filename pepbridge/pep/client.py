@@ -379,9 +379,15 @@ def _session(base_url: str) -> requests.Session:
     With trust_env on, requests looks up the proxy variables (and .netrc) on every call: about a
     quarter of a delivery worker's CPU. An explicit HTTPS_PROXY / HTTP_PROXY (minus NO_PROXY)
     and REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE are still honoured, as read when the client is made.
-    .netrc is not: its credentials must never replace our bearer token.
+    .netrc is not: its credentials must never replace our bearer token. The session is shared
+    by the outbox's send threads (requests' pool is thread-safe; the token cache has its lock).
     """
     session = requests.Session()
+    # One keep-alive connection per request a delivery worker keeps in flight (plus the token
+    # call), so its send threads reuse connections instead of opening and dropping extras.
+    adapter = requests.adapters.HTTPAdapter(pool_maxsize=settings.OUTBOX_MAX_IN_FLIGHT + 2)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
     session.trust_env = False
     session.proxies.update(requests.utils.get_environ_proxies(base_url))
     bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")

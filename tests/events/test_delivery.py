@@ -307,8 +307,9 @@ class FakeClock:
 
 
 def test_a_batch_starts_no_send_that_could_end_after_the_deadline(
-    outbox_pep, outbox_client, monkeypatch
+    outbox_pep, outbox_client, monkeypatch, settings
 ) -> None:
+    settings.OUTBOX_MAX_IN_FLIGHT = 1  # the fake clock moves per answer: one at a time
     clock = FakeClock(step=5)
     monkeypatch.setattr(delivery, "_clock", clock)
     outbox_pep.add_callback("POST", URL, callback=clock.answer)
@@ -326,8 +327,9 @@ def test_a_batch_starts_no_send_that_could_end_after_the_deadline(
 
 
 def test_a_drain_starts_no_send_after_its_max_seconds(
-    outbox_pep, outbox_client, monkeypatch
+    outbox_pep, outbox_client, monkeypatch, settings
 ) -> None:
+    settings.OUTBOX_MAX_IN_FLIGHT = 1  # the fake clock moves per answer: one at a time
     clock = FakeClock(step=2)
     monkeypatch.setattr(delivery, "_clock", clock)
     outbox_pep.add_callback("POST", URL, callback=clock.answer)
@@ -365,8 +367,9 @@ def test_outcomes_are_written_every_flush_rows_sends_not_only_at_the_end(
 
 
 def test_outcomes_are_written_at_least_every_second_when_pep_is_slow(
-    outbox_pep, outbox_client, monkeypatch
+    outbox_pep, outbox_client, monkeypatch, settings
 ) -> None:
+    settings.OUTBOX_MAX_IN_FLIGHT = 1  # one send at a time: the fake clock counts 0.6 s each
     clock = FakeClock(step=0.6)
     monkeypatch.setattr(delivery, "_clock", clock)
     written = _spy_on_writes(monkeypatch)

@@ -34,6 +34,9 @@ KILL_AFTER = 15  # answers received before the kill: the middle of the third bat
 # The lease must outlive the longest request plus delivery's 5 s margin (connect + read + 5),
 # or a worker releases every row it claims unsent; 10 s leaves a 2.5 s sending window.
 LEASE_SECONDS, CONNECT_TIMEOUT, READ_TIMEOUT = 10, 0.5, 2.0
+# A SIGKILL re-sends at most the unwritten chunk plus the requests in flight (docs/delivery.md).
+IN_FLIGHT = 4  # the worker's OUTBOX_MAX_IN_FLIGHT
+RESEND_BOUND = FLUSH_ROWS + IN_FLIGHT
 
 ENQUEUE = f"""
 from datetime import datetime, timedelta, UTC
@@ -102,6 +105,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_resends_only_its_unwritten_
     env = cluster._env(tmp_path, sandbox)
     env.update(
         OUTBOX_LEASE_SECONDS=str(LEASE_SECONDS),
+        OUTBOX_MAX_IN_FLIGHT=str(IN_FLIGHT),
         PEP_CONNECT_TIMEOUT=str(CONNECT_TIMEOUT),
         PEP_READ_TIMEOUT=str(READ_TIMEOUT),
         OUTBOX_KICK_ON_COMMIT="false",  # no django-q2 cluster here: the workers poll
@@ -133,7 +137,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_resends_only_its_unwritten_
         sent_before = {record.body["transactionId"] for record in _answered(sandbox)}
         unwritten = {key for key in sent_before if rows[key][0] != "delivered"}
         assert unwritten <= set(leases)  # PEP got them, but the outcome was never written
-        assert len(unwritten) <= FLUSH_ROWS + 1
+        assert len(unwritten) <= RESEND_BOUND
 
         second = _worker(env)
         _wait_until(
@@ -151,7 +155,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_resends_only_its_unwritten_
     assert set(times) == {f"mt-{n}" for n in range(MESSAGES)}  # every message reached PEP
     resent = {key for key, count in times.items() if count > 1}
     assert resent == unwritten and set(times.values()) <= {1, 2}  # at least once, no more
-    assert len(records) - MESSAGES <= FLUSH_ROWS + 1
+    assert len(records) - MESSAGES <= RESEND_BOUND
     resends = records[answered_before:]  # the second worker's sends
     for key, lease in leases.items():  # the dead worker's rows went out only after their lease
         assert min(r.time for r in resends if r.body["transactionId"] == key) >= lease

@@ -150,8 +150,11 @@ def test_a_connection_fault_is_an_outage_not_a_bug(
 
 
 def test_a_worker_killed_mid_batch_resends_at_most_one_chunk(
-    outbox_pep, outbox_client, monkeypatch
+    outbox_pep, outbox_client, monkeypatch, settings
 ) -> None:
+    # One request in flight, so the sends before the kill are exactly known; with more in
+    # flight the bound grows by OUTBOX_MAX_IN_FLIGHT (tests/events/test_e2e_worker_kill.py).
+    settings.OUTBOX_MAX_IN_FLIGHT = 1
     monkeypatch.setattr(delivery, "FLUSH_ROWS", 10)  # chunks smaller than the 20 rows sent
     calls = 0
 

@@ -1,0 +1,147 @@
+"""Outcome writes and endpoint state under concurrent workers: no deadlock re-sends, no noise."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import OperationalError, connection, transaction
+from django.utils import timezone
+
+from events.models import EndpointState, OutboxMessage
+from events.services import delivery, endpoints
+from tests.events.outbox_fixtures import BASE, message, put
+
+pytestmark = pytest.mark.django_db
+URL = f"{BASE}/rx-api/test/game_round"
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"
+
+
+def _deadlock() -> OperationalError:
+    error = OperationalError("deadlock detected")
+    error.__cause__ = _Deadlock()
+    return error
+
+
+def test_endpoints_are_locked_in_one_sorted_order_whatever_the_chunk(monkeypatch) -> None:
+    seen: list[str] = []
+    monkeypatch.setattr(endpoints, "record", lambda message_type, **kw: seen.append(message_type))
+    rows = put(
+        message("p-1", 1, message_type="money_transaction"),
+        message("p-2", 1, message_type="game_round"),
+        message("p-3", 1, message_type="crm_trigger"),
+    )
+    now = timezone.now()
+    results = [delivery.Result(row, now, 1, "delivered", 200) for row in rows]
+    delivery._count_for_circuits(results, now)
+    assert seen == ["crm_trigger", "game_round", "money_transaction"]
+
+
+def test_an_outcome_write_that_loses_a_deadlock_is_retried_and_logged_as_one(
+    outbox_pep, outbox_client, monkeypatch, caplog
+) -> None:
+    outbox_pep.post(URL, status=200)
+    put(message("p-1", 1))
+    real = delivery._record_once
+    failures = iter([True])
+
+    def deadlocking(results, worker):
+        if next(failures, False):
+            raise _deadlock()
+        real(results, worker)
+
+    monkeypatch.setattr(delivery, "_record_once", deadlocking)
+    monkeypatch.setattr(delivery.time, "sleep", lambda s: None)
+    assert delivery.drain(max_seconds=5, worker="w", client=outbox_client, sleep=lambda s: None)
+    assert OutboxMessage.objects.get().status == OutboxMessage.Status.DELIVERED
+    assert "outbox deadlock writing outcomes; retrying" in caplog.text
+    assert "outbox database error" not in caplog.text
+
+
+def test_a_deadlock_retry_is_bounded(monkeypatch) -> None:
+    calls: list[int] = []
+
+    def always(results, worker):
+        calls.append(1)
+        raise _deadlock()
+
+    monkeypatch.setattr(delivery, "_record_once", always)
+    monkeypatch.setattr(delivery.time, "sleep", lambda s: None)
+    (row,) = put(message("p-1", 1))
+    with pytest.raises(OperationalError):
+        delivery._record([delivery.Result(row, timezone.now(), 1, "delivered", 200)], "w")
+    assert len(calls) == delivery.RECORD_ATTEMPTS
+
+
+def test_another_operational_error_is_not_retried_as_a_deadlock(monkeypatch) -> None:
+    calls: list[int] = []
+
+    def broken(results, worker):
+        calls.append(1)
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(delivery, "_record_once", broken)
+    (row,) = put(message("p-1", 1))
+    with pytest.raises(OperationalError):
+        delivery._record([delivery.Result(row, timezone.now(), 1, "delivered", 200)], "w")
+    assert calls == [1]
+
+
+def test_the_endpoint_state_row_is_created_without_an_integrity_error(
+    django_assert_num_queries,
+) -> None:
+    EndpointState.objects.create(message_type="game_round")
+    with transaction.atomic():
+        # The row exists already (a rival worker made it): the insert is skipped, not an error.
+        EndpointState.objects.bulk_create(
+            [EndpointState(message_type="game_round")], ignore_conflicts=True
+        )
+    with transaction.atomic():
+        assert endpoints._state("money_transaction").message_type == "money_transaction"
+    assert EndpointState.objects.count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_writing_opposite_endpoint_orders_do_not_deadlock() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+    rows = put(
+        message("p-1", 1, message_type="money_transaction"),
+        message("p-2", 1, message_type="game_round"),
+        message("p-3", 1, message_type="game_round"),
+        message("p-4", 1, message_type="money_transaction"),
+    )
+    now = timezone.now()
+    chunks = [
+        [
+            delivery.Result(rows[0], now, 1, "delivered", 200),
+            delivery.Result(rows[1], now, 1, "delivered", 200),
+        ],
+        [
+            delivery.Result(rows[2], now, 1, "delivered", 200),
+            delivery.Result(rows[3], now, 1, "delivered", 200),
+        ],
+    ]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def write(chunk):
+        try:
+            for _ in range(30):
+                barrier.wait(timeout=10)
+                delivery._record_once(chunk, "w")
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=(chunk,)) for chunk in chunks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []

@@ -1,0 +1,89 @@
+"""Many requests in flight per worker: concurrency, one per player, order, one token, the pool."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+
+import pytest
+
+from events import services
+from events.models import OutboxMessage
+from pepbridge.pep.client import PepClient
+from tests.events.outbox_fixtures import BASE, message, put, sent_bodies
+
+pytestmark = pytest.mark.django_db
+URL = f"{BASE}/rx-api/test/game_round"
+Status = OutboxMessage.Status
+
+
+def drain(pep_client) -> int:
+    return services.drain(max_seconds=10, worker="w1", client=pep_client, sleep=lambda s: None)
+
+
+def _player_and_seq(body: bytes) -> tuple[str, int]:
+    text = body.decode()
+    player = text.split('"playerId":"')[1].split('"')[0]
+    return player, int(text.split('"seq":')[1].split(",")[0].rstrip("}"))
+
+
+def test_a_worker_keeps_many_requests_in_flight_at_once(
+    outbox_pep, outbox_client, settings
+) -> None:
+    settings.OUTBOX_MAX_IN_FLIGHT = 8
+    # PEP answers only once 8 requests are open together: one at a time would break the barrier.
+    together = threading.Barrier(8, timeout=5)
+
+    def answer(request):
+        together.wait()
+        return (200, {}, "ok")
+
+    outbox_pep.add_callback("POST", URL, callback=answer)
+    put(*[message(f"p-{n}", 1) for n in range(16)])
+    assert drain(outbox_client) == 16
+    assert OutboxMessage.objects.filter(status=Status.DELIVERED).count() == 16
+
+
+def test_a_player_never_has_two_requests_in_flight_and_keeps_its_order(
+    outbox_pep, outbox_client, settings
+) -> None:
+    settings.OUTBOX_MAX_IN_FLIGHT = 16
+    lock = threading.Lock()
+    open_now: dict[str, int] = defaultdict(int)
+    worst = 0
+
+    def answer(request):
+        nonlocal worst
+        player, _seq = _player_and_seq(request.body)
+        with lock:
+            open_now[player] += 1
+            worst = max(worst, open_now[player])
+        threading.Event().wait(0.002)
+        with lock:
+            open_now[player] -= 1
+        return (200, {}, "ok")
+
+    outbox_pep.add_callback("POST", URL, callback=answer)
+    put(*[message(f"p-{n % 5}", n // 5) for n in range(60)])
+    assert drain(outbox_client) == 60
+    assert worst == 1
+    seen: dict[str, list[int]] = defaultdict(list)
+    for body in sent_bodies(outbox_pep):
+        player, seq = _player_and_seq(body)
+        seen[player].append(seq)
+    assert all(seqs == sorted(seqs) == list(range(12)) for seqs in seen.values())
+
+
+def test_the_send_threads_share_one_token(outbox_pep, outbox_client, settings) -> None:
+    settings.OUTBOX_MAX_IN_FLIGHT = 8
+    outbox_pep.post(URL, status=200)
+    put(*[message(f"p-{n}", 1) for n in range(20)])
+    assert drain(outbox_client) == 20
+    token_calls = [c for c in outbox_pep.calls if c.request.url.endswith("/token")]
+    assert len(token_calls) == 1
+
+
+def test_the_client_keeps_a_connection_per_request_in_flight(settings) -> None:
+    settings.OUTBOX_MAX_IN_FLIGHT = 40
+    client = PepClient(base_url=BASE, client_id="id", client_secret="secret")
+    assert client.session.get_adapter(BASE)._pool_maxsize >= 40
