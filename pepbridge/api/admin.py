@@ -71,6 +71,10 @@ class Issued:
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Look and delete; nothing is edited in a form."""
 
+    # The toolkit's Application.get_absolute_url reverses its own management views, which are
+    # not mounted here: "View on site" answered 500 (issue 13).
+    view_on_site = False
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
