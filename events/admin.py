@@ -106,6 +106,22 @@ class ErrorFilter(admin.SimpleListFilter):
         return queryset.filter(status__in=Status.values, last_error_class=self.value())
 
 
+class ReplayedFilter(admin.SimpleListFilter):
+    """Rows ever replayed, whatever became of them: `trigger` only says how the last attempt
+    started, and delivery resets it to "scheduled" (served by outbox_replayed_idx)."""
+
+    title = "replayed"
+    parameter_name = "replayed"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Replayed at least once"), ("no", "Never replayed")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(replayed_at__isnull=self.value() == "no")
+        return queryset
+
+
 class AttemptInline(ReadOnlyTabularInline):
     model = DeliveryAttempt
     fields = (
@@ -153,6 +169,7 @@ class OutboxMessageAdmin(ExactSearchMixin, BigListMixin, admin.ModelAdmin):
         "status",
         MessageTypeFilter,
         ErrorFilter,
+        ReplayedFilter,
         "trigger",
         ("created_at", admin.DateFieldListFilter),
     )
@@ -196,6 +213,7 @@ class OutboxMessageAdmin(ExactSearchMixin, BigListMixin, admin.ModelAdmin):
                 )
             },
         ),
+        ("Replay", {"fields": ("replayed_at", "replayed_by", "replay_count")}),
         ("Last error", {"fields": ("last_status_code", "last_error_class", "last_error")}),
     )
     readonly_fields = ("payload", "payload_masked", "fingerprint_hidden", "last_error_hidden")
