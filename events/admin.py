@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
@@ -26,9 +27,11 @@ from pepbridge.backoffice.admin_tools import (
     change_link,
     may_see_personal_data,
     pretty_json,
+    reason_or_confirmation,
 )
-from pepbridge.backoffice.models import REPLAY_DELIVERIES, has_backoffice_perm
+from pepbridge.backoffice.models import REPLAY_DELIVERIES, StaffAction, has_backoffice_perm
 from pepbridge.backoffice.selectors import delivery_counts
+from pepbridge.backoffice.services import reason_required, staff_action_record
 from pepbridge.pep import contract
 
 Status = OutboxMessage.Status
@@ -276,12 +279,9 @@ class OutboxMessageAdmin(ExactSearchMixin, BigListMixin, admin.ModelAdmin):
         return hidden(obj.last_error)
 
     @admin.action(description="Replay selected failed messages", permissions=["replay"])
-    def replay_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        ids = list(
-            queryset.filter(status=Status.FAILED).values_list("id", flat=True)[
-                : REPLAY_MAX_SELECTED + 1
-            ]
-        )
+    def replay_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        failed = queryset.filter(status=Status.FAILED)
+        ids = list(failed.values_list("id", flat=True)[: REPLAY_MAX_SELECTED + 1])
         if len(ids) > REPLAY_MAX_SELECTED:
             self.message_user(
                 request,
@@ -289,8 +289,14 @@ class OutboxMessageAdmin(ExactSearchMixin, BigListMixin, admin.ModelAdmin):
                 "Narrow the filter, or use `manage.py outbox_replay` for a bulk replay.",
                 messages.ERROR,
             )
-            return
-        count = services.replay_failed(actor=request.user.get_username(), message_ids=ids)
+            return None
+        reason = ""
+        if reason_required(StaffAction.Kind.REPLAY, len(ids)):
+            asked = reason_or_confirmation(self, request, failed, title="Replay failed messages")
+            if not isinstance(asked, str):
+                return asked
+            reason = asked
+        count = self.replay(request, ids, reason)
         self.message_user(
             request, f"{count} failed message(s) queued for replay.", messages.SUCCESS
         )
@@ -301,6 +307,7 @@ class OutboxMessageAdmin(ExactSearchMixin, BigListMixin, admin.ModelAdmin):
                 f"{skipped} selected message(s) were not failed and were left as they were.",
                 messages.WARNING,
             )
+        return None
 
     @admin.action(description="Send selected pending messages now", permissions=["replay"])
     def send_selected_now(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -309,8 +316,37 @@ class OutboxMessageAdmin(ExactSearchMixin, BigListMixin, admin.ModelAdmin):
                 :REPLAY_MAX_SELECTED
             ]
         )
-        count = services.send_now(message_ids=ids) if ids else 0
+        count = self.send_now(request, ids)
         self.message_user(request, f"{count} pending message(s) made due now.", messages.SUCCESS)
+
+    @transaction.atomic
+    def replay(self, request: HttpRequest, ids: list[int], reason: str = "") -> int:
+        """Re-arm these dead letters and record who did it (one transaction)."""
+        count = services.replay_failed(actor=request.user.get_username(), message_ids=ids)
+        staff_action_record(
+            user=request.user,
+            action=StaffAction.Kind.REPLAY,
+            objects=list(
+                OutboxMessage.objects.filter(id__in=ids).only("id", "message_type", "status")
+            ),
+            outcome=f"{count} re-armed",
+            reason=reason,
+        )
+        return count
+
+    @transaction.atomic
+    def send_now(self, request: HttpRequest, ids: list[int]) -> int:
+        """Make these pending rows due at once and record who did it (one transaction)."""
+        count = services.send_now(message_ids=ids) if ids else 0
+        staff_action_record(
+            user=request.user,
+            action=StaffAction.Kind.SEND_NOW,
+            objects=list(
+                OutboxMessage.objects.filter(id__in=ids).only("id", "message_type", "status")
+            ),
+            outcome=f"{count} made due now",
+        )
+        return count
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None

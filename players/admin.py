@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import NoReverseMatch
@@ -27,7 +28,8 @@ from pepbridge.backoffice.admin_tools import (
     changelist_url,
     may_see_personal_data,
 )
-from pepbridge.backoffice.models import RESYNC_PLAYER, has_backoffice_perm
+from pepbridge.backoffice.models import RESYNC_PLAYER, StaffAction, has_backoffice_perm
+from pepbridge.backoffice.services import staff_action_record
 from players import profile, services
 from players.models import MarketingConsent, MigrationChunk, MigrationRun, Player
 from reconciliation.services import resync_players
@@ -141,11 +143,18 @@ class PlayerAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAd
             )
             return
         cause = f"admin:{request.user.get_username()}"
-        sent = sum(
-            1
-            for player in players
-            if services.player_resend_fields(player, profile.WIRE_TO_FIELD, cause=cause)
-        )
+        with transaction.atomic():
+            sent = sum(
+                1
+                for player in players
+                if services.player_resend_fields(player, profile.WIRE_TO_FIELD, cause=cause)
+            )
+            staff_action_record(
+                user=request.user,
+                action=StaffAction.Kind.PLAYER_RESYNC,
+                objects=players,
+                outcome=f"{sent} queued",
+            )
         self.message_user(request, f"{sent} player(s) queued for re-sync to PEP.", messages.SUCCESS)
         if sent < len(players):
             self.message_user(
@@ -165,7 +174,14 @@ class PlayerAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAd
                 request, f"Select at most {RESYNC_MAX_SELECTED} players to re-sync.", messages.ERROR
             )
             return
-        report = resync_players(player_ids=player_ids, actor=request.user.get_username())
+        with transaction.atomic():
+            report = resync_players(player_ids=player_ids, actor=request.user.get_username())
+            staff_action_record(
+                user=request.user,
+                action=StaffAction.Kind.RECONCILIATION_RESYNC,
+                objects=list(queryset.filter(player_id__in=player_ids)),
+                outcome=f"re-sync #{report.request.pk}: {report.players} player(s) re-sent",
+            )
         self.message_user(
             request,
             f"Re-sync #{report.request.pk}: {report.players} player(s) had reconciliation items "

@@ -6,9 +6,12 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -95,3 +98,42 @@ def change_link(obj: Model | None, text: str | None = None) -> str:
 
 def may_see_personal_data(request: HttpRequest) -> bool:
     return has_backoffice_perm(request.user, VIEW_PERSONAL_DATA)
+
+
+CONFIRM_EXAMPLES = 20  # rows named on a confirmation page; the rest are counted
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Kept with the action in the staff actions list and each row's history.",
+    )
+
+
+def reason_or_confirmation(
+    model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, *, title: str
+) -> str | TemplateResponse:
+    """The reason the staff member gave on the confirmation page, or that page to ask for it.
+
+    The page posts the same admin action back to the same list URL (filters kept), with the
+    selection (or `select_across` for "all N") and the reason; Django runs the action again.
+    """
+    form = ReasonForm(request.POST if request.POST.get("confirm") == "yes" else None)
+    if form.is_bound and form.is_valid():
+        return str(form.cleaned_data["reason"])
+    select_across = request.POST.get("select_across") == "1"
+    ids = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "opts": model_admin.model._meta,
+        "form": form,
+        "action": request.POST.get("action", ""),
+        "select_across": select_across,
+        "selected_ids": ids or ["0"],  # Django runs an action only with a box ticked
+        "checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "count": queryset.count(),
+        "examples": list(queryset[:CONFIRM_EXAMPLES]),
+    }
+    return TemplateResponse(request, "admin/backoffice/confirm_action.html", context)

@@ -17,9 +17,10 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 from rest_framework.test import APIClient
 
 from events import services as outbox
-from events.models import EndpointState
+from events.models import EndpointState, OutboxMessage
 from pepbridge.api.models import Scope
 from pepbridge.api.services import api_key_create, oauth_client_create
+from pepbridge.backoffice.services import staff_action_record
 from players.models import MigrationRun
 from tests.admin.conftest import (
     make_assignments,
@@ -47,7 +48,7 @@ def superuser_client() -> Client:
 
 
 @pytest.fixture
-def one_of_everything() -> None:
+def one_of_everything(superuser_client: Client) -> None:
     pep_client = APIClient()
     pep_client.credentials(HTTP_X_API_KEY=api_key_create(name="PEP", scope=Scope.PEP).api_key)
     outbox_rows(2)
@@ -65,6 +66,8 @@ def one_of_everything() -> None:
     )
     api_key_create(name="operator")
     MigrationRun.objects.create()
+    root = get_user_model().objects.get(username="root")
+    staff_action_record(user=root, action="send_now", objects=list(OutboxMessage.objects.all()))
     make_player("p-9")
     with mock.patch("reconciliation.services.queue_task"):
         pep_client.post(RECON_URL, recon_body("r-1", **{"p-9": ["email"]}), format="json")
