@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,6 +14,7 @@ from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -137,3 +139,13 @@ def reason_or_confirmation(
         "examples": list(queryset[:CONFIRM_EXAMPLES]),
     }
     return TemplateResponse(request, "admin/backoffice/confirm_action.html", context)
+
+
+def local_time(moment: datetime | None, now: datetime | None = None) -> str:
+    """A time to the second in the staff member's zone, with the zone: the date only when it is
+    not today ("18:45:02 CET", "2026-12-01 18:45:02 CET"); '' for none."""
+    if moment is None:
+        return ""
+    local = timezone.localtime(moment)
+    today = timezone.localtime(now or timezone.now()).date()
+    return f"{local:%H:%M:%S %Z}" if local.date() == today else f"{local:%Y-%m-%d %H:%M:%S %Z}"
