@@ -63,8 +63,10 @@ class OutboxMessage(models.Model):
     # The last replay of this row, kept apart from `trigger` (how the *last attempt* was
     # started, which delivery resets to "scheduled"): a replayed row stays findable as one.
     replayed_at = models.DateTimeField(null=True, blank=True)
-    replayed_by = models.CharField(max_length=150, blank=True, default="")
-    replay_count = models.PositiveIntegerField(default=0)
+    # db_default too: rows inserted by code that predates these columns (a rolling deploy,
+    # raw SQL loads) still get a value.
+    replayed_by = models.CharField(max_length=150, blank=True, default="", db_default="")
+    replay_count = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         verbose_name = "outbox message"

@@ -11,6 +11,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin import helpers
 from django.db.models import Model, Q, QuerySet
+from django.db.models.functions import Lower
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -53,7 +54,9 @@ class ExactSearchMixin:
     """Search by exact value on each of `search_fields`: one index lookup per field.
 
     Django's "=field" means iexact, i.e. UPPER(col) = UPPER(term), which no plain index serves;
-    on a million rows that is a sequential scan per search.
+    on a million rows that is a sequential scan per search. A "^field" here is a
+    case-insensitive prefix search, `LOWER(col) LIKE 'term%'`, served on PostgreSQL by an
+    index on LOWER(col) with text_pattern_ops (players.0004 for username and e-mail).
     """
 
     def get_search_results(
@@ -64,7 +67,12 @@ class ExactSearchMixin:
             return queryset, False
         match = Q(pk__in=[])
         for field in self.get_search_fields(request):  # type: ignore[attr-defined]
-            match |= Q(**{field.lstrip("="): term})
+            if field.startswith("^"):
+                alias = f"_lower_{field[1:]}"
+                queryset = queryset.alias(**{alias: Lower(field[1:])})
+                match |= Q(**{f"{alias}__startswith": term.lower()})
+            else:
+                match |= Q(**{field.lstrip("="): term})
         return queryset.filter(match), False
 
 
