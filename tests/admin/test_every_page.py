@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 from unittest import mock
 
 import pytest
@@ -16,6 +17,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model
 from rest_framework.test import APIClient
 
+from bonuses.services.limits import daily_budget_set
 from events import services as outbox
 from events.models import EndpointState, OutboxMessage
 from pepbridge.api.models import Scope
@@ -67,6 +69,7 @@ def one_of_everything(superuser_client: Client) -> None:
     api_key_create(name="operator")
     MigrationRun.objects.create()
     root = get_user_model().objects.get(username="root")
+    daily_budget_set(currency="EUR", daily_limit=Decimal("10000"), actor=root)
     staff_action_record(user=root, action="send_now", objects=list(OutboxMessage.objects.all()))
     make_player("p-9")
     with mock.patch("reconciliation.services.queue_task"):
