@@ -68,16 +68,12 @@ def oldest_due_age(now: datetime) -> float:
         .order_by("next_attempt_at", "id")
         .values("pk")[:DUE_CANDIDATES]
     )
-    earlier = (
-        OutboxMessage.objects.filter(
-            status=Status.PENDING,
-            player_id=OuterRef("player_id"),
-            # A range on outbox_player_head_idx: only rows up to this one's occurred_at.
-            occurred_at__lte=OuterRef("occurred_at"),
-        )
-        .exclude(pk=OuterRef("pk"))
-        .filter(Q(occurred_at__lt=OuterRef("occurred_at")) | Q(id__lt=OuterRef("id")))
-    )
+    earlier = OutboxMessage.objects.filter(
+        status=Status.PENDING,
+        player_id=OuterRef("player_id"),
+        # A range on outbox_player_head_idx: only rows up to this one's occurred_at.
+        occurred_at__lte=OuterRef("occurred_at"),
+    ).filter(Q(occurred_at__lt=OuterRef("occurred_at")) | Q(id__lt=OuterRef("id")))
     oldest = (
         OutboxMessage.objects.filter(pk__in=candidates)
         .filter(selectors.lease_free(now))

@@ -317,10 +317,10 @@ def _first_pks(model_admin: admin.ModelAdmin) -> list[Any]:
 
 
 def _pages(evidence: Evidence) -> None:
-    """GET every admin page, /healthz and the OpenAPI schema as a superuser."""
+    """GET every admin page, /healthz, /metrics and the OpenAPI schema as a superuser."""
     staff = RecordingClient(evidence)
     staff.force_login(User.objects.create_superuser("root", "root@example.com", "x" * 20))
-    urls = ["/admin/", "/admin/backoffice/dashboard/", "/healthz", "/api/schema/"]
+    urls = ["/admin/", "/admin/backoffice/dashboard/", "/healthz", "/metrics", "/api/schema/"]
     for model, model_admin in admin.site._registry.items():
         info = (model._meta.app_label, model._meta.model_name)
         urls.append(reverse("admin:{}_{}_changelist".format(*info)))
