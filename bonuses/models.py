@@ -331,6 +331,19 @@ class AssignmentItem(models.Model):
         # granting without telling PEP would leave the two sides disagreeing.
         PEP_REJECTED = "pep_rejected", "PEP would reject the bonus-granted message"
 
+    # The reasons that are money limits (alerted as `bonus_limit_refused`, counted by metrics).
+    LIMIT_REASONS = frozenset(
+        {
+            Reason.AMOUNT_INVALID,
+            Reason.OVERRIDE_DENIED,
+            Reason.BELOW_MIN,
+            Reason.ABOVE_MAX,
+            Reason.PLAYER_DAILY_CAP,
+            Reason.BONUS_DAILY_CAP,
+            Reason.DAILY_BUDGET,
+        }
+    )
+
     assignment = models.ForeignKey(BonusAssignment, on_delete=models.CASCADE, related_name="items")
     player_id = models.CharField(max_length=64)
     outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.PENDING)

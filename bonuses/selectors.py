@@ -7,10 +7,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from bonuses.models import Bonus, PlayerBonus
+from bonuses.models import AssignmentItem, Bonus, PlayerBonus
 
 MAX_PAGE_SIZE = 1000
 
@@ -75,3 +75,18 @@ def granted_since(since: datetime, **filters: Any) -> Decimal:
 def granted_today(*, currency: str) -> Decimal:
     """What the day's grants in `currency` add up to (against its DailyGrantBudget)."""
     return granted_since(day_start(), currency=currency)
+
+
+def limit_refusals(*, since: datetime) -> dict[str, int]:
+    """Players refused by a money limit since `since`, per reason code (for metrics/alerts)."""
+    rows = (
+        AssignmentItem.objects.filter(
+            outcome=AssignmentItem.Outcome.REFUSED,
+            reason__in=AssignmentItem.LIMIT_REASONS,
+            decided_at__gte=since,
+        )
+        .values("reason")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {row["reason"]: row["n"] for row in rows}

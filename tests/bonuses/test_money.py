@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import DataError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from bonuses import services
+from bonuses import selectors, services
 from bonuses.models import (
     AssignmentItem,
     Bonus,
@@ -365,3 +365,16 @@ def test_a_database_outage_leaves_the_assignment_for_the_next_sweep(cash10, monk
     monkeypatch.undo()
     services.assignment_sweep()
     assert BonusAssignment.objects.get().status == BonusAssignment.Status.PROCESSED
+
+
+def test_metrics_can_count_limit_refusals_per_reason(cash10) -> None:
+    DailyGrantBudget.objects.create(currency="EUR", daily_limit=Decimal("0"))
+    _process(_accept("r-1", "nobody"))  # unknown player: refused, but not a money limit
+    _process(_accept("r-2"))  # over the budget (0)
+    late = _accept("r-3", amount=Decimal("8"))
+    Bonus.objects.filter(pk=cash10.pk).update(max_amount_per_grant=Decimal("5"))
+    _process(late)  # over the maximum set after it was accepted
+    assert selectors.limit_refusals(since=timezone.now() - timedelta(hours=1)) == {
+        "daily_budget": 1,
+        "above_max": 1,
+    }
