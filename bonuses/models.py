@@ -363,6 +363,10 @@ class AssignmentItem(models.Model):
                 name="assignmentitem_refusal_has_reason",
             ),
         ]
+        indexes = [
+            # selectors.limit_refusals: reason IN (the limit reasons) AND decided_at >= since.
+            models.Index(fields=["reason", "decided_at"], name="assignmentitem_reason_recent"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.assignment_id}:{self.player_id} ({self.outcome})"
