@@ -60,8 +60,13 @@ def bonus_page(bonuses: QuerySet[Bonus], *, page: int, limit: int) -> BonusPage:
 
 
 def day_start() -> datetime:
-    """Midnight today in TIME_ZONE: the daily caps and budgets count from here."""
-    return timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    """Midnight today in TIME_ZONE: the daily caps and budgets count from here.
+
+    The default zone, not the active one: the admin activates each staff member's own zone, and
+    the day shown there must be the day the grant counted.
+    """
+    now = timezone.localtime(timezone=timezone.get_default_timezone())
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def granted_since(since: datetime, **filters: Any) -> Decimal:

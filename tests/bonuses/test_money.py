@@ -378,3 +378,11 @@ def test_metrics_can_count_limit_refusals_per_reason(cash10) -> None:
         "daily_budget": 1,
         "above_max": 1,
     }
+
+
+def test_the_day_is_time_zone_s_whatever_zone_a_staff_member_has_active(settings) -> None:
+    settings.TIME_ZONE = "Europe/Malta"
+    expected = selectors.day_start()
+    with timezone.override("Pacific/Kiritimati"):  # UTC+14: another date most of the day
+        assert selectors.day_start() == expected
+    assert str(expected.tzinfo) == "Europe/Malta"
