@@ -85,8 +85,10 @@ class Bonus(models.Model):
         null=True, blank=True, validators=[MinValueValidator(1)]
     )
     # Money limits, checked by the grant (bonuses.services.grants) inside its transaction.
+    # Off for new bonuses (an override is money PEP decides); bonuses that existed before the
+    # limits keep PEP's overrides (migration 0007) until staff decide.
     amount_override_allowed = models.BooleanField(
-        default=True,
+        default=False,
         help_text="May PEP's assign-bonus request give its own amount? If not, such a request "
         "is answered 400 (or refused at grant time if this changed after it was accepted).",
     )

@@ -71,7 +71,7 @@ def _process(assignment_id: int) -> AssignmentItem:
 @pytest.fixture
 def cash10(make_bonus, make_player) -> Bonus:
     make_player("p-1")
-    return make_bonus("CASH10", wagering_requirement=Decimal("30"))
+    return make_bonus("CASH10", wagering_requirement=Decimal("30"), amount_override_allowed=True)
 
 
 # --- amounts must fit the columns ----------------------------------------------------------
@@ -101,7 +101,7 @@ def test_an_amount_override_whose_wagering_overflows_is_a_400_and_stores_nothing
     assert response.status_code == 400
     payload = response.json()
     assert (payload["statusCode"], payload["error"]) == (400, "Bad Request")
-    assert "amount" in payload["errors"]
+    assert payload["errors"] == {"amount": ["Amount too large to store."]}
     assert not BonusAssignment.objects.exists()
     assert not PlayerBonus.objects.exists()
     assert not OutboxMessage.objects.filter(message_type="bonus_granted").exists()
@@ -172,6 +172,17 @@ def test_an_override_outside_the_bonus_limits_is_a_400_and_stores_nothing(
     assert response.status_code == 400
     assert response.json()["errors"]["amount"]
     assert not BonusAssignment.objects.exists()
+
+
+def test_a_new_bonus_refuses_overrides_until_staff_allow_them(pep_client, make_player) -> None:
+    make_player("p-1")
+    services.bonus_create(
+        bonus_id="CASH10", name="Cash 10", bonus_type="cash", amount=Decimal("10"), currency="EUR"
+    )
+    response = _post(pep_client, amount=10)
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"amount": ["PEP may not override this bonus's amount."]}
+    assert _post(pep_client).status_code == 202  # the catalogue amount is fine
 
 
 def test_an_override_inside_the_limits_is_granted(pep_client, cash10) -> None:
