@@ -158,7 +158,11 @@ class Bonus(models.Model):
             )
 
     def amount_refusal(self, amount: Decimal, *, overridden: bool) -> str | None:
-        """Why one grant of `amount` breaks this bonus's per-grant rules (a Reason), or None."""
+        """Why one grant of `amount` breaks this bonus's per-grant rules (a Reason), or None.
+
+        `overridden`: PEP asked for an amount other than the catalogue's (sending the catalogue
+        amount itself is not an override).
+        """
         reason = AssignmentItem.Reason
         if not self.grant_fits(amount):
             return reason.AMOUNT_INVALID

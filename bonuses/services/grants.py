@@ -185,7 +185,7 @@ def _limit_refusal(assignment: BonusAssignment, bonus: Bonus, player: Player) ->
     amount = _grant_amount(assignment, bonus)
     if amount is None:  # a percentage bonus: no amount to limit
         return None
-    reason = bonus.amount_refusal(amount, overridden=assignment.amount is not None)
+    reason = bonus.amount_refusal(amount, overridden=amount != bonus.amount)
     if reason is not None:
         return reason
     since = day_start()

@@ -179,10 +179,11 @@ def test_a_new_bonus_refuses_overrides_until_staff_allow_them(pep_client, make_p
     services.bonus_create(
         bonus_id="CASH10", name="Cash 10", bonus_type="cash", amount=Decimal("10"), currency="EUR"
     )
-    response = _post(pep_client, amount=10)
+    response = _post(pep_client, amount=12)
     assert response.status_code == 400
     assert response.json()["errors"] == {"amount": ["PEP may not override this bonus's amount."]}
-    assert _post(pep_client).status_code == 202  # the catalogue amount is fine
+    assert _post(pep_client).status_code == 202  # no amount: the catalogue's
+    assert _post(pep_client, requestId="r-2", amount=10.0).status_code == 202  # the same amount
 
 
 def test_an_override_inside_the_limits_is_granted(pep_client, cash10) -> None:
