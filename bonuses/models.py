@@ -85,8 +85,10 @@ class Bonus(models.Model):
         null=True, blank=True, validators=[MinValueValidator(1)]
     )
     # Money limits, checked by the grant (bonuses.services.grants) inside its transaction.
+    # Off for new bonuses (an override is money PEP decides); bonuses that existed before the
+    # limits keep PEP's overrides (migration 0007) until staff decide.
     amount_override_allowed = models.BooleanField(
-        default=True,
+        default=False,
         help_text="May PEP's assign-bonus request give its own amount? If not, such a request "
         "is answered 400 (or refused at grant time if this changed after it was accepted).",
     )
@@ -156,7 +158,11 @@ class Bonus(models.Model):
             )
 
     def amount_refusal(self, amount: Decimal, *, overridden: bool) -> str | None:
-        """Why one grant of `amount` breaks this bonus's per-grant rules (a Reason), or None."""
+        """Why one grant of `amount` breaks this bonus's per-grant rules (a Reason), or None.
+
+        `overridden`: PEP asked for an amount other than the catalogue's (sending the catalogue
+        amount itself is not an override).
+        """
         reason = AssignmentItem.Reason
         if not self.grant_fits(amount):
             return reason.AMOUNT_INVALID
@@ -331,6 +337,19 @@ class AssignmentItem(models.Model):
         # granting without telling PEP would leave the two sides disagreeing.
         PEP_REJECTED = "pep_rejected", "PEP would reject the bonus-granted message"
 
+    # The reasons that are money limits (alerted as `bonus_limit_refused`, counted by metrics).
+    LIMIT_REASONS = frozenset(
+        {
+            Reason.AMOUNT_INVALID,
+            Reason.OVERRIDE_DENIED,
+            Reason.BELOW_MIN,
+            Reason.ABOVE_MAX,
+            Reason.PLAYER_DAILY_CAP,
+            Reason.BONUS_DAILY_CAP,
+            Reason.DAILY_BUDGET,
+        }
+    )
+
     assignment = models.ForeignKey(BonusAssignment, on_delete=models.CASCADE, related_name="items")
     player_id = models.CharField(max_length=64)
     outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.PENDING)
@@ -349,6 +368,10 @@ class AssignmentItem(models.Model):
                 condition=~models.Q(outcome="refused") | ~models.Q(reason=""),
                 name="assignmentitem_refusal_has_reason",
             ),
+        ]
+        indexes = [
+            # selectors.limit_refusals: reason IN (the limit reasons) AND decided_at >= since.
+            models.Index(fields=["reason", "decided_at"], name="assignmentitem_reason_recent"),
         ]
 
     def __str__(self) -> str:

@@ -7,10 +7,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from bonuses.models import Bonus, PlayerBonus
+from bonuses.models import AssignmentItem, Bonus, PlayerBonus
 
 MAX_PAGE_SIZE = 1000
 # No catalogue has a million pages; the bound keeps the SQL offset far inside 64 bits.
@@ -62,8 +62,13 @@ def bonus_page(bonuses: QuerySet[Bonus], *, page: int, limit: int) -> BonusPage:
 
 
 def day_start() -> datetime:
-    """Midnight today in TIME_ZONE: the daily caps and budgets count from here."""
-    return timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    """Midnight today in TIME_ZONE: the daily caps and budgets count from here.
+
+    The default zone, not the active one: the admin activates each staff member's own zone, and
+    the day shown there must be the day the grant counted.
+    """
+    now = timezone.localtime(timezone=timezone.get_default_timezone())
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def granted_since(since: datetime, **filters: Any) -> Decimal:
@@ -77,3 +82,18 @@ def granted_since(since: datetime, **filters: Any) -> Decimal:
 def granted_today(*, currency: str) -> Decimal:
     """What the day's grants in `currency` add up to (against its DailyGrantBudget)."""
     return granted_since(day_start(), currency=currency)
+
+
+def limit_refusals(*, since: datetime) -> dict[str, int]:
+    """Players refused by a money limit since `since`, per reason code (for metrics/alerts)."""
+    rows = (
+        AssignmentItem.objects.filter(
+            outcome=AssignmentItem.Outcome.REFUSED,
+            reason__in=AssignmentItem.LIMIT_REASONS,
+            decided_at__gte=since,
+        )
+        .values("reason")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {row["reason"]: row["n"] for row in rows}

@@ -133,7 +133,7 @@ def _bonus_check(request: AssignRequest) -> tuple[Bonus | None, dict[str, list[s
     if request.amount is not None and bonus.amount is None:
         return None, {"amount": ["The bonus is a percentage; it takes no amount."]}
     if request.amount is not None:  # the grant checks again: the catalogue may change meanwhile
-        reason = bonus.amount_refusal(request.amount, overridden=True)
+        reason = bonus.amount_refusal(request.amount, overridden=request.amount != bonus.amount)
         if reason is not None:
             return None, {"amount": [str(AssignmentItem.Reason(reason).label) + "."]}
     return bonus, {}

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from contextlib import nullcontext
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -184,19 +185,15 @@ def _limit_refusal(assignment: BonusAssignment, bonus: Bonus, player: Player) ->
     amount = _grant_amount(assignment, bonus)
     if amount is None:  # a percentage bonus: no amount to limit
         return None
-    reason = bonus.amount_refusal(amount, overridden=assignment.amount is not None)
+    reason = bonus.amount_refusal(amount, overridden=amount != bonus.amount)
     if reason is not None:
         return reason
     since = day_start()
-    player_cap = bonus.daily_cap_per_player
-    if player_cap is not None and granted_since(since, player=player, bonus=bonus) + amount > (
-        player_cap
-    ):
+    if _exceeds(bonus.daily_cap_per_player, amount, since, player=player, bonus=bonus):
         return Reason.PLAYER_DAILY_CAP
     if bonus.daily_cap is not None:
         locked = Bonus.objects.select_for_update().get(pk=bonus.pk)
-        cap = locked.daily_cap
-        if cap is not None and granted_since(since, bonus=bonus) + amount > cap:
+        if _exceeds(locked.daily_cap, amount, since, bonus=bonus):
             return Reason.BONUS_DAILY_CAP
     return _budget_refusal(assignment.currency or bonus.currency, amount, since)
 
@@ -205,11 +202,14 @@ def _budget_refusal(currency: str, amount: Decimal, since: datetime) -> str | No
     if not currency:  # counted in spins or bets, not money
         return None
     budget = DailyGrantBudget.objects.select_for_update().filter(currency=currency).first()
-    if budget is not None and granted_since(since, currency=currency) + amount > (
-        budget.daily_limit
-    ):
+    if budget is not None and _exceeds(budget.daily_limit, amount, since, currency=currency):
         return Reason.DAILY_BUDGET
     return None
+
+
+def _exceeds(cap: Decimal | None, amount: Decimal, since: datetime, **filters: Any) -> bool:
+    """Whether granting `amount` takes the day's sum of the matching grants over `cap`."""
+    return cap is not None and granted_since(since, **filters) + amount > cap
 
 
 def _limit_alert(item: AssignmentItem, bonus: Bonus, reason: str) -> None:
@@ -290,8 +290,11 @@ def _process_isolated(assignment_id: int) -> None:
 
 
 def assignments_retry(*, assignment_ids: Iterable[int], actor_id: int | None) -> int:
-    """Put failed assignments back as accepted (staff, once the cause is fixed); the sweep
-    grants them within a minute. Returns how many were failed; others are left alone."""
+    """Put failed assignments back as accepted; return how many were failed.
+
+    For staff, once the cause is fixed: the sweep grants them within a minute, and players
+    already decided stay decided. Rows not failed are left alone.
+    """
     retried = BonusAssignment.objects.filter(
         pk__in=list(assignment_ids), status=BonusAssignment.Status.FAILED
     ).update(status=BonusAssignment.Status.ACCEPTED, failure_reason="", processed_at=None)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.contrib import admin
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.messages import get_messages
@@ -14,7 +15,15 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from bonuses.models import PlayerBonus, RejectedAssignment
+from bonuses.models import (
+    AssignmentItem,
+    Bonus,
+    BonusAssignment,
+    DailyGrantBudget,
+    PlayerBonus,
+    RejectedAssignment,
+)
+from events.models import OutboxMessage
 
 # The confirmation page's answer: risky actions need a reason (issue 13).
 CONFIRMED = {"confirm": "yes", "reason": "ticket 42"}
@@ -138,3 +147,120 @@ def test_the_rejected_requests_filter_finds_what_pep_retried_recently(make_bonus
     )
     assert page.status_code == 200
     assert list(page.context["cl"].result_list) == [retried]
+
+
+# --- money limits, budgets, refused and failed requests -------------------------------------
+
+BONUS_ADD = reverse("admin:bonuses_bonus_add")
+BUDGETS = reverse("admin:bonuses_dailygrantbudget_changelist")
+BUDGET_ADD = reverse("admin:bonuses_dailygrantbudget_add")
+ASSIGNMENTS = reverse("admin:bonuses_bonusassignment_changelist")
+
+
+def test_the_bonus_page_shows_the_limits_with_their_help(make_bonus) -> None:
+    bonus = make_bonus()
+    page = staff("Bonus managers").get(reverse("admin:bonuses_bonus_change", args=[bonus.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    for field in (
+        "amount_override_allowed",
+        "min_amount_per_grant",
+        "daily_cap",
+        "daily_cap_per_player",
+    ):
+        assert f'name="{field}"' in html
+    assert "assign-bonus request give its own amount?" in html
+    assert "Empty: no limit." in html
+
+
+def test_a_bonus_manager_sets_limits_through_the_catalogue_service() -> None:
+    form = {
+        "bonus_id": "CASH10",
+        "name": "Cash 10",
+        "bonus_type": "cash",
+        "amount": "10",
+        "currency": "EUR",
+        "wagering_requirement": "30",
+        "is_active": "on",
+        "max_amount_per_grant": "50",
+        "daily_cap": "1000",
+    }
+    response = staff("Bonus managers").post(BONUS_ADD, form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    bonus = Bonus.objects.get()
+    assert (bonus.max_amount_per_grant, bonus.daily_cap) == (50, 1000)
+    assert bonus.amount_override_allowed is False  # an unticked box
+    assert OutboxMessage.objects.filter(message_type="bonus_offer_upsert").exists()
+
+
+def test_an_admin_sets_a_daily_budget_and_who_did_it_is_kept() -> None:
+    client = staff("Admins")
+    response = client.post(BUDGET_ADD, {"currency": "EUR", "daily_limit": "5000"})
+    assert response.status_code == 302
+    budget = DailyGrantBudget.objects.get()
+    assert budget.changed_by.username == "Admins"
+    assert budget.daily_limit == 5000
+    assert "Admins" in client.get(BUDGETS).content.decode()
+
+
+@pytest.mark.parametrize("group", ["Bonus managers", "Compliance", "Support"])
+def test_other_groups_see_the_budgets_but_cannot_change_them(group) -> None:
+    DailyGrantBudget.objects.create(currency="EUR", daily_limit=100)
+    client = staff(group)
+    assert client.get(BUDGETS).status_code == 200
+    assert client.post(BUDGET_ADD, {"currency": "USD", "daily_limit": "1"}).status_code == 403
+    assert DailyGrantBudget.objects.count() == 1
+
+
+def _request_with(make_bonus, make_player, **fields: Any) -> BonusAssignment:
+    make_player("p-1")
+    return BonusAssignment.objects.create(
+        sender="pep",
+        client_key="apikey:k",
+        request_id="r-1",
+        fingerprint="f",
+        body={},
+        event_date=timezone.now(),
+        bonus=make_bonus(),
+        player_ids=["p-1"],
+        **fields,
+    )
+
+
+def test_a_refused_request_shows_the_reason_staff_can_read(make_bonus, make_player) -> None:
+    assignment = _request_with(make_bonus, make_player)
+    AssignmentItem.objects.create(
+        assignment=assignment, player_id="p-1", outcome="refused", reason="daily_budget"
+    )
+    page = staff("Compliance").get(
+        reverse("admin:bonuses_bonusassignment_change", args=[assignment.pk])
+    )
+    assert "The daily budget for the currency is spent" in page.content.decode()
+
+
+def test_a_bonus_manager_retries_a_failed_request_and_it_is_logged(make_bonus, make_player) -> None:
+    assignment = _request_with(
+        make_bonus, make_player, status="failed", failure_reason="DataError: numeric overflow"
+    )
+    client = staff("Bonus managers")
+    page = client.get(reverse("admin:bonuses_bonusassignment_change", args=[assignment.pk]))
+    assert "DataError: numeric overflow" in page.content.decode()
+
+    data = {"action": "retry_failed", "_selected_action": [str(assignment.pk)]}
+    response = client.post(ASSIGNMENTS, data, follow=True)
+
+    assert _messages(response) == [
+        "1 failed request(s) queued again; the sweep grants them within minutes."
+    ]
+    assignment.refresh_from_db()
+    assert (assignment.status, assignment.failure_reason) == ("accepted", "")
+    entry = LogEntry.objects.get(object_id=str(assignment.pk))
+    assert entry.user.username == "Bonus-managers"
+
+
+def test_staff_without_the_permission_cannot_retry(make_bonus, make_player) -> None:
+    assignment = _request_with(make_bonus, make_player, status="failed", failure_reason="x")
+    data = {"action": "retry_failed", "_selected_action": [str(assignment.pk)]}
+    staff("Compliance").post(ASSIGNMENTS, data)
+    assignment.refresh_from_db()
+    assert assignment.status == "failed"

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import DataError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from bonuses import services
+from bonuses import selectors, services
 from bonuses.models import (
     AssignmentItem,
     Bonus,
@@ -71,7 +71,7 @@ def _process(assignment_id: int) -> AssignmentItem:
 @pytest.fixture
 def cash10(make_bonus, make_player) -> Bonus:
     make_player("p-1")
-    return make_bonus("CASH10", wagering_requirement=Decimal("30"))
+    return make_bonus("CASH10", wagering_requirement=Decimal("30"), amount_override_allowed=True)
 
 
 # --- amounts must fit the columns ----------------------------------------------------------
@@ -101,7 +101,7 @@ def test_an_amount_override_whose_wagering_overflows_is_a_400_and_stores_nothing
     assert response.status_code == 400
     payload = response.json()
     assert (payload["statusCode"], payload["error"]) == (400, "Bad Request")
-    assert "amount" in payload["errors"]
+    assert payload["errors"] == {"amount": ["Amount too large to store."]}
     assert not BonusAssignment.objects.exists()
     assert not PlayerBonus.objects.exists()
     assert not OutboxMessage.objects.filter(message_type="bonus_granted").exists()
@@ -172,6 +172,18 @@ def test_an_override_outside_the_bonus_limits_is_a_400_and_stores_nothing(
     assert response.status_code == 400
     assert response.json()["errors"]["amount"]
     assert not BonusAssignment.objects.exists()
+
+
+def test_a_new_bonus_refuses_overrides_until_staff_allow_them(pep_client, make_player) -> None:
+    make_player("p-1")
+    services.bonus_create(
+        bonus_id="CASH10", name="Cash 10", bonus_type="cash", amount=Decimal("10"), currency="EUR"
+    )
+    response = _post(pep_client, amount=12)
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"amount": ["PEP may not override this bonus's amount."]}
+    assert _post(pep_client).status_code == 202  # no amount: the catalogue's
+    assert _post(pep_client, requestId="r-2", amount=10.0).status_code == 202  # the same amount
 
 
 def test_an_override_inside_the_limits_is_granted(pep_client, cash10) -> None:
@@ -365,3 +377,24 @@ def test_a_database_outage_leaves_the_assignment_for_the_next_sweep(cash10, monk
     monkeypatch.undo()
     services.assignment_sweep()
     assert BonusAssignment.objects.get().status == BonusAssignment.Status.PROCESSED
+
+
+def test_metrics_can_count_limit_refusals_per_reason(cash10) -> None:
+    DailyGrantBudget.objects.create(currency="EUR", daily_limit=Decimal("0"))
+    _process(_accept("r-1", "nobody"))  # unknown player: refused, but not a money limit
+    _process(_accept("r-2"))  # over the budget (0)
+    late = _accept("r-3", amount=Decimal("8"))
+    Bonus.objects.filter(pk=cash10.pk).update(max_amount_per_grant=Decimal("5"))
+    _process(late)  # over the maximum set after it was accepted
+    assert selectors.limit_refusals(since=timezone.now() - timedelta(hours=1)) == {
+        "daily_budget": 1,
+        "above_max": 1,
+    }
+
+
+def test_the_day_is_time_zone_s_whatever_zone_a_staff_member_has_active(settings) -> None:
+    settings.TIME_ZONE = "Europe/Malta"
+    expected = selectors.day_start()
+    with timezone.override("Pacific/Kiritimati"):  # UTC+14: another date most of the day
+        assert selectors.day_start() == expected
+    assert str(expected.tzinfo) == "Europe/Malta"

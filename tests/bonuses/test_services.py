@@ -158,7 +158,7 @@ def test_it_grants_and_queues_bonus_granted_in_one_go(make_bonus, make_player) -
 
 
 def test_it_uses_the_amount_from_the_request_when_given(make_bonus, make_player) -> None:
-    make_bonus()
+    make_bonus(amount_override_allowed=True)
     make_player("p-1")
     _accept_and_process(_request("r-1", "p-1", amount=Decimal("25.50")))
     assert PlayerBonus.objects.get().amount == Decimal("25.50")

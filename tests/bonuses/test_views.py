@@ -14,6 +14,7 @@ from bonuses import services
 from bonuses.models import (
     AssignmentConflict,
     AssignmentItem,
+    Bonus,
     BonusAssignment,
     PlayerBonus,
     RejectedAssignment,
@@ -85,6 +86,7 @@ def test_it_accepts_bonus_id_and_a_list_of_players(pep_client, catalogue, make_p
 
 
 def test_it_accepts_amount_currency_source_and_metadata(pep_client, catalogue) -> None:
+    Bonus.objects.update(amount_override_allowed=True)
     response = _post(
         pep_client, amount=12.5, currency="EUR", source="mission", metadata={"missionId": "m-7"}
     )
