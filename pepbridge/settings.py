@@ -404,5 +404,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "pepbridge.api.schema_token.add_token_endpoint",
+        # Rules the serializers hold that spectacular cannot derive (feedback's detailsURL...).
+        "pepbridge.api.schema_rules.add_input_rules",
     ],
 }

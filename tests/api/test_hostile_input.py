@@ -13,6 +13,7 @@ import jwt
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import Client
+from drf_spectacular.generators import SchemaGenerator
 
 from bonuses.models import Bonus, BonusAssignment, RejectedAssignment
 from events.models import OutboxMessage
@@ -257,3 +258,44 @@ def test_a_chunked_body_is_refused_with_411_and_nothing_recorded(pep, encoding):
     assert "Content-Length" in response.json()["message"]
     assert not RejectedAssignment.objects.exists()
     assert not BonusAssignment.objects.exists()
+
+
+# --- what the schema says is what the code does (found by .ci/fuzz) ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (RECONCILE, {"requestId": 0, "eventDate": "2026-01-01T00:00:00Z"}, "requestId"),
+        (FEEDBACK, {"migrationTasksId": 0, "errorsTotal": 0}, "migrationTasksId"),
+        (ASSIGN, {"requestId": True, "eventDate": "2026-01-01T00:00:00Z"}, "requestId"),
+        ("/api/auth/v1/player", {"identityToken": 12345}, "identityToken"),
+    ],
+)
+def test_a_number_where_the_schema_says_string_is_refused(pep, path, body, field):
+    response = pep.post(path, body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"][field] == ["Must be a string."]
+
+
+@pytest.mark.parametrize("query", ["type=", "page=", "limit=", "currency="])
+def test_the_bonus_list_refuses_an_empty_filter_the_schema_does_not_allow(pep, query):
+    response = pep.get(f"/api/bonus/v1/bonuses?{query}")
+    assert response.status_code == 400, response.content
+    assert query.rstrip("=") in response.json()["errors"]
+
+
+def test_the_schema_states_the_rules_the_code_holds(client):
+    schemas = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
+    assert schemas["PlayerIdentityRequest"]["properties"]["identityToken"]["minLength"] == 1
+    assert schemas["ReconciliationPlayersRequest"]["properties"]["players"]["minItems"] == 1
+    assert schemas["BatchInput"]["properties"]["events"]["minItems"] == 1
+    branches = schemas["PlayersMigrationFeedback"]["oneOf"]
+    assert branches[1]["required"] == ["detailsURL"]
+
+
+def test_the_schema_examples_name_the_demo_bonus_and_player(pep):
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    assign = schema["paths"][ASSIGN]["post"]["requestBody"]["content"]["application/json"]
+    example = assign["examples"]["OnePlayer"]["value"]
+    assert (example["bonusOfferId"], example["playerId"]) == ("CASH10", "demo-1001")
