@@ -9,11 +9,18 @@ as field arguments:
 - migration feedback with `errorsTotal > 0` must carry a `detailsURL` (operator-api.md §6: the
   operator downloads it to learn which players failed): a conditional, written as `oneOf` on
   `errorsTotal`.
+
+And two answers every operation with a body may give before its view runs, stated once here:
+411 for a chunked body (pepbridge.api.middleware) and 413 for a body past the limit
+(pepbridge.api.parsers), both in the error shape.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from pepbridge.api.exception_handler import error_body
+from pepbridge.api.middleware import LENGTH_REQUIRED
 
 _FEEDBACK_BRANCHES = [
     {"properties": {"errorsTotal": {"maximum": 0}}},
@@ -38,6 +45,34 @@ RULES = {
 }
 
 
+_BODY_ERRORS = {
+    "411": ("Chunked body: send it with a Content-Length", error_body(411, LENGTH_REQUIRED)),
+    "413": (
+        "Body over the size limit",
+        error_body(
+            413, "The body is over the limit of 2,621,440 bytes. Split it into smaller requests."
+        ),
+    ),
+}
+_ERROR_REF = {"$ref": "#/components/schemas/Error"}
+
+
+def _body_errors(result: dict[str, Any]) -> None:
+    """Add 411 and 413 to every DRF operation that takes a body (the token endpoint is not)."""
+    for path, operations in result.get("paths", {}).items():
+        if path.startswith("/oauth/"):
+            continue
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "requestBody" not in operation:
+                continue
+            responses = operation.setdefault("responses", {})
+            for code, (description, example) in _BODY_ERRORS.items():
+                content = {"schema": _ERROR_REF, "examples": {"Refused": {"value": example}}}
+                responses.setdefault(
+                    code, {"description": description, "content": {"application/json": content}}
+                )
+
+
 def add_input_rules(
     result: dict[str, Any], generator: Any, request: Any, public: bool
 ) -> dict[str, Any]:
@@ -46,4 +81,6 @@ def add_input_rules(
     for name, rule in RULES.items():
         if name in schemas:
             rule(schemas[name])
+    if "Error" in schemas:
+        _body_errors(result)
     return result

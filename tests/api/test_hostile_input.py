@@ -299,3 +299,16 @@ def test_the_schema_examples_name_the_demo_bonus_and_player(pep):
     assign = schema["paths"][ASSIGN]["post"]["requestBody"]["content"]["application/json"]
     example = assign["examples"]["OnePlayer"]["value"]
     assert (example["bonusOfferId"], example["playerId"]) == ("CASH10", "demo-1001")
+
+
+def test_every_operation_with_a_body_documents_411_and_413():
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    with_body = [
+        (path, operation)
+        for path, operations in paths.items()
+        for operation in operations.values()
+        if "requestBody" in operation and not path.startswith("/oauth/")
+    ]
+    assert len(with_body) >= 8
+    for path, operation in with_body:
+        assert {"411", "413"} <= set(operation["responses"]), path
