@@ -32,8 +32,9 @@ class BadJSON(ValueError):
     """Why a text is not usable JSON, as a phrase: "not valid JSON: ..." or "nested too deeply"."""
 
 
-# Deeper than any document of the contracts (the deepest, a game round, is 3 levels) by far,
-# and far below the ~900 levels where saving or rendering a value hits Python's recursion limit.
+# Deeper than any document of the contracts by far (the deepest, a batch of casino rounds
+# with their transactions, is 5 levels), and far below the ~900 levels where saving or
+# rendering a value hits Python's recursion limit.
 MAX_DEPTH = 64
 # The largest integer a database column (bigint) or a JSON reader (int64) keeps exactly.
 MAX_INT = 2**63 - 1

@@ -6,6 +6,8 @@ as field arguments:
 
 - `players` of a reconciliation request must not be empty (`allow_empty=False` on a nested
   `many=True` serializer emits no `minItems`);
+- assign-bonus names its players by `playerId` or `playerIds` (exactly one: a string never
+  equals a list) and its bonus by `bonusId` or `bonusOfferId` (at least one; both must agree);
 - migration feedback with `errorsTotal > 0` must carry a `detailsURL` (operator-api.md §6: the
   operator downloads it to learn which players failed): a conditional, written as `oneOf` on
   `errorsTotal`.
@@ -39,7 +41,15 @@ def _details_when_errors(schema: dict[str, Any]) -> None:
     schema["oneOf"] = _FEEDBACK_BRANCHES
 
 
+def _one_player_key_some_bonus_key(schema: dict[str, Any]) -> None:
+    schema["allOf"] = [
+        {"oneOf": [{"required": ["playerId"]}, {"required": ["playerIds"]}]},
+        {"anyOf": [{"required": ["bonusId"]}, {"required": ["bonusOfferId"]}]},
+    ]
+
+
 RULES = {
+    "AssignBonusInput": _one_player_key_some_bonus_key,
     "ReconciliationPlayersRequest": _players_not_empty,
     "PlayersMigrationFeedback": _details_when_errors,
 }

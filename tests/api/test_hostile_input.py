@@ -312,3 +312,10 @@ def test_every_operation_with_a_body_documents_411_and_413():
     assert len(with_body) >= 8
     for path, operation in with_body:
         assert {"411", "413"} <= set(operation["responses"]), path
+
+
+def test_the_schema_says_assign_bonus_needs_one_player_key_and_a_bonus_key():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    rules = schema["components"]["schemas"]["AssignBonusInput"]["allOf"]
+    assert rules[0]["oneOf"] == [{"required": ["playerId"]}, {"required": ["playerIds"]}]
+    assert rules[1]["anyOf"] == [{"required": ["bonusId"]}, {"required": ["bonusOfferId"]}]
