@@ -21,6 +21,7 @@ from pepbridge.api import schema
 from pepbridge.api.authentication import client_key
 from pepbridge.api.exceptions import ApiError
 from pepbridge.api.fields import StrictCharField
+from pepbridge.api.parsers import body_for_the_record
 from pepbridge.api.permissions import RequiresPepScope
 
 TAGS = ["Operator API (PEP → pepbridge)"]
@@ -134,7 +135,7 @@ class AssignBonusView(APIView):
         try:
             body = request.data
         except ParseError:
-            body = raw.decode("utf-8", "replace")[:10_000]
+            body = body_for_the_record(raw, 10_000)
             services.assignment_reject(client_key=client, body=body, errors={"body": ["bad JSON"]})
             raise
         data = self.InputSerializer(data=body)

@@ -29,6 +29,7 @@ from rest_framework.views import APIView
 from pepbridge.api.authentication import client_label
 from pepbridge.api.exceptions import ApiError
 from pepbridge.api.fields import StrictCharField
+from pepbridge.api.parsers import body_for_the_record
 from pepbridge.api.permissions import RequiresPepScope
 from pepbridge.api.schema import (
     OPERATOR_API_TAGS,
@@ -64,7 +65,7 @@ class _RecordedView(APIView):
         try:
             body = request.data
         except (ParseError, UnsupportedMediaType) as exc:
-            text = raw.decode("utf-8", "replace")[:RAW_BODY_KEPT]
+            text = body_for_the_record(raw, RAW_BODY_KEPT)
             errors = {"body": [str(exc.detail)]}
             services.request_reject(
                 source=self.source, payload={"raw": text}, errors=errors, cause=cause

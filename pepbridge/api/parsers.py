@@ -107,6 +107,15 @@ def parse_json(text: str | bytes, *, parse_float: Callable[[str], Any] | None = 
     return value
 
 
+def body_for_the_record(raw: bytes, limit: int) -> str:
+    """A refused body as text staff can read and any database can store, at most `limit` chars.
+
+    Bad UTF-8 becomes U+FFFD, and so does NUL: a raw NUL byte is valid UTF-8 but PostgreSQL's
+    text and jsonb refuse it, and recording the refusal was itself a 500.
+    """
+    return raw.decode("utf-8", "replace")[:limit].replace("\x00", "\ufffd")
+
+
 class JSONParser(parsers.JSONParser):
     """DRF's JSONParser with every decoding problem (deep nesting included) as a ParseError."""
 

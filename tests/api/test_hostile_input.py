@@ -319,3 +319,15 @@ def test_the_schema_says_assign_bonus_needs_one_player_key_and_a_bonus_key():
     rules = schema["components"]["schemas"]["AssignBonusInput"]["allOf"]
     assert rules[0]["oneOf"] == [{"required": ["playerId"]}, {"required": ["playerIds"]}]
     assert rules[1]["anyOf"] == [{"required": ["bonusId"]}, {"required": ["bonusOfferId"]}]
+
+
+@pytest.mark.parametrize("path", [ASSIGN, RECONCILE, FEEDBACK])
+def test_a_raw_nul_byte_in_a_body_is_refused_and_recorded_without_it(pep, path):
+    """Invalid JSON is kept for staff as text: PostgreSQL refuses a NUL in text and jsonb."""
+    response = pep.post(path, b'{"requestId": "r-\x00"}', content_type="application/json")
+    _assert_refused(response)
+    kept = [*RejectedAssignment.objects.values_list("body", flat=True)]
+    kept += [r.payload for r in ReconciliationRequest.objects.all()]
+    assert len(kept) == 1
+    assert "\x00" not in str(kept[0])
+    assert "r-\N{REPLACEMENT CHARACTER}" in str(kept[0])
