@@ -80,6 +80,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # A chunked body would read as empty (Django reads by Content-Length): 411 instead.
     "pepbridge.api.middleware.RequireContentLengthMiddleware",
+    # NUL in a path, query or header reached PostgreSQL lookups (a 500): 400 instead.
+    "pepbridge.api.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -331,3 +331,34 @@ def test_a_raw_nul_byte_in_a_body_is_refused_and_recorded_without_it(pep, path):
     assert len(kept) == 1
     assert "\x00" not in str(kept[0])
     assert "r-\N{REPLACEMENT CHARACTER}" in str(kept[0])
+
+
+# --- NUL outside JSON: PostgreSQL refuses it in any lookup (each was a 500 there) --------------
+
+
+@pytest.mark.parametrize(
+    ("scope", "url", "headers"),
+    [
+        ("ingest", "/ingest/v1/players/a%00b", {}),
+        ("pep", "/api/bonus/v1/bonuses?search=a%00b", {}),
+        ("pep", "/api/bonus/v1/bonuses?a%00=1", {}),
+        ("pep", "/api/bonus/v1/bonuses", {"x-request-note": "a\x00b"}),
+    ],
+)
+def test_a_nul_in_the_path_query_or_a_header_is_400(make_key, scope, url, headers):
+    client = Client(headers={"x-api-key": make_key(scope), **headers})
+    response = client.get(url)
+    assert response.status_code == 400
+    assert response.json()["message"] == "The path, query string or a header holds a NUL character."
+
+
+def test_an_api_key_holding_a_nul_is_refused_before_any_lookup():
+    response = Client(headers={"x-api-key": "pbk_a\x00b_c"}).get("/api/bonus/v1/bonuses")
+    assert response.status_code == 400
+
+
+def test_the_token_endpoint_refuses_a_nul_in_its_form():
+    form = {"grant_type": "client_credentials", "client_id": "a\x00b", "client_secret": "x"}
+    response = Client().post("/oauth/token", form)
+    assert response.status_code == 400
+    assert response.json()["statusCode"] == 400
