@@ -20,7 +20,7 @@ from bonuses.models import BonusType
 from pepbridge.api import schema
 from pepbridge.api.authentication import client_key
 from pepbridge.api.exceptions import ApiError
-from pepbridge.api.fields import StrictCharField
+from pepbridge.api.fields import StrictCharField, WireDateTimeField
 from pepbridge.api.parsers import body_for_the_record
 from pepbridge.api.permissions import RequiresPepScope
 
@@ -57,7 +57,7 @@ class AssignBonusView(APIView):
     @extend_schema_serializer(component_name="AssignBonusInput")
     class InputSerializer(serializers.Serializer):
         requestId = StrictCharField(max_length=128)
-        eventDate = serializers.DateTimeField()
+        eventDate = WireDateTimeField()
         playerId = StrictCharField(max_length=64, required=False)
         playerIds = serializers.ListField(
             child=StrictCharField(max_length=64), required=False, allow_empty=False, min_length=1

@@ -28,7 +28,7 @@ from rest_framework.views import APIView
 
 from pepbridge.api.authentication import client_label
 from pepbridge.api.exceptions import ApiError
-from pepbridge.api.fields import StrictCharField
+from pepbridge.api.fields import StrictCharField, WireDateTimeField
 from pepbridge.api.parsers import body_for_the_record
 from pepbridge.api.permissions import RequiresPepScope
 from pepbridge.api.schema import (
@@ -95,7 +95,7 @@ class ReconciliationView(_RecordedView):
     @extend_schema_serializer(component_name="ReconciliationPlayersRequest")
     class InputSerializer(serializers.Serializer):
         requestId = StrictCharField(max_length=200)
-        eventDate = serializers.DateTimeField()
+        eventDate = WireDateTimeField()
         players = PlayerFieldsSerializer(many=True, allow_empty=False, min_length=1)
 
         def validate_players(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -362,3 +362,18 @@ def test_the_token_endpoint_refuses_a_nul_in_its_form():
     response = Client().post("/oauth/token", form)
     assert response.status_code == 400
     assert response.json()["statusCode"] == 400
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (ASSIGN, _ASSIGN_BODY + '"bonusId":"CASH10"}'),
+        (RECONCILE, _RECONCILE_BODY.rstrip(",") + "}"),
+    ],
+)
+def test_an_operator_api_event_date_before_year_1000_is_refused(pep, path, body):
+    """Stored, it could never be sent: PEP's timestamps have four-digit years."""
+    body = body.replace("2026-01-01T00:00:00Z", "0999-12-31T00:00:00Z")
+    response = pep.post(path, body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"]["eventDate"] == ["Must be in year 1000 or later."]
