@@ -1,8 +1,8 @@
 """Input rules the serializers enforce but drf-spectacular cannot derive: added to the schema.
 
 The fuzzer (.ci/fuzz) generates requests from the schema, so a rule that holds in code but not
-in the schema is a disagreement PEP's developers would also trip over. Two cannot be written
-as field arguments:
+in the schema is a disagreement PEP's developers would also trip over. These cannot be
+written as field arguments:
 
 - `players` of a reconciliation request must not be empty (`allow_empty=False` on a nested
   `many=True` serializer emits no `minItems`);
