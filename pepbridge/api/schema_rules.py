@@ -8,6 +8,10 @@ written as field arguments:
   `many=True` serializer emits no `minItems`);
 - assign-bonus names its players by `playerId` or `playerIds` (exactly one: a string never
   equals a list) and its bonus by `bonusId` or `bonusOfferId` (at least one; both must agree);
+- an ingestion batch takes any item: each event is validated on its own and a bad one is
+  answered `rejected` in the batch's 202, so the items are `IngestEvent` *or anything* (a
+  schema that required every item to be an event made the 202 a "schema-violating request
+  accepted");
 - migration feedback with `errorsTotal > 0` must carry a `detailsURL` (operator-api.md §6: the
   operator downloads it to learn which players failed): a conditional, written as `oneOf` on
   `errorsTotal`.
@@ -48,7 +52,18 @@ def _one_player_key_some_bonus_key(schema: dict[str, Any]) -> None:
     ]
 
 
+_ANY_ITEM = {
+    "description": "Any other value: refused on its own, as a `rejected` result of the batch."
+}
+
+
+def _batch_items_checked_one_by_one(schema: dict[str, Any]) -> None:
+    events = schema["properties"]["events"]
+    events["items"] = {"anyOf": [events["items"], _ANY_ITEM]}
+
+
 RULES = {
+    "BatchInput": _batch_items_checked_one_by_one,
     "AssignBonusInput": _one_player_key_some_bonus_key,
     "ReconciliationPlayersRequest": _players_not_empty,
     "PlayersMigrationFeedback": _details_when_errors,

@@ -377,3 +377,26 @@ def test_an_operator_api_event_date_before_year_1000_is_refused(pep, path, body)
     response = pep.post(path, body, content_type="application/json")
     assert response.status_code == 400, response.content
     assert response.json()["errors"]["eventDate"] == ["Must be in year 1000 or later."]
+
+
+def test_the_schema_lets_a_batch_hold_items_it_rejects_one_by_one(make_key):
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    items = schema["components"]["schemas"]["BatchInput"]["properties"]["events"]["items"]
+    assert items["anyOf"][0] == {"$ref": "#/components/schemas/IngestEvent"}
+    ingest = Client(headers={"x-api-key": make_key("ingest")})
+    body = '{"events": [{"type": "login", "playerId": 7}, "not an event"]}'
+    response = ingest.post("/ingest/v1/events/batch", body, content_type="application/json")
+    assert response.status_code == 202
+    assert response.json()["rejected"] == 2
+
+
+@pytest.mark.parametrize("url", ["/ingest/v1/events", "/ingest/v1/events/batch"])
+def test_an_event_whose_player_id_is_an_object_is_refused_not_a_500(make_key, url):
+    """Found by .ci/fuzz (seed 3): the batch's player lookup put the object in a set."""
+    ingest = Client(headers={"x-api-key": make_key("ingest")})
+    event = '{"type": "login", "playerId": {"a": 1}, "date": "2026-01-01T00:00:00Z"}'
+    body = event if url.endswith("events") else '{"events": [' + event + "]}"
+    response = ingest.post(url, body, content_type="application/json")
+    assert response.status_code in (400, 202), response.content
+    results = response.json().get("results") or [response.json()]
+    assert "playerId" in str(results[0]["errors"])
