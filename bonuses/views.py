@@ -20,6 +20,8 @@ from bonuses.models import BonusType
 from pepbridge.api import schema
 from pepbridge.api.authentication import client_key, sender_of
 from pepbridge.api.exceptions import ApiError
+from pepbridge.api.fields import StrictCharField, WireDateTimeField
+from pepbridge.api.parsers import body_for_the_record
 from pepbridge.api.permissions import RequiresPepScope
 
 TAGS = ["Operator API (PEP → pepbridge)"]
@@ -54,19 +56,19 @@ class AssignBonusView(APIView):
 
     @extend_schema_serializer(component_name="AssignBonusInput")
     class InputSerializer(serializers.Serializer):
-        requestId = serializers.CharField(max_length=128)
-        eventDate = serializers.DateTimeField()
-        playerId = serializers.CharField(max_length=64, required=False)
+        requestId = StrictCharField(max_length=128)
+        eventDate = WireDateTimeField()
+        playerId = StrictCharField(max_length=64, required=False)
         playerIds = serializers.ListField(
-            child=serializers.CharField(max_length=64), required=False, allow_empty=False
+            child=StrictCharField(max_length=64), required=False, allow_empty=False, min_length=1
         )
-        bonusId = serializers.CharField(max_length=64, required=False)
-        bonusOfferId = serializers.CharField(max_length=64, required=False)
+        bonusId = StrictCharField(max_length=64, required=False)
+        bonusOfferId = StrictCharField(max_length=64, required=False)
         amount = serializers.DecimalField(
             max_digits=18, decimal_places=4, min_value=0, required=False
         )
         currency = serializers.RegexField(r"^[A-Z]{3}$", required=False)
-        source = serializers.CharField(max_length=64, required=False, allow_blank=True)
+        source = StrictCharField(max_length=64, required=False, allow_blank=True)
         metadata = serializers.DictField(required=False)
 
         def validate_playerIds(self, value: list[str]) -> list[str]:
@@ -112,8 +114,8 @@ class AssignBonusView(APIView):
                 value={
                     "requestId": "9d7c2f6e-1c1b-4c57-a1e4-0a3f1c6b2d11",
                     "eventDate": "2026-05-01T12:00:00.000Z",
-                    "playerId": "p-1001",
-                    "bonusOfferId": "WELCOME-10",
+                    "playerId": "demo-1001",
+                    "bonusOfferId": "CASH10",
                 },
             ),
             OpenApiExample(
@@ -133,7 +135,7 @@ class AssignBonusView(APIView):
         try:
             body = request.data
         except ParseError:
-            body = raw.decode("utf-8", "replace")[:10_000]
+            body = body_for_the_record(raw, 10_000)
             services.assignment_reject(client_key=client, body=body, errors={"body": ["bad JSON"]})
             raise
         data = self.InputSerializer(data=body)
@@ -231,9 +233,9 @@ class BonusListView(APIView):
                 value={
                     "items": [
                         {
-                            "bonusId": "WELCOME-10",
-                            "bonusOfferId": "WELCOME-10",
-                            "name": "Welcome 10 EUR",
+                            "bonusId": "CASH10",
+                            "bonusOfferId": "CASH10",
+                            "name": "10 EUR cash",
                             "description": "",
                             "type": "cash",
                             "amount": 10.0,
@@ -257,7 +259,9 @@ class BonusListView(APIView):
         ],
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
+        # A plain dict, not the QueryDict: DRF reads an empty form value (`?type=`) as absent,
+        # so `?type=` or `?page=` was accepted although the schema allows neither.
+        filters = self.FilterSerializer(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
         params = dict(filters.validated_data)
         page, limit = params.pop("page"), params.pop("limit")

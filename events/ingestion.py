@@ -78,8 +78,10 @@ def ingest_events(items: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
 
 def _player_states(items: Sequence[Mapping[str, Any]]) -> dict[str, bool]:
     """playerId -> erased? for the batch's players, in one query (unknown ids are absent)."""
-    ids = {item.get("playerId") for item in items if isinstance(item, Mapping)}
-    wanted = sorted(pid for pid in ids if isinstance(pid, str))
+    # Only strings go in the set: a playerId sent as an object is unhashable (it was a 500);
+    # the event's own validation names it.
+    given = (item.get("playerId") for item in items if isinstance(item, Mapping))
+    wanted = sorted({pid for pid in given if isinstance(pid, str)})
     if not wanted:
         return {}
     # Plain SQL: compiling the ORM query costs ~130 us, several times the query itself, on the

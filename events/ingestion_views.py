@@ -114,7 +114,7 @@ class BatchOutputSerializer(serializers.Serializer):
 
 
 class BatchInputSerializer(serializers.Serializer):
-    events = serializers.ListField(child=EVENT_SCHEMA, max_length=MAX_BATCH_ITEMS)
+    events = serializers.ListField(child=EVENT_SCHEMA, min_length=1, max_length=MAX_BATCH_ITEMS)
 
 
 class EventView(IngestView):

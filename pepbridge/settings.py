@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # A chunked body would read as empty (Django reads by Content-Length): 411 instead.
     "pepbridge.api.middleware.RequireContentLengthMiddleware",
+    # NUL in a path, query or header reached PostgreSQL lookups (a 500): 400 instead.
+    "pepbridge.api.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -448,5 +450,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "pepbridge.api.schema_token.add_token_endpoint",
+        # Rules the serializers hold that spectacular cannot derive (feedback's detailsURL...).
+        "pepbridge.api.schema_rules.add_input_rules",
     ],
 }

@@ -13,6 +13,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from pepbridge.api.fields import WireDateTimeField
 from players import validators
 from players.models import (
     AccountStatus,
@@ -26,26 +27,17 @@ PLAYER_ID_PATTERN = r"^[^\s/?#%]{1,64}$"
 MAX_TAGS = 100
 
 
-# PEP's timestamps have four-digit years; a moment before year 1000 cannot be sent (it was a
-# MessageRejected deep in the service, a 500).
-MIN_YEAR = 1000
-
-
-class AwareDateTimeField(serializers.DateTimeField):
+class AwareDateTimeField(WireDateTimeField):
     """An ISO-8601 moment that must carry its offset: a naive time is ambiguous across zones."""
 
     default_error_messages = {
         "naive": "Include the time zone: end with Z or an offset like +01:00.",
-        "too_early": f"Must be in year {MIN_YEAR} or later.",
     }
 
     def to_internal_value(self, value: Any) -> datetime:
         if isinstance(value, str) and not _has_offset(value):
             self.fail("naive")
-        moment: datetime = super().to_internal_value(value)
-        if moment.year < MIN_YEAR:
-            self.fail("too_early")
-        return moment
+        return super().to_internal_value(value)
 
 
 def _has_offset(text: str) -> bool:

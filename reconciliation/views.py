@@ -28,6 +28,8 @@ from rest_framework.views import APIView
 
 from pepbridge.api.authentication import client_label
 from pepbridge.api.exceptions import ApiError
+from pepbridge.api.fields import StrictCharField, WireDateTimeField
+from pepbridge.api.parsers import body_for_the_record
 from pepbridge.api.permissions import RequiresPepScope
 from pepbridge.api.schema import (
     OPERATOR_API_TAGS,
@@ -63,7 +65,7 @@ class _RecordedView(APIView):
         try:
             body = request.data
         except (ParseError, UnsupportedMediaType) as exc:
-            text = raw.decode("utf-8", "replace")[:RAW_BODY_KEPT]
+            text = body_for_the_record(raw, RAW_BODY_KEPT)
             errors = {"body": [str(exc.detail)]}
             services.request_reject(
                 source=self.source, payload={"raw": text}, errors=errors, cause=cause
@@ -79,9 +81,9 @@ class _RecordedView(APIView):
 
 
 class PlayerFieldsSerializer(serializers.Serializer):
-    playerId = serializers.CharField(max_length=128)
+    playerId = StrictCharField(max_length=128)
     missingFields = serializers.ListField(
-        child=serializers.CharField(max_length=100), min_length=1, max_length=100
+        child=StrictCharField(max_length=100), min_length=1, max_length=100
     )
 
 
@@ -92,9 +94,9 @@ class ReconciliationView(_RecordedView):
 
     @extend_schema_serializer(component_name="ReconciliationPlayersRequest")
     class InputSerializer(serializers.Serializer):
-        requestId = serializers.CharField(max_length=200)
-        eventDate = serializers.DateTimeField()
-        players = PlayerFieldsSerializer(many=True, allow_empty=False)
+        requestId = StrictCharField(max_length=200)
+        eventDate = WireDateTimeField()
+        players = PlayerFieldsSerializer(many=True, allow_empty=False, min_length=1)
 
         def validate_players(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
             limit = settings.RECONCILIATION_MAX_PLAYERS
@@ -121,8 +123,8 @@ class ReconciliationView(_RecordedView):
                     "requestId": "7b1e4c1a-0f3d-4d7e-9a55-5d2c8b7f0a21",
                     "eventDate": "2026-05-01T12:00:00.000Z",
                     "players": [
-                        {"playerId": "p-1001", "missingFields": ["birthDate", "country"]},
-                        {"playerId": "p-1002", "missingFields": ["email"]},
+                        {"playerId": "demo-1001", "missingFields": ["birthDate", "country"]},
+                        {"playerId": "demo-1002", "missingFields": ["email"]},
                     ],
                 },
             ),
@@ -163,7 +165,7 @@ class MigrationFeedbackView(_RecordedView):
 
     @extend_schema_serializer(component_name="PlayersMigrationFeedback")
     class InputSerializer(serializers.Serializer):
-        migrationTasksId = serializers.CharField(max_length=200)
+        migrationTasksId = StrictCharField(max_length=200)
         errorsTotal = serializers.IntegerField(min_value=0)
         detailsURL = serializers.URLField(max_length=2000, required=False, allow_blank=True)
 

@@ -1,10 +1,16 @@
-"""Refuse a chunked request body with 411 instead of reading it as empty.
+"""Refuse, before any view runs, requests no view can read: a chunked body, a NUL byte.
+
+Chunked bodies get 411 instead of being read as empty.
 
 Django reads a request body by its Content-Length (WSGI gives no other end to it). A body sent
 with `Transfer-Encoding: chunked` has none, so under gunicorn or runserver it reads as empty:
 an assign-bonus or a reconciliation request arrived as `{}` and was recorded as refused for a
 bogus "requestId is required". Every client the bridge serves (PEP, the operator's platform,
 curl, requests) sends a Content-Length for a body it has in hand; we say so and refuse the rest.
+
+A NUL in the path, the query string or a header value gets 400: PostgreSQL refuses NUL in any
+string, so `/ingest/v1/players/a%00b` or an API key holding one made the lookup a 500. (JSON
+bodies are checked by the parser; the token endpoint's form by pepbridge.api.oauth.)
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from pepbridge.api.exception_handler import error_body
 
+NUL_REFUSED = "The path, query string or a header holds a NUL character."
 LENGTH_REQUIRED = (
     "Send the body with a Content-Length header: chunked transfer encoding is not supported."
 )
@@ -30,3 +37,22 @@ class RequireContentLengthMiddleware:
         if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
             return JsonResponse(error_body(411, LENGTH_REQUIRED), status=411)
         return self.get_response(request)
+
+
+class RefuseNulMiddleware:
+    """Answer 400 (in the API's error shape) when the path, query or a header holds NUL."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _holds_nul(request):
+            return JsonResponse(error_body(400, NUL_REFUSED), status=400)
+        return self.get_response(request)
+
+
+def _holds_nul(request: HttpRequest) -> bool:
+    query = request.GET
+    texts = [request.path, *query.keys(), *(v for k in query for v in query.getlist(k))]
+    texts += [value for key, value in request.META.items() if key.startswith("HTTP_")]
+    return any("\x00" in text for text in texts if isinstance(text, str))

@@ -32,8 +32,9 @@ class BadJSON(ValueError):
     """Why a text is not usable JSON, as a phrase: "not valid JSON: ..." or "nested too deeply"."""
 
 
-# Deeper than any document of the contracts (the deepest, a game round, is 3 levels) by far,
-# and far below the ~900 levels where saving or rendering a value hits Python's recursion limit.
+# Deeper than any document of the contracts by far (the deepest, a batch of casino rounds
+# with their transactions, is 5 levels), and far below the ~900 levels where saving or
+# rendering a value hits Python's recursion limit.
 MAX_DEPTH = 64
 # The largest integer a database column (bigint) or a JSON reader (int64) keeps exactly.
 MAX_INT = 2**63 - 1
@@ -104,6 +105,15 @@ def parse_json(text: str | bytes, *, parse_float: Callable[[str], Any] | None = 
         raise BadJSON(f"not valid JSON: {exc}") from None
     _check_value(value)
     return value
+
+
+def body_for_the_record(raw: bytes, limit: int) -> str:
+    """A refused body as text staff can read and any database can store, at most `limit` chars.
+
+    Bad UTF-8 becomes U+FFFD, and so does NUL: a raw NUL byte is valid UTF-8 but PostgreSQL's
+    text and jsonb refuse it, and recording the refusal was itself a 500.
+    """
+    return raw.decode("utf-8", "replace")[:limit].replace("\x00", "\ufffd")
 
 
 class JSONParser(parsers.JSONParser):

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from pepbridge.api import schema
 from pepbridge.api.exception_handler import error_body
 from pepbridge.api.exceptions import ApiError
+from pepbridge.api.fields import StrictCharField
 from pepbridge.api.identity import player_identify
 from pepbridge.api.oauth import FormOrJsonOAuthLibCore
 from pepbridge.api.permissions import RequiresPepScope
@@ -70,7 +71,7 @@ class PlayerIdentityView(APIView):
     permission_classes: ClassVar[list[Any]] = [RequiresPepScope]
 
     class InputSerializer(serializers.Serializer):
-        identityToken = serializers.CharField(max_length=8192, trim_whitespace=True)
+        identityToken = StrictCharField(max_length=8192, trim_whitespace=True)
 
         class Meta:
             ref_name = "PlayerIdentityRequest"

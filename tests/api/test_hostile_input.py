@@ -13,6 +13,7 @@ import jwt
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import Client
+from drf_spectacular.generators import SchemaGenerator
 
 from bonuses.models import Bonus, BonusAssignment, RejectedAssignment
 from events.models import OutboxMessage
@@ -257,3 +258,145 @@ def test_a_chunked_body_is_refused_with_411_and_nothing_recorded(pep, encoding):
     assert "Content-Length" in response.json()["message"]
     assert not RejectedAssignment.objects.exists()
     assert not BonusAssignment.objects.exists()
+
+
+# --- what the schema says is what the code does (found by .ci/fuzz) ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (RECONCILE, {"requestId": 0, "eventDate": "2026-01-01T00:00:00Z"}, "requestId"),
+        (FEEDBACK, {"migrationTasksId": 0, "errorsTotal": 0}, "migrationTasksId"),
+        (ASSIGN, {"requestId": True, "eventDate": "2026-01-01T00:00:00Z"}, "requestId"),
+        ("/api/auth/v1/player", {"identityToken": 12345}, "identityToken"),
+    ],
+)
+def test_a_number_where_the_schema_says_string_is_refused(pep, path, body, field):
+    response = pep.post(path, body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"][field] == ["Must be a string."]
+
+
+@pytest.mark.parametrize("query", ["type=", "page=", "limit=", "currency="])
+def test_the_bonus_list_refuses_an_empty_filter_the_schema_does_not_allow(pep, query):
+    response = pep.get(f"/api/bonus/v1/bonuses?{query}")
+    assert response.status_code == 400, response.content
+    assert query.rstrip("=") in response.json()["errors"]
+
+
+def test_the_schema_states_the_rules_the_code_holds(client):
+    schemas = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
+    assert schemas["PlayerIdentityRequest"]["properties"]["identityToken"]["minLength"] == 1
+    assert schemas["ReconciliationPlayersRequest"]["properties"]["players"]["minItems"] == 1
+    assert schemas["BatchInput"]["properties"]["events"]["minItems"] == 1
+    branches = schemas["PlayersMigrationFeedback"]["oneOf"]
+    assert branches[1]["required"] == ["detailsURL"]
+
+
+def test_the_schema_examples_name_the_demo_bonus_and_player(pep):
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    assign = schema["paths"][ASSIGN]["post"]["requestBody"]["content"]["application/json"]
+    example = assign["examples"]["OnePlayer"]["value"]
+    assert (example["bonusOfferId"], example["playerId"]) == ("CASH10", "demo-1001")
+
+
+def test_every_operation_with_a_body_documents_411_and_413():
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    with_body = [
+        (path, operation)
+        for path, operations in paths.items()
+        for operation in operations.values()
+        if "requestBody" in operation and not path.startswith("/oauth/")
+    ]
+    assert len(with_body) >= 8
+    for path, operation in with_body:
+        assert {"411", "413"} <= set(operation["responses"]), path
+
+
+def test_the_schema_says_assign_bonus_needs_one_player_key_and_a_bonus_key():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    rules = schema["components"]["schemas"]["AssignBonusInput"]["allOf"]
+    assert rules[0]["oneOf"] == [{"required": ["playerId"]}, {"required": ["playerIds"]}]
+    assert rules[1]["anyOf"] == [{"required": ["bonusId"]}, {"required": ["bonusOfferId"]}]
+
+
+@pytest.mark.parametrize("path", [ASSIGN, RECONCILE, FEEDBACK])
+def test_a_raw_nul_byte_in_a_body_is_refused_and_recorded_without_it(pep, path):
+    """Invalid JSON is kept for staff as text: PostgreSQL refuses a NUL in text and jsonb."""
+    response = pep.post(path, b'{"requestId": "r-\x00"}', content_type="application/json")
+    _assert_refused(response)
+    kept = [*RejectedAssignment.objects.values_list("body", flat=True)]
+    kept += [r.payload for r in ReconciliationRequest.objects.all()]
+    assert len(kept) == 1
+    assert "\x00" not in str(kept[0])
+    assert "r-\N{REPLACEMENT CHARACTER}" in str(kept[0])
+
+
+# --- NUL outside JSON: PostgreSQL refuses it in any lookup (each was a 500 there) --------------
+
+
+@pytest.mark.parametrize(
+    ("scope", "url", "headers"),
+    [
+        ("ingest", "/ingest/v1/players/a%00b", {}),
+        ("pep", "/api/bonus/v1/bonuses?search=a%00b", {}),
+        ("pep", "/api/bonus/v1/bonuses?a%00=1", {}),
+        ("pep", "/api/bonus/v1/bonuses", {"x-request-note": "a\x00b"}),
+    ],
+)
+def test_a_nul_in_the_path_query_or_a_header_is_400(make_key, scope, url, headers):
+    client = Client(headers={"x-api-key": make_key(scope), **headers})
+    response = client.get(url)
+    assert response.status_code == 400
+    assert response.json()["message"] == "The path, query string or a header holds a NUL character."
+
+
+def test_an_api_key_holding_a_nul_is_refused_before_any_lookup():
+    response = Client(headers={"x-api-key": "pbk_a\x00b_c"}).get("/api/bonus/v1/bonuses")
+    assert response.status_code == 400
+
+
+def test_the_token_endpoint_refuses_a_nul_in_its_form():
+    form = {"grant_type": "client_credentials", "client_id": "a\x00b", "client_secret": "x"}
+    response = Client().post("/oauth/token", form)
+    assert response.status_code == 400
+    assert response.json()["statusCode"] == 400
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (ASSIGN, _ASSIGN_BODY + '"bonusId":"CASH10"}'),
+        (RECONCILE, _RECONCILE_BODY.rstrip(",") + "}"),
+    ],
+)
+def test_an_operator_api_event_date_before_year_1000_is_refused(pep, path, body):
+    """Stored, it could never be sent: PEP's timestamps have four-digit years."""
+    body = body.replace("2026-01-01T00:00:00Z", "0999-12-31T00:00:00Z")
+    response = pep.post(path, body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"]["eventDate"] == ["Must be in year 1000 or later."]
+
+
+def test_the_schema_lets_a_batch_hold_items_it_rejects_one_by_one(make_key):
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    items = schema["components"]["schemas"]["BatchInput"]["properties"]["events"]["items"]
+    assert items["anyOf"][0] == {"$ref": "#/components/schemas/IngestEvent"}
+    ingest = Client(headers={"x-api-key": make_key("ingest")})
+    body = '{"events": [{"type": "login", "playerId": 7}, "not an event"]}'
+    response = ingest.post("/ingest/v1/events/batch", body, content_type="application/json")
+    assert response.status_code == 202
+    assert response.json()["rejected"] == 2
+
+
+@pytest.mark.parametrize("url", ["/ingest/v1/events", "/ingest/v1/events/batch"])
+def test_an_event_whose_player_id_is_an_object_is_refused_not_a_500(make_key, url):
+    """Found by .ci/fuzz (seed 3): the batch's player lookup put the object in a set."""
+    ingest = Client(headers={"x-api-key": make_key("ingest")})
+    event = '{"type": "login", "playerId": {"a": 1}, "date": "2026-01-01T00:00:00Z"}'
+    body = event if url.endswith("events") else '{"events": [' + event + "]}"
+    response = ingest.post(url, body, content_type="application/json")
+    assert response.status_code in (400, 202), response.content
+    results = response.json().get("results") or [response.json()]
+    assert "playerId" in str(results[0]["errors"])
