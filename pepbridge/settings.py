@@ -395,6 +395,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "The operator side of the PEP (Gamanza Engage) integration.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/schema/ and /api/docs/ for API credentials and logged-in staff only (docs/contract.md).
+    "SERVE_PERMISSIONS": ["pepbridge.api.permissions.StaffOrApiCredential"],
+    "SERVE_AUTHENTICATION": [
+        "pepbridge.api.authentication.OAuthTokenAuthentication",
+        "pepbridge.api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     # /api/docs/ loads Swagger UI from our own static files (drf-spectacular-sidecar): the
     # operator's back office may have no internet.
     "SWAGGER_UI_DIST": "SIDECAR",
