@@ -21,6 +21,7 @@ from pepbridge.api import schema
 from pepbridge.api.authentication import client_key
 from pepbridge.api.exceptions import ApiError
 from pepbridge.api.permissions import RequiresPepScope
+from players.serializers import PlayerIdField
 
 TAGS = ["Operator API (PEP → pepbridge)"]
 _UNKNOWN_BONUS = OpenApiExample(
@@ -56,10 +57,8 @@ class AssignBonusView(APIView):
     class InputSerializer(serializers.Serializer):
         requestId = serializers.CharField(max_length=128)
         eventDate = serializers.DateTimeField()
-        playerId = serializers.CharField(max_length=64, required=False)
-        playerIds = serializers.ListField(
-            child=serializers.CharField(max_length=64), required=False, allow_empty=False
-        )
+        playerId = PlayerIdField(required=False)
+        playerIds = serializers.ListField(child=PlayerIdField(), required=False, allow_empty=False)
         bonusId = serializers.CharField(max_length=64, required=False)
         bonusOfferId = serializers.CharField(max_length=64, required=False)
         amount = serializers.DecimalField(

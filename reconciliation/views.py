@@ -35,6 +35,7 @@ from pepbridge.api.schema import (
     error_examples,
     error_responses,
 )
+from players.serializers import PlayerIdField
 from reconciliation import export, selectors, services
 from reconciliation.models import AuditStep, ReconciliationRequest
 
@@ -79,7 +80,7 @@ class _RecordedView(APIView):
 
 
 class PlayerFieldsSerializer(serializers.Serializer):
-    playerId = serializers.CharField(max_length=128)
+    playerId = PlayerIdField(max_length=128)
     missingFields = serializers.ListField(
         child=serializers.CharField(max_length=100), min_length=1, max_length=100
     )
