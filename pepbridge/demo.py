@@ -21,6 +21,7 @@ from django.utils import timezone
 from bonuses.models import Bonus
 from bonuses.services import bonus_create
 from events.ingestion import ingest_events
+from pepbridge.private_files import write_private
 from players.loading import ingest_players
 
 DEMO_PLAYERS = ("demo-1001", "demo-1002", "demo-1003")
@@ -43,8 +44,7 @@ def _secret_dir() -> Path:
 def _admin_login() -> tuple[str, str]:
     password_file = _secret_dir() / "admin-password"
     if not password_file.exists():
-        password_file.write_text(secrets.token_urlsafe(12))
-        password_file.chmod(0o600)
+        write_private(password_file, secrets.token_urlsafe(12))
     password = password_file.read_text().strip()
     user, _ = get_user_model().objects.get_or_create(
         username="admin", defaults={"is_staff": True, "is_superuser": True}
@@ -67,10 +67,9 @@ def _pep_client() -> tuple[str, str]:
         if get_application_model().objects.filter(client_id=data["client_id"]).exists():
             return data["client_id"], data["client_secret"]
     issued = oauth_client_create(name="PEP (demo)")
-    stored.write_text(
-        json.dumps({"client_id": issued.client_id, "client_secret": issued.client_secret})
+    write_private(
+        stored, json.dumps({"client_id": issued.client_id, "client_secret": issued.client_secret})
     )
-    stored.chmod(0o600)
     return issued.client_id, issued.client_secret
 
 

@@ -23,6 +23,7 @@ from pepbridge.env import (
     env_secret,
     env_str,
 )
+from pepbridge.private_files import create_private, write_private
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PEPBRIDGE_VAR_DIR", str(BASE_DIR / "var")))
@@ -37,9 +38,7 @@ def _dev_secret(name: str) -> str:
     """
     path = VAR_DIR / "dev-secrets" / name
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        write_private(path, secrets.token_urlsafe(48))
     return path.read_text().strip()
 
 
@@ -120,6 +119,8 @@ except ValueError as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    if _db["NAME"] != ":memory:" and not str(_db["NAME"]).startswith("file:"):
+        create_private(Path(_db["NAME"]))  # players' data: not readable by other local users
     _db["CONN_MAX_AGE"] = 0
     _db["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
@@ -127,6 +128,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 DATABASES = {"default": _db}
+# SQLite with DEBUG off is check warning pepbridge.W011 unless chosen on purpose (embedded mode).
+ALLOW_SQLITE_IN_PRODUCTION = env_bool("ALLOW_SQLITE_IN_PRODUCTION", False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 TEST_RUNNER = "pepbridge.test_runner.PytestTestRunner"
 
