@@ -23,6 +23,7 @@ from pepbridge.api.exceptions import ApiError
 from pepbridge.api.fields import StrictCharField, WireDateTimeField
 from pepbridge.api.parsers import body_for_the_record
 from pepbridge.api.permissions import RequiresPepScope
+from players.serializers import PlayerIdField
 
 TAGS = ["Operator API (PEP → pepbridge)"]
 _UNKNOWN_BONUS = OpenApiExample(
@@ -58,9 +59,9 @@ class AssignBonusView(APIView):
     class InputSerializer(serializers.Serializer):
         requestId = StrictCharField(max_length=128)
         eventDate = WireDateTimeField()
-        playerId = StrictCharField(max_length=64, required=False)
+        playerId = PlayerIdField(required=False)
         playerIds = serializers.ListField(
-            child=StrictCharField(max_length=64), required=False, allow_empty=False, min_length=1
+            child=PlayerIdField(), required=False, allow_empty=False, min_length=1
         )
         bonusId = StrictCharField(max_length=64, required=False)
         bonusOfferId = StrictCharField(max_length=64, required=False)

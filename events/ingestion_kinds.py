@@ -35,7 +35,7 @@ from events.messages import (
 )
 from events.outbox import PepMessage
 from players import validators
-from players.serializers import PLAYER_ID_PATTERN, AwareDateTimeField, flatten_errors
+from players.serializers import AwareDateTimeField, PlayerIdField, flatten_errors
 
 STATUSES = ("APPROVED", "REJECTED", "PENDING", "CANCELED")
 _ID = {"max_length": 128}
@@ -45,8 +45,8 @@ def _amount(**kwargs: Any) -> serializers.DecimalField:
     return serializers.DecimalField(max_digits=24, decimal_places=8, **kwargs)
 
 
-def _player_id() -> serializers.RegexField:
-    return serializers.RegexField(PLAYER_ID_PATTERN, source="player_id")
+def _player_id() -> PlayerIdField:
+    return PlayerIdField(source="player_id")
 
 
 def _currency() -> serializers.CharField:

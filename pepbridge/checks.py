@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
+from pepbridge.api.checks import BUILTIN_VALIDATOR
 from pepbridge.pep.contract import MESSAGE_TYPES
+
+# HS256 needs a key at least as long as its hash (RFC 7518 3.2): 32 bytes.
+IDENTITY_SECRET_MIN_BYTES = 32
 
 
 @register(deploy=True)
@@ -114,4 +120,70 @@ def check_rate_limit_keys(app_configs: Any, **kwargs: Any) -> list[Warning]:
             id="pepbridge.W005",
         )
         for key in unknown
+    ]
+
+
+# --- Security in production (check --deploy; docs/security.md) -------------------------------
+
+
+@register(deploy=True)
+def check_identity_secret_length(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """A short HS256 secret lets anyone who sees one identity token brute-force the key."""
+    secret = settings.PLAYER_IDENTITY_SECRET
+    if settings.PLAYER_IDENTITY_VALIDATOR != BUILTIN_VALIDATOR or not secret:
+        return []  # not set at all: pepbridge.api.W001
+    length = len(secret.encode())
+    if length >= IDENTITY_SECRET_MIN_BYTES:
+        return []
+    return [
+        Error(
+            f"PLAYER_IDENTITY_SECRET is {length} bytes; HS256 needs at least "
+            f"{IDENTITY_SECRET_MIN_BYTES}.",
+            hint="A short key can be found from one token, and then any player's identity "
+            "forged. Generate one: python -c 'import secrets; print(secrets.token_urlsafe(48))'.",
+            id="pepbridge.E011",
+        )
+    ]
+
+
+@register(deploy=True)
+def check_pep_over_https(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """The client secret and every player's data would cross the network in clear."""
+    url = urlsplit(settings.PEP_BASE_URL)
+    if url.scheme == "https" or _is_loopback(url.hostname or ""):
+        return []
+    return [
+        Error(
+            f"PEP_BASE_URL is not https: {url.scheme}://{url.hostname}",
+            hint="The bridge sends PEP_CLIENT_SECRET, its token and players' personal data "
+            "there. Use https:// (plain http is allowed only to a loopback host, such as a "
+            "local sandbox or a TLS-terminating sidecar).",
+            id="pepbridge.E012",
+        )
+    ]
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@register(deploy=True)
+def check_sqlite_in_production(app_configs: Any, **kwargs: Any) -> list[Warning]:
+    """SQLite is the embedded mode: one machine, one file, no role separation for the trail."""
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if "sqlite" not in engine or settings.DEBUG or settings.ALLOW_SQLITE_IN_PRODUCTION:
+        return []
+    return [
+        Warning(
+            "The database is SQLite while DEBUG is false.",
+            hint="SQLite serialises every writer and cannot separate the owner and app roles "
+            "that protect the audit trail (docs/security.md). Use PostgreSQL, or set "
+            "ALLOW_SQLITE_IN_PRODUCTION=true to run the embedded mode on purpose.",
+            id="pepbridge.W011",
+        )
     ]

@@ -24,6 +24,7 @@ from django.contrib.auth.models import Group
 from bonuses.models import Bonus
 from bonuses.services import bonus_create
 from events.ingestion import ingest_events
+from pepbridge.private_files import write_private
 from players.loading import ingest_players
 
 DEMO_PLAYERS = ("demo-1001", "demo-1002", "demo-1003")
@@ -67,8 +68,7 @@ def _password(name: str) -> str:
     """A password generated once and kept in dev-secrets, so every start prints the same one."""
     password_file = _secret_dir() / name
     if not password_file.exists():
-        password_file.write_text(secrets.token_urlsafe(12))
-        password_file.chmod(0o600)
+        write_private(password_file, secrets.token_urlsafe(12))
     return password_file.read_text().strip()
 
 
@@ -109,10 +109,9 @@ def _pep_client() -> tuple[str, str]:
         if get_application_model().objects.filter(client_id=data["client_id"]).exists():
             return data["client_id"], data["client_secret"]
     issued = oauth_client_create(name="PEP (demo)")
-    stored.write_text(
-        json.dumps({"client_id": issued.client_id, "client_secret": issued.client_secret})
+    write_private(
+        stored, json.dumps({"client_id": issued.client_id, "client_secret": issued.client_secret})
     )
-    stored.chmod(0o600)
     return issued.client_id, issued.client_secret
 
 

@@ -11,15 +11,30 @@ path do not. Server errors (5xx) keep their traceback.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
+# Every character a log reader may take as the end of a line or that a terminal interprets:
+# C0 controls (\r and \t included), DEL, C1 controls (\x85 is "next line"), and Unicode's line
+# and paragraph separators. A value holding one (a requestId with "\r", say) could otherwise
+# forge a line of its own; escaped, it stays inside its quotes.
+_CONTROL = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+_TO_ESCAPE = re.compile(f'[\\\\"{_CONTROL}]')
+_TO_QUOTE = re.compile(f'[ =\\\\"{_CONTROL}]')
+_SHORT = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _SHORT.get(char) or f"\\u{ord(char):04x}"
+
 
 def _quote(value: object) -> str:
     text = str(value)
-    if text == "" or any(ch in text for ch in ' ="\n'):
-        text = '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    if text == "" or _TO_QUOTE.search(text):
+        text = '"' + _TO_ESCAPE.sub(_escape, text) + '"'
     return text
 
 

@@ -24,6 +24,7 @@ from pepbridge.env import (
     env_secret,
     env_str,
 )
+from pepbridge.private_files import create_private, write_private
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PEPBRIDGE_VAR_DIR", str(BASE_DIR / "var")))
@@ -38,9 +39,7 @@ def _dev_secret(name: str) -> str:
     """
     path = VAR_DIR / "dev-secrets" / name
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        write_private(path, secrets.token_urlsafe(48))
     return path.read_text().strip()
 
 
@@ -79,6 +78,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # No cache keeps an answer given to an API credential (it may hold personal data).
+    "pepbridge.api.middleware.NoStoreForCredentialsMiddleware",
     # A chunked body would read as empty (Django reads by Content-Length): 411 instead.
     "pepbridge.api.middleware.RequireContentLengthMiddleware",
     # NUL in a path, query or header reached PostgreSQL lookups (a 500): 400 instead.
@@ -123,6 +124,8 @@ except ValueError as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    if _db["NAME"] != ":memory:" and not str(_db["NAME"]).startswith("file:"):
+        create_private(Path(_db["NAME"]))  # players' data: not readable by other local users
     _db["CONN_MAX_AGE"] = 0
     _db["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
@@ -149,6 +152,8 @@ if MIGRATE_DATABASE_URL:
         raise ImproperlyConfigured(
             "MIGRATE_DATABASE_URL must name DATABASE_URL's PostgreSQL database (another role)"
         )
+# SQLite with DEBUG off is check warning pepbridge.W011 unless chosen on purpose (embedded mode).
+ALLOW_SQLITE_IN_PRODUCTION = env_bool("ALLOW_SQLITE_IN_PRODUCTION", False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 TEST_RUNNER = "pepbridge.test_runner.PytestTestRunner"
 
@@ -441,6 +446,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "The operator side of the PEP (Gamanza Engage) integration.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/schema/ and /api/docs/ for API credentials and logged-in staff only (docs/contract.md).
+    "SERVE_PERMISSIONS": ["pepbridge.api.permissions.StaffOrApiCredential"],
+    "SERVE_AUTHENTICATION": [
+        "pepbridge.api.authentication.OAuthTokenAuthentication",
+        "pepbridge.api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     # /api/docs/ loads Swagger UI from our own static files (drf-spectacular-sidecar): the
     # operator's back office may have no internet.
     "SWAGGER_UI_DIST": "SIDECAR",

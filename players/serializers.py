@@ -13,7 +13,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from pepbridge.api.fields import WireDateTimeField
+from pepbridge.api.fields import StrictCharField, WireDateTimeField
 from players import validators
 from players.models import (
     AccountStatus,
@@ -23,8 +23,21 @@ from players.models import (
     RegistrationDevice,
 )
 
-PLAYER_ID_PATTERN = r"^[^\s/?#%]{1,64}$"
+# Kept for importers; the rule itself is validators.validate_player_id (PlayerIdField).
+PLAYER_ID_PATTERN = validators.PLAYER_ID_PATTERN
 MAX_TAGS = 100
+
+
+class PlayerIdField(StrictCharField):
+    """A player id: 1 to 64 characters (or `max_length`) that are a safe URL path segment.
+
+    Every API field that names a player uses this, so one validator decides what an id may be.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 64)
+        kwargs["validators"] = [*kwargs.get("validators", ()), validators.validate_player_id]
+        super().__init__(**kwargs)
 
 
 class AwareDateTimeField(WireDateTimeField):
@@ -63,11 +76,7 @@ class ConsentSerializer(serializers.Serializer):
 class PlayerSerializer(serializers.Serializer):
     """A player as the operator sends it. On update (partial=True) every field is optional."""
 
-    playerId = serializers.RegexField(
-        PLAYER_ID_PATTERN,
-        source="player_id",
-        error_messages={"invalid": "1 to 64 characters, no spaces, '/', '?', '#' or '%%'."},
-    )
+    playerId = PlayerIdField(source="player_id")
     brandId = serializers.CharField(source="brand_id", max_length=64, allow_blank=True)
     username = serializers.CharField(max_length=150, allow_blank=True)
     firstName = serializers.CharField(source="first_name", max_length=150, allow_blank=True)

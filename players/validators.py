@@ -1,4 +1,4 @@
-"""Field rules for player data: e-mail, E.164 phone, ISO country/currency/language, dates.
+"""Field rules for player data: player id, E.164 phone, ISO country/currency/language, dates.
 
 Each validator raises Django's `ValidationError` with a message meant for the operator's
 developer, so the ingestion API and the JSON Lines loader can show it unchanged.
@@ -7,10 +7,13 @@ developer, so the ingestion API and the JSON Lines loader can show it unchanged.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.utils import timezone
+from django.utils.deconstruct import deconstructible
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
@@ -47,6 +50,42 @@ CURRENCIES = frozenset(
 _MAX_AGE_YEARS = 130
 # Operators' clocks drift; a registration a few minutes "in the future" is not an error.
 _CLOCK_SKEW = timedelta(minutes=5)
+
+
+# A player id is a path segment of PEP's URLs (`/api/players-data/v1/players/{playerId}`): it may
+# not be a dot segment ("." or "..", which URL normalisation removes, so a DELETE of player ".."
+# would hit the collection), nor hold a separator or escape ('/', '\\', '?', '#', '%', ';'),
+# whitespace or a control character. Written without look-ahead and with one way to match each
+# string (dots, one non-dot, the rest), so that a long hostile id costs linear time; the same
+# text is the `pattern` of the OpenAPI schema (drf-spectacular maps \A and \Z to ^ and $).
+_SEGMENT_CHAR = r"[^\s/\\?#%;\x00-\x1f\x7f{dot}]"
+PLAYER_ID_PATTERN = r"\A\.*" + _SEGMENT_CHAR.format(dot=".") + _SEGMENT_CHAR.format(dot="") + r"*\Z"
+# A %-format string, as Django's validators' messages are ("%%" is one "%").
+PLAYER_ID_RULE = (
+    "Not a safe player id: no whitespace, control characters, '/', '\\', '?', '#', '%%' or ';', "
+    "and not only dots."
+)
+
+
+@deconstructible
+class PlayerIdValidator(RegexValidator):
+    """The one check of a player id at every way in: APIs, loaders, reconciliation, assign-bonus.
+
+    The pattern covers ASCII; Unicode controls, format characters, lone surrogates, unassigned
+    code points and separators (categories C* and Z*) are refused here too.
+    """
+
+    regex = PLAYER_ID_PATTERN
+    message = PLAYER_ID_RULE
+    code = "invalid_player_id"
+
+    def __call__(self, value: object) -> None:
+        super().__call__(value)
+        if any(unicodedata.category(char)[0] in "CZ" for char in str(value)):
+            raise ValidationError(self.message, code=self.code, params={"value": value})
+
+
+validate_player_id = PlayerIdValidator()
 
 
 def validate_phone(value: str) -> None:

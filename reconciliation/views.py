@@ -37,6 +37,7 @@ from pepbridge.api.schema import (
     error_examples,
     error_responses,
 )
+from players.serializers import PlayerIdField
 from reconciliation import export, selectors, services
 from reconciliation.models import AuditStep, ReconciliationRequest
 
@@ -81,7 +82,7 @@ class _RecordedView(APIView):
 
 
 class PlayerFieldsSerializer(serializers.Serializer):
-    playerId = StrictCharField(max_length=128)
+    playerId = PlayerIdField(max_length=128)
     missingFields = serializers.ListField(
         child=StrictCharField(max_length=100), min_length=1, max_length=100
     )

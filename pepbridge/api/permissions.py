@@ -42,3 +42,20 @@ class RequiresIngestScope(ScopePermission):
     """The ingestion API, which the operator's platform calls."""
 
     required_scopes = (Scope.INGEST.value,)
+
+
+class StaffOrApiCredential(BasePermission):
+    """The OpenAPI schema and its docs page: back-office staff, or any valid API credential.
+
+    The schema is not a secret, but it maps every endpoint and field an attacker would probe,
+    so it is shown to those who have a reason to read it: PEP and the operator's platform (any
+    scope) and logged-in staff. Anyone else gets 401 (no credential) or 403.
+    """
+
+    message = "The API description is for API clients and back-office staff."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if principal_of(request) is not None:
+            return True
+        user = getattr(request, "user", None)
+        return bool(user and user.is_active and user.is_staff)

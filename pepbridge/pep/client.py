@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 from django.conf import settings
@@ -336,6 +336,12 @@ class PepClient:
         )
 
     def _url(self, path: str) -> str:
+        if _has_dot_segment(path):
+            # Normalisation would drop it and move the request to another resource (the
+            # collection instead of one player); rows written before ids were checked may hold one.
+            raise PepPermanentError(
+                "refusing a path with a '.' or '..' segment", error_class="unsafe_path"
+            )
         if not path.startswith(("http://", "https://")):
             return f"{self.base_url}/{path.lstrip('/')}"
         if _origin(path) != self._origin:
@@ -371,6 +377,11 @@ class PepClient:
             "error_class": error_class,
         }
         logger.log(level, "pep call", extra=fields)
+
+
+def _has_dot_segment(path: str) -> bool:
+    """Whether the path part of `path` has a "." or ".." segment, percent-encoded or not."""
+    return any(unquote(segment) in (".", "..") for segment in urlsplit(path).path.split("/"))
 
 
 def _session(base_url: str) -> requests.Session:

@@ -55,9 +55,11 @@ def member(group: str):
                 "api.add_apikey",
                 "api.view_apikey",
                 "pepbridge.replay_outboxmessage",
-                "auth.add_user",
+                "auth.view_user",
+                "auth.view_group",
             ],
-            [],
+            # Changing a user is granting superuser (pepbridge.0004): superusers only.
+            ["auth.add_user", "auth.change_user", "auth.change_group", "auth.change_permission"],
         ),
     ],
 )
@@ -72,3 +74,11 @@ def test_the_migration_reverses_by_removing_the_groups() -> None:
     assert not Group.objects.filter(name__in=list(migration.GROUPS)).exists()
     migration.create_groups(global_apps, None)
     assert Group.objects.filter(name__in=list(migration.GROUPS)).count() == 4
+
+
+def test_the_admins_narrowing_reverses() -> None:
+    narrowing = importlib.import_module("pepbridge.migrations.0004_admins_without_user_management")
+    narrowing.widen(global_apps, None)
+    assert member("Admins").has_perm("auth.change_user")
+    narrowing.narrow(global_apps, None)
+    assert not get_user_model().objects.get(username="Admins").has_perm("auth.change_user")

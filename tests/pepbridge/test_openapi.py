@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.staticfiles import finders
 from django.test import Client
 from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 
-from pepbridge.api.services import oauth_client_create
+from pepbridge.api.services import api_key_create, oauth_client_create
 
 # Every operation PEP (Operator API) or the operator's platform (ingestion API) calls.
 OPERATIONS = [
@@ -159,7 +160,9 @@ def test_the_token_examples_have_the_shape_the_endpoint_really_answers(generated
 
 @pytest.mark.django_db
 def test_the_docs_page_loads_swagger_ui_from_our_static_files_not_a_cdn():
-    page = Client().get("/api/docs/")  # open to anyone: SERVE_PERMISSIONS is AllowAny
+    staff = Client()
+    staff.force_login(get_user_model().objects.create_user("ops", is_staff=True))
+    page = staff.get("/api/docs/")  # staff and API credentials only (test_schema_access below)
     assert page.status_code == 200
     html = page.content.decode()
     assets = re.findall(r'(?:src|href)="([^"]+)"', html)
@@ -169,3 +172,28 @@ def test_the_docs_page_loads_swagger_ui_from_our_static_files_not_a_cdn():
         assert url.startswith(settings.STATIC_URL), url  # "/static/", served by the bridge
         assert finders.find(url.removeprefix(settings.STATIC_URL)), f"{url} is not shipped"
     assert not re.search(r"https?://", html)  # nothing from the internet
+
+
+# --- who may read it ----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/api/schema/", "/api/docs/"])
+def test_the_schema_and_docs_need_a_credential_or_a_staff_login(url):
+    assert Client().get(url).status_code == 401
+    player = Client()
+    player.force_login(get_user_model().objects.create_user("not-staff"))
+    assert player.get(url).status_code == 403
+    staff = Client()
+    staff.force_login(get_user_model().objects.create_user("staff", is_staff=True))
+    assert staff.get(url).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("scope", ["pep", "ingest"])
+def test_any_valid_api_credential_may_read_the_schema(scope):
+    key = api_key_create(name=f"key-{scope}", scope=scope).api_key
+    answer = Client().get("/api/schema/", HTTP_X_API_KEY=key)
+    assert answer.status_code == 200
+    assert b"/api/bonus/v1/assign-bonus" in answer.content
+    assert Client().get("/api/schema/", HTTP_X_API_KEY="nope").status_code == 401

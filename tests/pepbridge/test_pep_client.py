@@ -18,7 +18,7 @@ import responses
 from responses import matchers
 
 from pepbridge.pep import client as client_module
-from pepbridge.pep import wire
+from pepbridge.pep import contract, wire
 from pepbridge.pep.client import (
     BACKOFF_CAP,
     PepClient,
@@ -677,3 +677,45 @@ def test_it_bypasses_the_proxy_for_hosts_in_no_proxy(
     pep = PepClient()
     assert pep.session.proxies["https"] == "http://proxy.invalid:3128"
     pep.close()
+
+
+# --- paths: no id can change them -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/players-data/v1/players/..",
+        "/api/players-data/v1/players/.",
+        "/api/players-data/v1/players/%2E%2e",
+        "/api/players-data/v1/players/../../oauth/v1/token",
+        f"{BASE}/api/players-data/v1/players/..?x=1",
+    ],
+)
+def test_it_refuses_a_path_with_a_dot_segment_and_sends_nothing(
+    client: PepClient, pep_http: responses.RequestsMock, path: str
+) -> None:
+    with pytest.raises(PepPermanentError) as refused:
+        client.request("DELETE", path)
+    assert refused.value.error_class == "unsafe_path"
+    assert not pep_http.calls
+
+
+@pytest.mark.parametrize(
+    ("player_id", "segment"),
+    [("a/b", "a%2Fb"), ("a?b#c", "a%3Fb%23c"), ("50%", "50%25"), (".a", ".a")],
+)
+def test_a_player_id_reaches_peps_url_as_one_encoded_segment(
+    client: PepClient, pep_http: responses.RequestsMock, player_id: str, segment: str
+) -> None:
+    _token(pep_http)
+    url = f"{BASE}/api/players-data/v1/players/{segment}"
+    pep_http.add(responses.DELETE, url, status=204)
+    client.request("DELETE", contract.path_for("player_delete", playerId=player_id))
+    assert pep_http.calls[-1].request.url == url
+
+
+@pytest.mark.parametrize("player_id", [".", "..", "..."])
+def test_a_dot_only_player_id_never_becomes_a_path(player_id: str) -> None:
+    with pytest.raises(ValueError, match="dot segment"):
+        contract.path_for("player_delete", playerId=player_id)

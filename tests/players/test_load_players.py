@@ -101,6 +101,7 @@ def test_it_writes_every_refused_line_to_an_errors_file(tmp_path):
     assert entry["line"] == 1
     assert entry["status"] == "rejected"
     assert "playerId" in entry["errors"]
+    assert errors.stat().st_mode & 0o777 == 0o600  # refused lines name players
 
 
 def test_it_commits_batches_of_the_given_size(tmp_path):

@@ -149,14 +149,23 @@ def endpoints() -> list[Endpoint]:
 
 
 def path_for(message_type: str, **params: str) -> str:
-    """Fill the path template ({playerId}, {bonusOfferId}); each value is URL-quoted whole."""
+    """Fill the path template ({playerId}, {bonusOfferId}); each value is one path segment.
+
+    Each value is percent-encoded whole ('/', '?', '#', '%' included), so it cannot add a
+    segment, a query or a fragment. A value of dots only is refused (ValueError): "." and ".."
+    stay dot segments even encoded (%2E is "."), and URL normalisation would drop them, so
+    `DELETE .../players/..` would reach the collection instead of one player.
+    """
     template = endpoint(message_type).path
 
     def fill(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in params or params[name] in ("", None):
             raise ValueError(f"{message_type} needs the path parameter {name}")
-        return quote(str(params[name]), safe="")
+        value = str(params[name])
+        if not value.strip("."):
+            raise ValueError(f"{message_type}: {name} {value!r} would be a dot segment")
+        return quote(value, safe="")
 
     return _PARAM.sub(fill, template)
 

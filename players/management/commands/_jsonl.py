@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from argparse import ArgumentParser
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from pepbridge.private_files import write_private
 from players.loading import (
     BatchHandler,
     LoadSummary,
@@ -56,6 +58,11 @@ class JsonLinesCommand(BaseCommand):
         for line in format_summary(summary):
             self.stdout.write(line)
         if errors_file:
-            with open(errors_file, "w", encoding="utf-8") as out:
-                for number, result in summary.problems:
-                    out.write(json.dumps({"line": number, **result.as_json()}, default=str) + "\n")
+            # Mode 0600: refused lines name players and echo some of their values.
+            write_private(
+                Path(errors_file),
+                "".join(
+                    json.dumps({"line": number, **result.as_json()}, default=str) + "\n"
+                    for number, result in summary.problems
+                ),
+            )
