@@ -333,6 +333,14 @@ INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 5 * 1024 * 1024, minimu
 
 # --- Reconciliation (docs/reconciliation.md) ------------------------------------------------
 RECONCILIATION_MAX_PLAYERS = env_int("RECONCILIATION_MAX_PLAYERS", 1000, minimum=1)
+# All missingFields of one request together (1,000 players x 100 fields); more is a 400.
+RECONCILIATION_MAX_ITEMS = env_int("RECONCILIATION_MAX_ITEMS", 100_000, minimum=1)
+# A larger body is refused (413) before it is parsed.
+RECONCILIATION_MAX_BODY_BYTES = env_int(
+    "RECONCILIATION_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024
+)
+# Players whose items one transaction of the background expansion opens.
+RECONCILIATION_EXPAND_CHUNK = env_int("RECONCILIATION_EXPAND_CHUNK", 100, minimum=1)
 RECONCILIATION_DETAILS_MAX_BYTES = env_int(
     "RECONCILIATION_DETAILS_MAX_BYTES", 10 * 1024 * 1024, minimum=1024
 )
