@@ -366,12 +366,25 @@ INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 5 * 1024 * 1024, minimu
 
 # --- Reconciliation (docs/reconciliation.md) ------------------------------------------------
 RECONCILIATION_MAX_PLAYERS = env_int("RECONCILIATION_MAX_PLAYERS", 1000, minimum=1)
+# All missingFields of one request together (1,000 players x 100 fields); more is a 400.
+RECONCILIATION_MAX_ITEMS = env_int("RECONCILIATION_MAX_ITEMS", 100_000, minimum=1)
+# A larger body is refused (413) before it is parsed.
+RECONCILIATION_MAX_BODY_BYTES = env_int(
+    "RECONCILIATION_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024
+)
+# Players whose items one transaction of the background expansion opens.
+RECONCILIATION_EXPAND_CHUNK = env_int("RECONCILIATION_EXPAND_CHUNK", 100, minimum=1)
 RECONCILIATION_DETAILS_MAX_BYTES = env_int(
     "RECONCILIATION_DETAILS_MAX_BYTES", 10 * 1024 * 1024, minimum=1024
 )
 RECONCILIATION_DETAILS_MAX_JSON_BYTES = env_int(
     "RECONCILIATION_DETAILS_MAX_JSON_BYTES", 100 * 1024 * 1024, minimum=1024
 )
+# Values (objects, lists, strings, numbers...) and nesting the details may hold, read as a stream.
+RECONCILIATION_DETAILS_MAX_VALUES = env_int(
+    "RECONCILIATION_DETAILS_MAX_VALUES", 1_000_000, minimum=1000
+)
+RECONCILIATION_DETAILS_MAX_DEPTH = env_int("RECONCILIATION_DETAILS_MAX_DEPTH", 32, minimum=4)
 RECONCILIATION_DETAILS_MAX_ATTEMPTS = env_int("RECONCILIATION_DETAILS_MAX_ATTEMPTS", 10, minimum=1)
 RECONCILIATION_RECHECK_MINUTES = env_int("RECONCILIATION_RECHECK_MINUTES", 5, minimum=1)
 

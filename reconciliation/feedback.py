@@ -16,16 +16,17 @@ repeat of the feedback with another detailsURL re-arms the download.
 
 from __future__ import annotations
 
-import json
+import io
 import logging
 import zlib
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, BinaryIO
 
+import ijson
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from pepbridge.pep.client import get_pep_client
@@ -69,31 +70,98 @@ def download_details(url: str) -> dict[str, list[str]]:
         response = get_pep_client().download(url, limit=settings.RECONCILIATION_DETAILS_MAX_BYTES)
     except PepError as exc:
         raise DetailsError(exc.error_class, str(exc)) from None
-    text = _gunzip(response.body, response.headers.get("Content-Encoding", ""))
+    return parse_details(read_json(_json_stream(response.body, response.headers)))
+
+
+def _json_stream(body: bytes, headers: Mapping[str, str]) -> BinaryIO | _Inflater:
+    """The JSON bytes of a gzip body, inflated as they are read."""
+    if body[:2] == b"\x1f\x8b":
+        return _Inflater(body, settings.RECONCILIATION_DETAILS_MAX_JSON_BYTES)
+    if "gzip" in headers.get("Content-Encoding", "").lower():
+        return io.BytesIO(body)  # served with Content-Encoding: gzip, already decoded on the way in
+    raise DetailsError("not_gzip", "the details are not gzip-compressed")
+
+
+class _Inflater:
+    """A file-like reader of a gzip body that inflates only what is read, up to `limit` bytes."""
+
+    def __init__(self, body: bytes, limit: int) -> None:
+        self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._input = body
+        self._limit = limit
+        self._total = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:
+            return b""  # ijson's probe for bytes or text
+        size = size if size > 0 else 64 * 1024
+        data = b""
+        while not data and self._input and not self._zlib.eof:
+            try:
+                data = self._zlib.decompress(self._input, size)
+            except zlib.error:
+                raise DetailsError("not_gzip", "the details are not valid gzip") from None
+            self._input = self._zlib.unconsumed_tail
+        if not data and not self._zlib.eof:
+            raise DetailsError("not_gzip", "the gzip stream is truncated")
+        self._total += len(data)
+        if self._total > self._limit:
+            raise DetailsError("too_large", f"the details unpack to more than {self._limit} bytes")
+        return data
+
+
+def read_json(stream: BinaryIO | _Inflater) -> Any:
+    """The document read from `stream` event by event, refusing more than
+    RECONCILIATION_DETAILS_MAX_VALUES values or RECONCILIATION_DETAILS_MAX_DEPTH nesting.
+
+    json.loads of a 99 MiB `[[],[],...]` took 34 s and 2.7 GB, and a deeply nested file raised
+    RecursionError: here either stops at its bound, having built at most that many values.
+    """
+    max_values = settings.RECONCILIATION_DETAILS_MAX_VALUES
+    max_depth = settings.RECONCILIATION_DETAILS_MAX_DEPTH
+    builder = _Builder()
     try:
-        data = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
+        for event, value in ijson.basic_parse(stream, use_float=True):
+            builder.event(event, value)
+            if builder.values > max_values:
+                raise DetailsError("too_many_values", f"the details hold over {max_values} values")
+            if len(builder.stack) > max_depth:
+                raise DetailsError("too_deep", f"the details nest deeper than {max_depth} levels")
+    except (ijson.JSONError, UnicodeDecodeError, ValueError):
         raise DetailsError("not_json", "the details are not JSON") from None
-    return parse_details(data)
+    if not builder.done:
+        raise DetailsError("not_json", "the details are not JSON")
+    return builder.root
 
 
-def _gunzip(body: bytes, content_encoding: str) -> bytes:
-    """The JSON bytes of a gzip body, refusing more than RECONCILIATION_DETAILS_MAX_JSON_BYTES."""
-    if body[:2] != b"\x1f\x8b":
-        if "gzip" in content_encoding.lower():
-            return body  # served with Content-Encoding: gzip, already decoded on the way in
-        raise DetailsError("not_gzip", "the details are not gzip-compressed")
-    limit = settings.RECONCILIATION_DETAILS_MAX_JSON_BYTES
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        data = inflater.decompress(body, limit + 1)
-    except zlib.error:
-        raise DetailsError("not_gzip", "the details are not valid gzip") from None
-    if len(data) > limit:
-        raise DetailsError("too_large", f"the details unpack to more than {limit} bytes")
-    if not inflater.eof:
-        raise DetailsError("not_gzip", "the gzip stream is truncated")
-    return data
+class _Builder:
+    """Python values from ijson's basic events, counting values as they are made."""
+
+    def __init__(self) -> None:
+        self.stack: list[list[Any]] = []  # [container, pending key] per open container
+        self.root: Any = None
+        self.done = False
+        self.values = 0
+
+    def event(self, event: str, value: Any) -> None:
+        if event == "map_key":
+            self.stack[-1][1] = value
+        elif event in ("end_map", "end_array"):
+            self.stack.pop()
+        else:
+            container: Any = {} if event == "start_map" else [] if event == "start_array" else None
+            self._attach(value if container is None else container)
+            if container is not None:
+                self.stack.append([container, None])
+
+    def _attach(self, value: Any) -> None:
+        self.values += 1
+        if not self.stack:
+            self.root, self.done = value, True
+        elif isinstance(self.stack[-1][0], list):
+            self.stack[-1][0].append(value)
+        else:
+            self.stack[-1][0][self.stack[-1][1]] = value
 
 
 def parse_details(data: Any) -> dict[str, list[str]]:
@@ -142,28 +210,55 @@ def feedback_fetch(download_id: int, *, cause: str = FEEDBACK_CAUSE) -> str:
     Never raises for a bad file or an unreachable PEP: the failure is recorded and retried.
     The claim (a conditional UPDATE) keeps two workers from downloading the same file.
     """
-    download = _claim(download_id)
+    download = _claim(download_id, cause)
     if download is None:
         return "skipped"
     try:
         per_player = download_details(download.url)
+        _record_entries(download, per_player, cause)
     except DetailsError as exc:
         _record_failure(download, exc, cause)
         return "failed"
-    _record_entries(download, per_player, cause)
+    except Exception as exc:
+        # A bug or a database error: recorded and retried like any failure (then given up),
+        # rather than left to the lease, which re-claimed such a file every 10 minutes forever.
+        logger.exception("feedback details: unexpected error", extra={"download": download.pk})
+        _record_failure(download, DetailsError("unexpected", type(exc).__name__), cause)
+        return "failed"
     for player_id in per_player:
         repair_player(player_id, cause=cause)
     return "done"
 
 
-def _claim(download_id: int) -> FeedbackDownload | None:
+def _claim(download_id: int, cause: str) -> FeedbackDownload | None:
+    """Take a due download for one attempt; one whose attempts are spent is given up instead."""
     now = timezone.now()
-    claimed = FeedbackDownload.objects.filter(
+    due = FeedbackDownload.objects.filter(
         pk=download_id, status=FeedbackDownload.Status.PENDING, next_attempt_at__lte=now
-    ).update(attempts=F("attempts") + 1, next_attempt_at=now + LEASE, updated_at=now)
-    if claimed != 1:
-        return None
-    return FeedbackDownload.objects.select_related("request").get(pk=download_id)
+    )
+    limit = settings.RECONCILIATION_DETAILS_MAX_ATTEMPTS
+    claimed = due.filter(attempts__lt=limit).update(
+        attempts=F("attempts") + 1, next_attempt_at=now + LEASE, updated_at=now
+    )
+    if claimed == 1:
+        return FeedbackDownload.objects.select_related("request").get(pk=download_id)
+    _give_up_unfinished(due.filter(attempts__gte=limit), cause)
+    return None
+
+
+@transaction.atomic
+def _give_up_unfinished(spent: QuerySet[FeedbackDownload], cause: str) -> None:
+    """Fail a download whose last attempt never recorded its outcome (the worker died)."""
+    download = spent.select_for_update(of=("self",)).select_related("request").first()
+    if download is None:
+        return
+    detail = f"attempt {download.attempts} did not finish (the worker stopped)"
+    _request_step(download, Kind.DETAILS_FAILED, cause, detail)
+    _request_step(download, Kind.FAILED, cause, f"gave up after {download.attempts} attempts")
+    download.status = FeedbackDownload.Status.FAILED
+    download.last_error = detail
+    download.updated_at = timezone.now()
+    download.save(update_fields=["status", "last_error", "updated_at"])
 
 
 def _request_step(download: FeedbackDownload, kind: str, cause: str, detail: str) -> None:

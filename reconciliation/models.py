@@ -11,6 +11,8 @@ What changes (an item's current status, a download's retry schedule) lives in `R
 and `FeedbackDownload`, which are working state, not audit: every change to them is also
 written to the trail as an `AuditStep`.
 
+`RequestExpansion` is working state too: how far the items of a large request have been opened.
+
 Personal data: the trail holds player ids and PEP's field names, never a value sent to PEP.
 """
 
@@ -274,3 +276,43 @@ class FeedbackDownload(models.Model):
 
     def __str__(self) -> str:
         return f"details of request {self.request_id} ({self.status})"
+
+
+class RequestExpansion(models.Model):
+    """Opening the items of one accepted reconciliation request, after the answer, in chunks.
+
+    Working state, not audit. The request is answered 202 once stored; a task (and, if the task
+    is lost, the re-check) then opens its items `RECONCILIATION_EXPAND_CHUNK` players per
+    transaction, advancing `next_player` in the same transaction, so a re-run resumes where the
+    last committed chunk ended. An accepted request without a row was opened at intake (before
+    this model existed).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+
+    request = models.OneToOneField(
+        ReconciliationRequest, on_delete=models.PROTECT, primary_key=True, related_name="expansion"
+    )
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    # The validated [[playerId, [field, ...]], ...] of the request (its payload keeps the body as
+    # received); emptied once every item is open.
+    players = models.JSONField(default=list, blank=True)
+    # Index into `players` of the first player not yet opened.
+    next_player = models.PositiveIntegerField(default=0)
+    items = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # The re-check's "expansions left unfinished".
+            models.Index(
+                fields=["updated_at"],
+                name="recon_expansion_pending_idx",
+                condition=Q(status="pending"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"items of request {self.request_id} ({self.status}, {self.items} opened)"

@@ -8,7 +8,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from reconciliation.models import AuditStep, FeedbackDownload, RepairState
+from reconciliation.models import AuditStep, FeedbackDownload, RepairState, RequestExpansion
 
 
 def open_player_ids(*, request_pk: int | None = None, limit: int | None = None) -> list[str]:
@@ -23,6 +23,12 @@ def open_player_ids(*, request_pk: int | None = None, limit: int | None = None) 
         if limit is not None and len(seen) >= limit:
             break
     return list(seen)
+
+
+def pending_expansion_ids(*, limit: int = 20) -> list[int]:
+    """Accepted requests whose items are not all open yet, oldest progress first."""
+    pending = RequestExpansion.objects.filter(status=RequestExpansion.Status.PENDING)
+    return list(pending.order_by("updated_at").values_list("pk", flat=True)[:limit])
 
 
 def due_download_ids(*, limit: int = 20) -> list[int]:

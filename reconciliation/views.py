@@ -46,9 +46,11 @@ Outcome = ReconciliationRequest.Outcome
 RAW_BODY_KEPT = 10_000  # characters of an unparseable body kept in the trail
 
 _RECONCILIATION_ERRORS = {
-    400: "Malformed request (recorded in the audit trail)",
+    400: "Malformed request, or more than RECONCILIATION_MAX_ITEMS missingFields in all "
+    "(recorded in the audit trail)",
     **PEP_AUTH_ERRORS,
     409: "requestId reused with a different body",
+    413: "Body larger than RECONCILIATION_MAX_BODY_BYTES (recorded in the audit trail)",
 }
 _FEEDBACK_ERRORS = {400: "Malformed feedback (recorded in the audit trail)", **PEP_AUTH_ERRORS}
 
@@ -61,8 +63,9 @@ class _RecordedView(APIView):
     InputSerializer: ClassVar[type[serializers.Serializer]]
 
     def validated(self, request: Request) -> tuple[dict[str, Any], Any]:
-        raw = request.body  # read first: DRF cannot hand it back after a failed parse
         cause = services.cause_pep(client_label(request))
+        self._refuse_too_large(request, cause)
+        raw = request.body  # read first: DRF cannot hand it back after a failed parse
         try:
             body = request.data
         except (ParseError, UnsupportedMediaType) as exc:
@@ -79,6 +82,22 @@ class _RecordedView(APIView):
             )
             raise ValidationError(data.errors)
         return data.validated_data, body
+
+    def _refuse_too_large(self, request: Request, cause: str) -> None:
+        """413 for a body over RECONCILIATION_MAX_BODY_BYTES, recorded, before it is read."""
+        limit = settings.RECONCILIATION_MAX_BODY_BYTES
+        try:
+            size = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            size = 0
+        if size <= limit:
+            return
+        message = f"The body is larger than {limit} bytes."
+        errors = {"body": [message]}
+        services.request_reject(
+            source=self.source, payload={"raw": "", "bytes": size}, errors=errors, cause=cause
+        )
+        raise ApiError(413, message, errors)
 
 
 class PlayerFieldsSerializer(serializers.Serializer):
@@ -103,6 +122,9 @@ class ReconciliationView(_RecordedView):
             limit = settings.RECONCILIATION_MAX_PLAYERS
             if len(value) > limit:
                 raise serializers.ValidationError(f"At most {limit} players per request.")
+            most = settings.RECONCILIATION_MAX_ITEMS
+            if sum(len(p["missingFields"]) for p in value) > most:
+                raise serializers.ValidationError(f"At most {most} missingFields per request.")
             return [{"player_id": p["playerId"], "fields": p["missingFields"]} for p in value]
 
     @extend_schema_serializer(component_name="ReconciliationPlayersAccepted")

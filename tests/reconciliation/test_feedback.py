@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
+import zlib
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -289,3 +291,79 @@ def test_an_allowed_hosts_server_error_is_retried_later(pep_settings, pep_http, 
     assert AuditStep.objects.get(kind="details_failed").detail.startswith("attempt 1: http_503")
     download.refresh_from_db()
     assert download.status == "pending"
+
+
+# --- hostile files: bounded values and depth, and every failure ends ------------------------------
+
+
+def _gzip_bomb(inflated_mib: int) -> bytes:
+    """`[[],[],...]` inflating to `inflated_mib` MiB, compressed piece by piece."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    piece = b"[]," * (1024 * 1024 // 3)
+    parts = [packer.compress(b"[")]
+    parts += [packer.compress(piece) for _ in range(inflated_mib)]
+    parts.append(packer.compress(b"[]]") + packer.flush())
+    return b"".join(parts)
+
+
+def test_a_gzip_bomb_of_empty_lists_stops_at_the_value_bound_quickly(pep) -> None:
+    bomb = _gzip_bomb(99)
+    assert len(bomb) < 200_000
+    pep.add(responses.GET, f"{BASE}/bomb.gz", body=bomb)
+    download = download_for(f"{BASE}/bomb.gz")
+    started = time.monotonic()
+    assert feedback.feedback_fetch(download.pk) == "failed"
+    elapsed = time.monotonic() - started
+    step = AuditStep.objects.get(kind="details_failed")
+    assert step.detail.startswith("attempt 1: too_many_values")
+    # json.loads took 34 s and 2.7 GB; here at most RECONCILIATION_DETAILS_MAX_VALUES values
+    # are built (3 s, 160 MiB process RSS measured on a busy 2-core machine).
+    assert elapsed < 20
+    print(f"99 MiB bomb refused in {elapsed:.2f} s")
+
+
+def test_a_deeply_nested_file_fails_cleanly_and_is_given_up_after_the_attempts(
+    pep, settings
+) -> None:
+    settings.RECONCILIATION_DETAILS_MAX_ATTEMPTS = 2
+    deep = gzip.compress(b"[" * 100_000 + b"]" * 100_000)
+    pep.add(responses.GET, f"{BASE}/deep.gz", body=deep)
+    pep.add(responses.GET, f"{BASE}/deep.gz", body=deep)
+    download = download_for(f"{BASE}/deep.gz")
+    for _ in range(3):
+        FeedbackDownload.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+        feedback.feedback_fetch(download.pk)
+    download.refresh_from_db()
+    assert (download.status, download.attempts) == ("failed", 2)
+    steps = AuditStep.objects.filter(item=None).order_by("id").values_list("kind", "detail")
+    assert [kind for kind, _ in steps] == ["received", "details_failed", "details_failed", "failed"]
+    assert "too_deep" in steps[1][1]
+
+
+def test_an_unexpected_error_is_recorded_as_a_failure_not_left_to_the_lease(pep) -> None:
+    pep.add(responses.GET, f"{BASE}/d.gz", body=details({"playerId": "p-1"}))
+    download = download_for(f"{BASE}/d.gz")
+    with mock.patch.object(feedback, "parse_details", side_effect=RecursionError):
+        assert feedback.feedback_fetch(download.pk) == "failed"
+    step = AuditStep.objects.get(kind="details_failed")
+    assert step.detail == "attempt 1: unexpected: RecursionError"
+    download.refresh_from_db()
+    assert download.status == "pending"
+    assert download.next_attempt_at < timezone.now() + timedelta(minutes=2)  # backoff, not lease
+
+
+def test_a_download_whose_last_attempt_never_finished_is_given_up_not_reclaimed(
+    pep_settings, settings
+) -> None:
+    settings.RECONCILIATION_DETAILS_MAX_ATTEMPTS = 3
+    download = download_for(f"{BASE}/d.gz")
+    FeedbackDownload.objects.update(attempts=3, next_attempt_at=timezone.now())
+    assert feedback.feedback_fetch(download.pk) == "skipped"
+    download.refresh_from_db()
+    assert download.status == "failed"
+    failed = AuditStep.objects.filter(item=None, kind__in=["details_failed", "failed"])
+    assert list(failed.order_by("id").values_list("detail", flat=True)) == [
+        "attempt 3 did not finish (the worker stopped)",
+        "gave up after 3 attempts",
+    ]
+    assert services.reconciliation_recheck(cause="task:test").downloads == 0

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from pepbridge.api.models import Scope
 from pepbridge.api.services import api_key_create
-from reconciliation import tasks
+from reconciliation import services, tasks
 from reconciliation.models import (
     AuditStep,
     FeedbackDownload,
@@ -42,6 +42,8 @@ def test_it_answers_202_and_records_the_request_its_items_and_its_cause(pep_clie
     )
     assert request.payload == body
     assert request.cause == f"pep:{pep_client.label}"
+    assert not ReconciliationItem.objects.exists()  # opened after the answer, by the task
+    assert services.request_expand(request.pk) == 3
     items = ReconciliationItem.objects.order_by("pk").values_list("player_id", "field")
     assert list(items) == [("p-1", "email"), ("p-1", "birthDate"), ("p-2", "country")]
     assert steps_of("p-1") == ["received", "received"]
@@ -75,6 +77,8 @@ def test_it_answers_202_for_a_duplicate_request_id_and_opens_nothing_new(pep_cli
     answer = pep_client.post(RECON_URL, body, format="json")
     assert answer.status_code == 202
     assert answer.json()["status"] == "duplicate"
+    for request in ReconciliationRequest.objects.all():
+        services.request_expand(request.pk)
     assert ReconciliationItem.objects.count() == 1
     outcomes = ReconciliationRequest.objects.order_by("pk").values_list("outcome", flat=True)
     assert list(outcomes) == ["accepted", "duplicate"]
