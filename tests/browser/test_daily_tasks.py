@@ -40,7 +40,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 APPS = ("players", "bonuses", "events", "reconciliation")
 LAPTOP_WIDTH = 1400
-REASON = "Granted twice by mistake (ticket 4711)"
+REASON = "Granted twice by mistake"
+REASON_FIELD = "textarea[name=reason], input[name=reason]"
 # How far the page, or any box inside it that scrolls sideways on its own (the admin wraps its
 # result table in one), is wider than what shows: what a person would have to scroll, in px.
 SIDEWAYS_SCROLL_JS = """() => {
@@ -89,20 +90,34 @@ def press(page: Any, name: str) -> None:
     target.first.click()
 
 
-def confirm_with_reason(page: Any, reason: str) -> None:
+def confirm_with_reason(page: Any, reason: str, verb: str, shot: str) -> None:
     """A risky action asks for a reason on a confirmation page: give it, then confirm."""
-    field = page.locator("textarea[name=reason], input[name=reason]")
+    field = page.locator(REASON_FIELD)
     field.first.wait_for()
     field.first.fill(reason)
-    screenshot(page, "bonus-manager-2-confirm-with-reason")
-    page.locator("#content form").get_by_role(
-        "button", name=re.compile(r"yes|confirm|cancel|forfeit", re.I)
-    ).first.click()
+    screenshot(page, shot)
+    form = page.locator("#content form", has=field.first)
+    for name in (r"^\s*(yes|confirm)", rf"^\s*{verb}"):
+        button = form.get_by_role("button", name=re.compile(name, re.I))
+        if button.count():
+            button.first.click()
+            return
+    form.locator("[type=submit]").first.click()
 
 
 def run_action(page: Any, action: str) -> None:
     page.select_option("select[name=action]", action)
     page.click("button[name=index]")
+    settled(page)
+
+
+def settled(page: Any) -> None:
+    """After a POST: wait for either the result's message or a page asking for a reason."""
+    page.locator(f".messagelist, {REASON_FIELD}").first.wait_for()
+
+
+def asks_for_reason(page: Any) -> bool:
+    return page.locator(REASON_FIELD).count() > 0
 
 
 ADMIN_BRANCH = (
@@ -157,8 +172,9 @@ def test_support_finds_a_player_by_part_of_her_email_and_replays_her_stuck_messa
     screenshot(page, "support-3-why-the-message-is-stuck")
 
     press(page, "Replay")
-    if page.locator("input[name=reason], textarea[name=reason]").count():
-        confirm_with_reason(page, "PEP fixed the field mapping")
+    settled(page)
+    if asks_for_reason(page):
+        confirm_with_reason(page, "PEP fixed its mapping", "replay", "support-3b-replay-reason")
     page.wait_for_selector(".messagelist")
     assert "replay" in page.locator(".messagelist").inner_text().lower()
 
@@ -190,7 +206,7 @@ def test_bonus_manager_cancels_a_bonus_with_a_reason_and_finds_it_in_staff_actio
     screenshot(page, "bonus-manager-1-player-bonuses")
     page.check(f"input[name=_selected_action][value='{target.pk}']")
     run_action(page, "cancel_selected")
-    confirm_with_reason(page, REASON)
+    confirm_with_reason(page, REASON, "cancel", "bonus-manager-2-confirm-with-reason")
     page.wait_for_selector(".messagelist")
     assert "cancelled" in page.locator(".messagelist").inner_text().lower()
     target.refresh_from_db()
@@ -278,11 +294,8 @@ def test_admin_creates_a_credential_and_disables_it(log_in, live_server: Any) ->
     page.goto(f"{live_server.url}/admin/oauth2_provider/application/")
     page.check(f"input[name=_selected_action][value='{client.pk}']")
     run_action(page, "disable")
-    if page.locator("input[name=reason], textarea[name=reason]").count():
-        page.locator("input[name=reason], textarea[name=reason]").first.fill("Staging retired")
-        page.locator("#content form").get_by_role(
-            "button", name=re.compile(r"yes|confirm|disable", re.I)
-        ).first.click()
+    if asks_for_reason(page):
+        confirm_with_reason(page, "Staging retired", "disable", "admin-3a-disable-reason")
     page.wait_for_selector(".messagelist")
     assert "disabled" in page.locator(".messagelist").inner_text().lower()
     assert api_services.oauth_client_is_disabled(application.objects.get(pk=client.pk))
