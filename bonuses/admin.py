@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html, format_html_join
 
 from bonuses import services
@@ -36,9 +37,13 @@ from pepbridge.backoffice.admin_tools import (
     change_link,
     changelist_url,
     pretty_json,
+    reason_or_confirmation,
 )
+from pepbridge.backoffice.models import StaffAction
+from pepbridge.backoffice.services import staff_action_record
 
 RECENT_MESSAGES = 10
+Kind = StaffAction.Kind
 
 
 class RetiredFilter(admin.SimpleListFilter):
@@ -121,19 +126,27 @@ class BonusAdmin(admin.ModelAdmin):
     @admin.action(
         description="Retire selected bonuses (PEP deletes the offer)", permissions=["change"]
     )
+    @transaction.atomic
     def retire_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         live = list(queryset.filter(retired_at__isnull=True))
         for bonus in live:
             services.bonus_retire(bonus=bonus)
+        staff_action_record(
+            user=request.user, action=Kind.BONUS_RETIRE, objects=live, outcome="retired"
+        )
         self.message_user(
             request, f"{len(live)} bonus(es) retired; PEP will be told.", messages.SUCCESS
         )
 
     @admin.action(description="Push selected bonuses to PEP again", permissions=["change"])
+    @transaction.atomic
     def push_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         live = list(queryset.filter(retired_at__isnull=True))
         for bonus in live:
             services.bonus_update(bonus=bonus)
+        staff_action_record(
+            user=request.user, action=Kind.BONUS_PUSH, objects=live, outcome="queued for PEP"
+        )
         self.message_user(request, f"{len(live)} bonus(es) queued for PEP.", messages.SUCCESS)
 
     @admin.display(description="messages to PEP (newest first)")
@@ -181,17 +194,29 @@ class PlayerBonusAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.Mo
         return request.user.has_perm("bonuses.manage_playerbonus")
 
     @admin.action(description="Cancel selected player bonuses", permissions=["manage"])
-    def cancel_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._transition_selected(request, queryset, PlayerBonus.Status.CANCELLED)
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        return self._transition_selected(request, queryset, PlayerBonus.Status.CANCELLED)
 
     @admin.action(description="Forfeit selected player bonuses", permissions=["manage"])
-    def forfeit_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._transition_selected(request, queryset, PlayerBonus.Status.FORFEITED)
+    def forfeit_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        return self._transition_selected(request, queryset, PlayerBonus.Status.FORFEITED)
 
-    def _transition_selected(self, request: HttpRequest, queryset: QuerySet, status: str) -> None:
-        rows = queryset.select_related(None).only("pk", "status").order_by("pk")
-        report = services.player_bonuses_transition(player_bonuses=rows.iterator(), status=status)
+    def _transition_selected(
+        self, request: HttpRequest, queryset: QuerySet, status: str
+    ) -> HttpResponse | None:
+        """Ask why on a confirmation page, then end the bonuses and record who did it."""
+        kind = _TRANSITION_KINDS[status]
+        reason = reason_or_confirmation(self, request, queryset, title=kind.label)
+        if not isinstance(reason, str):
+            return reason
         done = PlayerBonus.Status(status).label.lower()
+        with transaction.atomic():
+            rows = list(queryset.select_related(None).order_by("pk"))
+            report = services.player_bonuses_transition(player_bonuses=iter(rows), status=status)
+            outcome = f"{report.changed} {done}, {report.refused} refused"
+            staff_action_record(
+                user=request.user, action=kind, objects=rows, outcome=outcome, reason=reason
+            )
         text = f"{report.changed} player bonus(es) {done}."
         if report.refused:
             text += (
@@ -200,6 +225,13 @@ class PlayerBonusAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.Mo
             )
         level = messages.WARNING if report.refused else messages.SUCCESS
         self.message_user(request, text, level)
+        return None
+
+
+_TRANSITION_KINDS = {
+    PlayerBonus.Status.CANCELLED: Kind.CANCEL_PLAYER_BONUS,
+    PlayerBonus.Status.FORFEITED: Kind.FORFEIT_PLAYER_BONUS,
+}
 
 
 class ItemInline(ReadOnlyTabularInline):

@@ -10,8 +10,11 @@ import json
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib.admin.views.main import ChangeList
+from django.db import transaction
+from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
@@ -24,11 +27,15 @@ from pepbridge.backoffice.admin_tools import (
     ExactSearchMixin,
     ReadOnlyTabularInline,
     change_link,
+    local_time,
     may_see_personal_data,
     pretty_json,
+    reason_or_confirmation,
 )
-from pepbridge.backoffice.models import REPLAY_DELIVERIES, has_backoffice_perm
-from pepbridge.backoffice.selectors import delivery_counts
+from pepbridge.backoffice.models import REPLAY_DELIVERIES, StaffAction, has_backoffice_perm
+from pepbridge.backoffice.outbox_state import why_here
+from pepbridge.backoffice.selectors import delivery_counts, open_circuits, player_heads
+from pepbridge.backoffice.services import reason_required, staff_action_record
 from pepbridge.pep import contract
 
 Status = OutboxMessage.Status
@@ -106,6 +113,22 @@ class ErrorFilter(admin.SimpleListFilter):
         return queryset.filter(status__in=Status.values, last_error_class=self.value())
 
 
+class ReplayedFilter(admin.SimpleListFilter):
+    """Rows ever replayed, whatever became of them: `trigger` only says how the last attempt
+    started, and delivery resets it to "scheduled" (served by outbox_replayed_idx)."""
+
+    title = "replayed"
+    parameter_name = "replayed"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Replayed at least once"), ("no", "Never replayed")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(replayed_at__isnull=self.value() == "no")
+        return queryset
+
+
 class AttemptInline(ReadOnlyTabularInline):
     model = DeliveryAttempt
     fields = (
@@ -133,26 +156,60 @@ class AttemptInline(ReadOnlyTabularInline):
         return hidden(obj.error_excerpt)
 
 
+def has_previous_error(row: OutboxMessage) -> bool:
+    """A replayed row still pending with no attempt since its replay: its error is history."""
+    return bool(
+        row.status == Status.PENDING
+        and row.replayed_at
+        and row.last_error_class
+        and not row.deliveries.filter(started_at__gte=row.replayed_at).exists()
+    )
+
+
+class OutboxChangeList(ChangeList):
+    """The outbox list, with each row's state sentence worked out for the page in a few queries."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        rows = list(self.result_list)
+        now = timezone.now()
+        heads, circuits = player_heads(rows), open_circuits()
+        replayed = [r.pk for r in rows if r.status == Status.PENDING and r.replayed_at]
+        tried = (
+            set(
+                DeliveryAttempt.objects.filter(
+                    message_id__in=replayed, started_at__gte=F("message__replayed_at")
+                ).values_list("message_id", flat=True)
+            )
+            if replayed
+            else set()
+        )
+        for row in rows:
+            row._why = why_here(row, heads.get(row.pk), circuits, now)  # type: ignore[attr-defined]
+            row._previous_error = row.pk in replayed and row.pk not in tried  # type: ignore[attr-defined]
+        self.result_list = rows
+
+
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(ExactSearchMixin, BigListMixin, admin.ModelAdmin):
+    # Fits 1,400 px: the state sentence replaces next attempt / delivered / trigger columns,
+    # the error is one truncated cell (full text on the message page).
     list_display = (
         "id",
         "message_type",
         "status_badge",
         "player_id",
-        "trigger",
         "attempts",
         "created_at",
-        "next_attempt_at",
-        "delivered_at",
-        "last_error_class",
-        "last_status_code",
+        "state",
+        "error_short",
     )
     # Each filter has an index (events.models, migration 0005; docs/back-office.md).
     list_filter = (
         "status",
         MessageTypeFilter,
         ErrorFilter,
+        ReplayedFilter,
         "trigger",
         ("created_at", admin.DateFieldListFilter),
     )
@@ -163,6 +220,7 @@ class OutboxMessageAdmin(ExactSearchMixin, BigListMixin, admin.ModelAdmin):
     actions = ("replay_selected", "send_selected_now")
     inlines = (AttemptInline,)
     fieldsets = (
+        ("Where it is", {"fields": ("state",)}),
         (
             "Request",
             {
@@ -196,9 +254,18 @@ class OutboxMessageAdmin(ExactSearchMixin, BigListMixin, admin.ModelAdmin):
                 )
             },
         ),
+        ("Replay", {"fields": ("replayed_at", "replayed_by", "replay_count")}),
         ("Last error", {"fields": ("last_status_code", "last_error_class", "last_error")}),
     )
-    readonly_fields = ("payload", "payload_masked", "fingerprint_hidden", "last_error_hidden")
+    readonly_fields = (
+        "state",
+        "payload",
+        "payload_masked",
+        "fingerprint_hidden",
+        "last_error_hidden",
+    )
+    # Only meaningful while a row waits to be sent: a dead letter has no "next attempt".
+    _PENDING_ONLY = frozenset({"next_attempt_at", "retry_step", "lease_expires_at", "claimed_by"})
     # What a staff member without personal-data access sees instead, on personal messages.
     _STAND_INS = {
         "payload": "payload_masked",
@@ -208,15 +275,28 @@ class OutboxMessageAdmin(ExactSearchMixin, BigListMixin, admin.ModelAdmin):
     }
 
     def get_fieldsets(self, request: HttpRequest, obj: OutboxMessage | None = None) -> Any:
-        if obj is None or may_see_message(request, obj.message_type):
+        if obj is None:
             return self.fieldsets
-        return [
-            (
-                name,
-                {**options, "fields": tuple(self._STAND_INS.get(f, f) for f in options["fields"])},
-            )
-            for name, options in self.fieldsets
-        ]
+        stand_ins = {} if may_see_message(request, obj.message_type) else self._STAND_INS
+        hidden_fields = self._PENDING_ONLY if obj.status != Status.PENDING else frozenset()
+        if not obj.replayed_at:
+            hidden_fields |= {"replayed_at", "replayed_by", "replay_count"}
+        sets = []
+        for name, options in self.fieldsets:
+            fields = tuple(stand_ins.get(f, f) for f in options["fields"] if f not in hidden_fields)
+            if fields:
+                sets.append((self._error_title(obj) if name == "Last error" else name, fields))
+        return [(name, {"fields": fields}) for name, fields in sets]
+
+    @staticmethod
+    def _error_title(obj: OutboxMessage) -> str:
+        """'Previous error' while a replayed row has not been tried since its replay."""
+        if has_previous_error(obj):
+            return f"Previous error (before the replay at {local_time(obj.replayed_at)})"
+        return "Last error"
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return OutboxChangeList
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -230,6 +310,25 @@ class OutboxMessageAdmin(ExactSearchMixin, BigListMixin, admin.ModelAdmin):
 
     def has_replay_permission(self, request: HttpRequest) -> bool:
         return has_backoffice_perm(request.user, REPLAY_DELIVERIES)
+
+    @admin.display(description="where it is and why")
+    def state(self, obj: OutboxMessage) -> str:
+        # The list sets `_why` for a whole page at once (OutboxChangeList); a page shows one.
+        cached = getattr(obj, "_why", None)
+        if cached is not None:
+            return cached
+        heads = player_heads([obj])
+        return why_here(obj, heads.get(obj.pk), open_circuits())
+
+    @admin.display(description="last error")
+    def error_short(self, obj: OutboxMessage) -> str:
+        if not obj.last_error_class:
+            return ""
+        code = f" ({obj.last_status_code})" if obj.last_status_code else ""
+        text = f"{obj.last_error_class}{code}"
+        if getattr(obj, "_previous_error", False):
+            text = f"previous: {text}"
+        return format_html('<span title="{}">{}</span>', text, Truncator(text).chars(40))
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: OutboxMessage) -> str:
@@ -258,12 +357,9 @@ class OutboxMessageAdmin(ExactSearchMixin, BigListMixin, admin.ModelAdmin):
         return hidden(obj.last_error)
 
     @admin.action(description="Replay selected failed messages", permissions=["replay"])
-    def replay_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        ids = list(
-            queryset.filter(status=Status.FAILED).values_list("id", flat=True)[
-                : REPLAY_MAX_SELECTED + 1
-            ]
-        )
+    def replay_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        failed = queryset.filter(status=Status.FAILED)
+        ids = list(failed.values_list("id", flat=True)[: REPLAY_MAX_SELECTED + 1])
         if len(ids) > REPLAY_MAX_SELECTED:
             self.message_user(
                 request,
@@ -271,8 +367,14 @@ class OutboxMessageAdmin(ExactSearchMixin, BigListMixin, admin.ModelAdmin):
                 "Narrow the filter, or use `manage.py outbox_replay` for a bulk replay.",
                 messages.ERROR,
             )
-            return
-        count = services.replay_failed(actor=request.user.get_username(), message_ids=ids)
+            return None
+        reason = ""
+        if reason_required(StaffAction.Kind.REPLAY, len(ids)):
+            asked = reason_or_confirmation(self, request, failed, title="Replay failed messages")
+            if not isinstance(asked, str):
+                return asked
+            reason = asked
+        count = self.replay(request, ids, reason)
         self.message_user(
             request, f"{count} failed message(s) queued for replay.", messages.SUCCESS
         )
@@ -283,6 +385,7 @@ class OutboxMessageAdmin(ExactSearchMixin, BigListMixin, admin.ModelAdmin):
                 f"{skipped} selected message(s) were not failed and were left as they were.",
                 messages.WARNING,
             )
+        return None
 
     @admin.action(description="Send selected pending messages now", permissions=["replay"])
     def send_selected_now(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -291,8 +394,37 @@ class OutboxMessageAdmin(ExactSearchMixin, BigListMixin, admin.ModelAdmin):
                 :REPLAY_MAX_SELECTED
             ]
         )
-        count = services.send_now(message_ids=ids) if ids else 0
+        count = self.send_now(request, ids)
         self.message_user(request, f"{count} pending message(s) made due now.", messages.SUCCESS)
+
+    @transaction.atomic
+    def replay(self, request: HttpRequest, ids: list[int], reason: str = "") -> int:
+        """Re-arm these dead letters and record who did it (one transaction)."""
+        count = services.replay_failed(actor=request.user.get_username(), message_ids=ids)
+        staff_action_record(
+            user=request.user,
+            action=StaffAction.Kind.REPLAY,
+            objects=list(
+                OutboxMessage.objects.filter(id__in=ids).only("id", "message_type", "status")
+            ),
+            outcome=f"{count} re-armed",
+            reason=reason,
+        )
+        return count
+
+    @transaction.atomic
+    def send_now(self, request: HttpRequest, ids: list[int]) -> int:
+        """Make these pending rows due at once and record who did it (one transaction)."""
+        count = services.send_now(message_ids=ids) if ids else 0
+        staff_action_record(
+            user=request.user,
+            action=StaffAction.Kind.SEND_NOW,
+            objects=list(
+                OutboxMessage.objects.filter(id__in=ids).only("id", "message_type", "status")
+            ),
+            outcome=f"{count} made due now",
+        )
+        return count
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None

@@ -60,6 +60,13 @@ class OutboxMessage(models.Model):
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error_class = models.CharField(max_length=64, blank=True, default="")
     last_error = models.TextField(blank=True, default="")
+    # The last replay of this row, kept apart from `trigger` (how the *last attempt* was
+    # started, which delivery resets to "scheduled"): a replayed row stays findable as one.
+    replayed_at = models.DateTimeField(null=True, blank=True)
+    # db_default too: rows inserted by code that predates these columns (a rolling deploy,
+    # raw SQL loads) still get a value.
+    replayed_by = models.CharField(max_length=150, blank=True, default="", db_default="")
+    replay_count = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         verbose_name = "outbox message"
@@ -79,6 +86,8 @@ class OutboxMessage(models.Model):
             models.Index(fields=["message_type", "created_at"], name="outbox_type_created_idx"),
             # Admin trigger filter: the rare "manual" / "replay" rows, alone or by date.
             models.Index(fields=["trigger", "created_at"], name="outbox_trigger_created_idx"),
+            # Admin "replayed" filter: the rare replayed rows, newest replay first.
+            models.Index(fields=["replayed_at"], name="outbox_replayed_idx"),
             # Admin date filter without a status: ranges ending now, counted without a scan.
             models.Index(fields=["created_at"], name="outbox_created_idx"),
             # Admin search / filter by player: a player's history.

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import NoReverseMatch
@@ -27,7 +28,8 @@ from pepbridge.backoffice.admin_tools import (
     changelist_url,
     may_see_personal_data,
 )
-from pepbridge.backoffice.models import RESYNC_PLAYER, has_backoffice_perm
+from pepbridge.backoffice.models import RESYNC_PLAYER, StaffAction, has_backoffice_perm
+from pepbridge.backoffice.services import staff_action_record
 from players import profile, services
 from players.models import MarketingConsent, MigrationChunk, MigrationRun, Player
 from reconciliation.services import resync_players
@@ -78,7 +80,10 @@ class PlayerAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAd
     list_filter = ("account_status", "self_excluded", "at_risk", ErasedFilter)
     ordering = ("-id",)
     actions = ("resync_selected", "resync_reconciliation")
-    search_help_text = "Exact player id (with personal-data access also exact username or e-mail)."
+    search_help_text = (
+        "Exact player id (with personal-data access also the start of a username or e-mail, "
+        "in any case: lena.mus finds LENA.MUSTER@example.com)."
+    )
     inlines = (ConsentInline, PlayerBonusInline)
     readonly_fields = ("pep_messages", "reconciliation_items")
 
@@ -88,9 +93,10 @@ class PlayerAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAd
         return ("player_id", *personal, *rest, "created_at")
 
     def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
-        # Exact matches only: each is one index lookup, whatever the table size.
+        # Each is one index lookup (prefixes: players.0004), whatever the table size. Staff
+        # without personal-data access may not look players up by who they are.
         if may_see_personal_data(request):
-            return ("=player_id", "=username", "=email")
+            return ("=player_id", "^username", "^email")
         return ("=player_id",)
 
     def get_fieldsets(
@@ -141,11 +147,18 @@ class PlayerAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAd
             )
             return
         cause = f"admin:{request.user.get_username()}"
-        sent = sum(
-            1
-            for player in players
-            if services.player_resend_fields(player, profile.WIRE_TO_FIELD, cause=cause)
-        )
+        with transaction.atomic():
+            sent = sum(
+                1
+                for player in players
+                if services.player_resend_fields(player, profile.WIRE_TO_FIELD, cause=cause)
+            )
+            staff_action_record(
+                user=request.user,
+                action=StaffAction.Kind.PLAYER_RESYNC,
+                objects=players,
+                outcome=f"{sent} queued",
+            )
         self.message_user(request, f"{sent} player(s) queued for re-sync to PEP.", messages.SUCCESS)
         if sent < len(players):
             self.message_user(
@@ -165,7 +178,14 @@ class PlayerAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAd
                 request, f"Select at most {RESYNC_MAX_SELECTED} players to re-sync.", messages.ERROR
             )
             return
-        report = resync_players(player_ids=player_ids, actor=request.user.get_username())
+        with transaction.atomic():
+            report = resync_players(player_ids=player_ids, actor=request.user.get_username())
+            staff_action_record(
+                user=request.user,
+                action=StaffAction.Kind.RECONCILIATION_RESYNC,
+                objects=list(queryset.filter(player_id__in=player_ids)),
+                outcome=f"re-sync #{report.request.pk}: {report.players} player(s) re-sent",
+            )
         self.message_user(
             request,
             f"Re-sync #{report.request.pk}: {report.players} player(s) had reconciliation items "

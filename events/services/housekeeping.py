@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from events import selectors
@@ -34,7 +35,8 @@ def replay_failed(
     One UPDATE, whatever the count: the rows go back to pending (trigger "replay", a fresh
     retry schedule) and the workers send them, each player's in order, with their original
     bytes. Only rows still failed match, so a second identical replay re-arms nothing. The
-    replay is recorded (who, when, filter, count), even when it matched nothing.
+    replay is recorded (who, when, filter, count), even when it matched nothing, and each row
+    keeps its own trace (replayed_at/_by, replay_count) after delivery resets its trigger.
     """
     filters = {
         "message_ids": message_ids,
@@ -54,6 +56,9 @@ def replay_failed(
         failed_at=None,
         lease_expires_at=None,
         claimed_by="",
+        replayed_at=now,
+        replayed_by=actor,
+        replay_count=F("replay_count") + 1,
     )
     Replay.objects.create(actor=actor, created_at=now, filter=_jsonable(filters), count=count)
     if count:

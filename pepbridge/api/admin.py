@@ -15,7 +15,9 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.models import ADDITION
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -30,8 +32,12 @@ from oauth2_provider.models import (
 
 from pepbridge.api import services
 from pepbridge.api.models import ApiKey, Scope
+from pepbridge.backoffice.admin_tools import reason_or_confirmation
+from pepbridge.backoffice.models import StaffAction
+from pepbridge.backoffice.services import staff_action_record
 
 Application = get_application_model()
+Kind = StaffAction.Kind
 AccessToken = get_access_token_model()
 
 for _model in (
@@ -71,6 +77,10 @@ class Issued:
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Look and delete; nothing is edited in a form."""
 
+    # The toolkit's Application.get_absolute_url reverses its own management views, which are
+    # not mounted here: "View on site" answered 500 (issue 13).
+    view_on_site = False
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -108,8 +118,16 @@ class IssuingAdmin(ReadOnlyAdmin):
             raise PermissionDenied
         form = CredentialForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
-            issued = self.issue(**form.cleaned_data)
-            self.log_addition(request, issued.obj, [{"added": {}}])
+            with transaction.atomic():
+                issued = self.issue(**form.cleaned_data)
+                # The record names the credential, never its secret.
+                staff_action_record(
+                    user=request.user,
+                    action=Kind.CREDENTIAL_CREATE,
+                    objects=[issued.obj],
+                    outcome=f"scope {issued.scope}",
+                    action_flag=ADDITION,
+                )
             return self._render(
                 request,
                 self.issued_template,
@@ -170,30 +188,65 @@ class ClientAdmin(IssuingAdmin):
         description="Disable the selected clients (no new tokens, current ones revoked)",
         permissions=["revoke"],
     )
-    def disable(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._each(request, queryset, services.oauth_client_disable, "disabled")
+    def disable(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        reason = reason_or_confirmation(self, request, queryset, title="Disable OAuth clients")
+        if not isinstance(reason, str):
+            return reason
+        self._each(
+            request,
+            queryset,
+            services.oauth_client_disable,
+            "disabled",
+            Kind.CLIENT_DISABLE,
+            reason,
+        )
+        return None
 
     @admin.action(description="Re-enable the selected disabled clients", permissions=["revoke"])
     def enable(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._each(request, queryset, services.oauth_client_enable, "re-enabled")
+        self._each(
+            request, queryset, services.oauth_client_enable, "re-enabled", Kind.CLIENT_ENABLE
+        )
 
     @admin.action(
         description="Revoke the selected clients' access tokens (they may ask for new ones)",
         permissions=["revoke"],
     )
+    @transaction.atomic
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = sum(services.oauth_client_revoke_tokens(client_id=c.client_id) for c in queryset)
+        clients = list(queryset)
+        count = sum(services.oauth_client_revoke_tokens(client_id=c.client_id) for c in clients)
+        staff_action_record(
+            user=request.user,
+            action=Kind.CLIENT_REVOKE_TOKENS,
+            objects=clients,
+            outcome=f"{count} token(s) revoked",
+        )
         self.message_user(request, f"{count} access token(s) revoked.", messages.SUCCESS)
 
     def _each(
-        self, request: HttpRequest, queryset: QuerySet, service: Callable[..., bool], done: str
+        self,
+        request: HttpRequest,
+        queryset: QuerySet,
+        service: Callable[..., bool],
+        done: str,
+        kind: str,
+        reason: str = "",
     ) -> None:
-        ids = list(queryset.values_list("client_id", flat=True))
-        count = sum(service(client_id=client_id) for client_id in ids)
+        with transaction.atomic():
+            clients = list(queryset)
+            count = sum(service(client_id=client.client_id) for client in clients)
+            staff_action_record(
+                user=request.user,
+                action=kind,
+                objects=clients,
+                outcome=f"{count} {done}, {len(clients) - count} already were",
+                reason=reason,
+            )
         self.message_user(request, f"{count} client(s) {done}.", messages.SUCCESS)
-        if count < len(ids):
+        if count < len(clients):
             self.message_user(
-                request, f"{len(ids) - count} client(s) already were.", messages.WARNING
+                request, f"{len(clients) - count} client(s) already were.", messages.WARNING
             )
 
 
@@ -224,6 +277,19 @@ class ApiKeyAdmin(IssuingAdmin):
         return Issued(obj, "Key id", key.key_id, key.api_key, key.scope)
 
     @admin.action(description="Revoke the selected API keys", permissions=["revoke"])
-    def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = sum(services.api_key_revoke(key_id=key.key_id) for key in queryset)
+    def revoke(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        reason = reason_or_confirmation(self, request, queryset, title="Revoke API keys")
+        if not isinstance(reason, str):
+            return reason
+        with transaction.atomic():
+            keys = list(queryset)
+            count = sum(services.api_key_revoke(key_id=key.key_id) for key in keys)
+            staff_action_record(
+                user=request.user,
+                action=Kind.API_KEY_REVOKE,
+                objects=keys,
+                outcome=f"{count} revoked",
+                reason=reason,
+            )
         self.message_user(request, f"{count} API key(s) revoked.", messages.SUCCESS)
+        return None

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, F, Min
+from django.db.models import Count, F, Min, OuterRef, Subquery
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
@@ -171,3 +171,35 @@ def _pairs(rows: list[dict[str, Any]], field: str) -> dict[str, int]:
 
 def _series(buckets: list[HourBucket]) -> list[dict[str, Any]]:
     return [{"hour": bucket.hour.isoformat(), **bucket.counts} for bucket in buckets]
+
+
+def player_heads(rows: list[OutboxMessage]) -> dict[int, OutboxMessage]:
+    """For each pending row with a player, the player's first pending row (what it waits for).
+
+    Two queries for a whole page, whatever its size: the head ids through a subquery on the
+    (player_id, status, occurred_at, id) index, then those heads. A head maps to itself.
+    """
+    pending = [
+        row.pk for row in rows if row.status == OutboxMessage.Status.PENDING and row.player_id
+    ]
+    if not pending:
+        return {}
+    first = OutboxMessage.objects.filter(
+        status=OutboxMessage.Status.PENDING, player_id=OuterRef("player_id")
+    ).order_by("occurred_at", "id")
+    head_of = dict(
+        OutboxMessage.objects.filter(pk__in=pending)
+        .annotate(head_id=Subquery(first.values("id")[:1]))
+        .values_list("pk", "head_id")
+    )
+    heads = OutboxMessage.objects.in_bulk([head for head in head_of.values() if head])
+    return {pk: heads[head] for pk, head in head_of.items() if head in heads}
+
+
+def open_circuits() -> dict[str, datetime | None]:
+    """Endpoints (message types) whose circuit toward PEP is open, and until when."""
+    return dict(
+        EndpointState.objects.filter(circuit=EndpointState.Circuit.OPEN).values_list(
+            "message_type", "retry_at"
+        )
+    )

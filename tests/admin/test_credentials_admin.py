@@ -13,6 +13,9 @@ from pepbridge.api import services
 from pepbridge.api.authentication import parse_api_key
 from pepbridge.api.models import ApiKey
 
+# The confirmation page's answer: risky actions need a reason (issue 13).
+CONFIRMED = {"confirm": "yes", "reason": "ticket 42"}
+
 pytestmark = pytest.mark.django_db
 Application = get_application_model()
 CLIENT_LIST = reverse("admin:oauth2_provider_application_changelist")
@@ -118,7 +121,7 @@ def test_viewing_credentials_alone_offers_no_create_revoke_or_disable(db) -> Non
     assert client.get(KEY_LIST).context["action_form"] is None
     assert client.get(KEY_ADD).status_code == 403
     app = Application.objects.get()
-    client.post(CLIENT_LIST, {"action": "disable", "_selected_action": [str(app.pk)]})
+    client.post(CLIENT_LIST, {"action": "disable", "_selected_action": [str(app.pk)], **CONFIRMED})
     app.refresh_from_db()
     assert not services.oauth_client_is_disabled(app)
 
@@ -127,7 +130,7 @@ def test_admins_revoke_an_api_key(staff_client) -> None:
     client = staff_client("Admins")
     services.api_key_create(name="platform")
     key = ApiKey.objects.get()
-    client.post(KEY_LIST, {"action": "revoke", "_selected_action": [str(key.pk)]})
+    client.post(KEY_LIST, {"action": "revoke", "_selected_action": [str(key.pk)], **CONFIRMED})
     key.refresh_from_db()
     assert key.revoked_at is not None
 
@@ -139,7 +142,9 @@ def test_a_disabled_client_gets_no_token_and_its_token_is_refused(staff_client) 
     assert call_pep_api(token) == 400
     app = Application.objects.get()
     response = client.post(
-        CLIENT_LIST, {"action": "disable", "_selected_action": [str(app.pk)]}, follow=True
+        CLIENT_LIST,
+        {"action": "disable", "_selected_action": [str(app.pk)], **CONFIRMED},
+        follow=True,
     )
     assert "1 client(s) disabled." in [str(m) for m in response.context["messages"]]
     assert call_pep_api(token) == 401

@@ -8,6 +8,9 @@ from django.urls import reverse
 from events.models import OutboxMessage, Replay
 from tests.admin.conftest import outbox_rows
 
+# The confirmation page's answer: risky actions need a reason (issue 13).
+CONFIRMED = {"confirm": "yes", "reason": "ticket 42"}
+
 pytestmark = pytest.mark.django_db
 LIST = reverse("admin:events_outboxmessage_changelist")
 
@@ -83,7 +86,7 @@ def test_replay_queues_the_selected_failed_messages_and_says_how_many(support) -
     delivered = outbox_rows(1, status="delivered", player="p-2")
     selected = [str(row.pk) for row in failed + delivered]
     response = support.post(
-        LIST, {"action": "replay_selected", "_selected_action": selected}, follow=True
+        LIST, {"action": "replay_selected", "_selected_action": selected, **CONFIRMED}, follow=True
     )
     texts = [str(message) for message in response.context["messages"]]
     assert "2 failed message(s) queued for replay." in texts

@@ -67,6 +67,8 @@ OUTBOX_CASES: list[tuple[str, str, str]] = [
     ("last_error_class", "last_error_class=http_400", "failed"),
     ("last_error_class", "last_error_class=__any__", "failed"),
     ("trigger", "trigger__exact=replay", "replayed"),
+    ("replayed", "replayed=yes", "replayed"),
+    ("replayed", "replayed=no", "never replayed"),
     ("created_at", f"created_at__gte={since(7)}&created_at__lt={tomorrow()}", "recent"),
 ]
 
@@ -76,10 +78,13 @@ def outbox_groups() -> dict[str, list[OutboxMessage]]:
     groups = {
         "failed": outbox_rows(2, status="failed"),
         "money": outbox_rows(1, status="pending", message_type="money_transaction"),
-        "replayed": outbox_rows(1, status="pending", player="p-2", trigger="replay"),
+        "replayed": outbox_rows(
+            1, status="pending", player="p-2", trigger="replay", replayed_at=timezone.now()
+        ),
         "old": outbox_rows(2, status="delivered", player="p-3", created_at=old),
     }
     groups["recent"] = groups["failed"] + groups["money"] + groups["replayed"]
+    groups["never replayed"] = groups["failed"] + groups["money"] + groups["old"]
     return groups
 
 
@@ -173,6 +178,7 @@ FILTER_INDEXES: dict[tuple[type, str], tuple[str, list[str]]] = {
     ),
     (OutboxMessage, "trigger"): ("outbox_trigger_created_idx", ["trigger", "created_at"]),
     (OutboxMessage, "created_at"): ("outbox_created_idx", ["created_at"]),
+    (OutboxMessage, "replayed"): ("outbox_replayed_idx", ["replayed_at"]),
     (DeliveryAttempt, "outcome"): ("attempt_outcome_started_idx", ["outcome", "started_at"]),
     (DeliveryAttempt, "started_at"): ("attempt_started_idx", ["started_at"]),
     (Player, "account_status"): ("player_account_status_idx", ["account_status", "id"]),

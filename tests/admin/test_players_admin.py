@@ -114,5 +114,5 @@ def test_a_player_page_shows_message_times_in_the_staff_members_zone(support) ->
     row.save(update_fields=["created_at"])
     support.cookies["pepbridge_tz"] = "Europe/Zurich"
     page = support.get(reverse("admin:players_player_change", args=[player.pk])).content.decode()
-    assert "game_round</a> — Delivered — Jan. 15, 2026, 1 p.m.</li>" in page
+    assert "game_round</a> — Delivered — 2026-01-15 13:00:00 CET</li>" in page
     assert "12:00" not in page

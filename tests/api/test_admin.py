@@ -14,6 +14,9 @@ from pepbridge.api import services
 from pepbridge.api.admin import AccessTokenAdmin, ApiKeyAdmin, ClientAdmin
 from pepbridge.api.models import ApiKey
 
+# The confirmation page's answer: risky actions need a reason (issue 13).
+CONFIRMED = {"confirm": "yes", "reason": "ticket 42"}
+
 pytestmark = pytest.mark.django_db
 
 
@@ -105,7 +108,7 @@ def test_staff_can_disable_a_client(staff, secrets_in_db):
     app = get_application_model().objects.get()
     staff.post(
         "/admin/oauth2_provider/application/",
-        {"action": "disable", "_selected_action": [app.pk]},
+        {"action": "disable", "_selected_action": [app.pk], **CONFIRMED},
     )
     app.refresh_from_db()
     assert services.oauth_client_is_disabled(app)
@@ -115,7 +118,9 @@ def test_staff_can_disable_a_client(staff, secrets_in_db):
 def test_staff_can_revoke_api_keys_from_the_list(staff, secrets_in_db):
     key = ApiKey.objects.get()
     response = staff.post(
-        "/admin/api/apikey/", {"action": "revoke", "_selected_action": [key.pk]}, follow=True
+        "/admin/api/apikey/",
+        {"action": "revoke", "_selected_action": [key.pk], **CONFIRMED},
+        follow=True,
     )
     assert response.status_code == 200
     key.refresh_from_db()

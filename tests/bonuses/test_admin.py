@@ -16,6 +16,9 @@ from django.utils import timezone
 
 from bonuses.models import PlayerBonus, RejectedAssignment
 
+# The confirmation page's answer: risky actions need a reason (issue 13).
+CONFIRMED = {"confirm": "yes", "reason": "ticket 42"}
+
 pytestmark = pytest.mark.django_db
 PLAYER_BONUSES = reverse("admin:bonuses_playerbonus_changelist")
 REJECTED = reverse("admin:bonuses_rejectedassignment_changelist")
@@ -41,7 +44,11 @@ def holding(make_bonus, make_player):
 
 
 def _act(client: Client, action: str, rows: list[PlayerBonus]) -> Any:
-    data = {"action": action, "_selected_action": [str(row.pk) for row in rows]}
+    data = {
+        "action": action,
+        "_selected_action": [str(row.pk) for row in rows],
+        **CONFIRMED,
+    }
     return client.post(PLAYER_BONUSES, data, follow=True)
 
 

@@ -1,0 +1,139 @@
+"""The staff actions log: what staff did in the back office, filterable and exportable as CSV.
+
+Compliance and Admins may read it (migration pepbridge.0004); nobody may add, change or delete
+a record. Each action also shows in the History of every row it touched (admin LogEntry).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from datetime import UTC
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.urls import URLPattern, path
+from django.utils import timezone
+
+from pepbridge.backoffice.admin_tools import AppendOnlyMixin, BigListMixin
+from pepbridge.backoffice.models import StaffAction
+
+CSV_HEADER = (
+    "time_utc",
+    "user",
+    "action",
+    "object_type",
+    "object_ids",
+    "count",
+    "outcome",
+    "reason",
+)
+
+
+class UserFilter(admin.SimpleListFilter):
+    """Staff who acted, read off the (username, at) index rather than the user table."""
+
+    title = "user"
+    parameter_name = "username"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        names = StaffAction.objects.values_list("username", flat=True).distinct()
+        return [(name, name) for name in names.order_by("username")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(username=self.value()) if self.value() else queryset
+
+
+class _FiltersOnly(ChangeList):
+    """The list's filtering without counting or fetching a page: what the export streams."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        self.result_count = self.full_result_count = 0
+        self.result_list = self.queryset.none()
+
+
+@admin.register(StaffAction)
+class StaffActionAdmin(AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
+    list_display = ("at", "username", "action", "content_type", "count", "outcome", "reason")
+    list_filter = (UserFilter, "action", ("at", admin.DateFieldListFilter))
+    list_select_related = ("content_type",)
+    ordering = ("-at", "-id")
+    fields = (
+        "at",
+        "username",
+        "action",
+        "content_type",
+        "count",
+        "object_ids",
+        "outcome",
+        "reason",
+    )
+    change_list_template = "admin/backoffice/staffaction_change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        export = self.admin_site.admin_view(self.export_view)
+        own = [path("export/", export, name="pepbridge_staffaction_export")]
+        return own + super().get_urls()
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
+        """The list as it is filtered, as CSV, oldest first (for whoever may view the list)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        rows = self._listed(request).order_by("at", "id").select_related("content_type")
+        response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv")
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+        response["Content-Disposition"] = f'attachment; filename="staff-actions-{stamp}.csv"'
+        return response
+
+    def _listed(self, request: HttpRequest) -> QuerySet:
+        list_display = self.get_list_display(request)
+        return _FiltersOnly(
+            request,
+            self.model,
+            list_display,
+            self.get_list_display_links(request, list_display),
+            self.get_list_filter(request),
+            self.date_hierarchy,
+            self.get_search_fields(request),
+            self.get_list_select_related(request),
+            self.list_per_page,
+            self.list_max_show_all,
+            self.list_editable,
+            self,
+            self.get_sortable_by(request),
+            self.search_help_text,
+        ).queryset
+
+
+class _Line:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _cell(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value  # a spreadsheet must not run a formula typed into a reason
+    return "" if value is None else value
+
+
+def _csv_lines(rows: QuerySet) -> Iterator[str]:
+    writer = csv.writer(_Line())
+    yield writer.writerow(CSV_HEADER)
+    for row in rows.iterator(chunk_size=2000):
+        values = (
+            row.at,
+            row.username,
+            row.action,
+            row.content_type.model if row.content_type else "",
+            " ".join(row.object_ids),
+            row.count,
+            row.outcome,
+            row.reason,
+        )
+        yield writer.writerow([_cell(value) for value in values])

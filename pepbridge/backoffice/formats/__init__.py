@@ -1,0 +1,1 @@
+"""Date formats for staff pages (FORMAT_MODULE_PATH): times to the second, with the zone."""

@@ -1,0 +1,67 @@
+"""Why an outbox row is where it is, in one sentence for staff (issue 13).
+
+The admin shows this instead of raw fields that mislead out of context: a dead letter's
+"next attempt at", a replayed row's error from before the replay, a row that looks due but
+waits behind its player's earlier message.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.utils import timezone
+
+from events.models import OutboxMessage
+from pepbridge.backoffice.admin_tools import local_time
+
+Status = OutboxMessage.Status
+
+
+def why_here(
+    row: OutboxMessage,
+    head: OutboxMessage | None = None,
+    circuits: dict[str, datetime | None] | None = None,
+    now: datetime | None = None,
+) -> str:
+    """One sentence on the row's state; `head` is its player's first pending row, if known."""
+    now = now or timezone.now()
+    if row.status == Status.DELIVERED:
+        return f"Delivered at {local_time(row.delivered_at, now)}"
+    if row.status == Status.FAILED:
+        error = row.last_error_class or "an error"
+        return f"Dead letter since {local_time(row.failed_at, now)} ({error}): replay to resend"
+    if row.status == Status.CANCELLED:
+        return "Cancelled: the player was erased before it was sent"
+    return _pending(row, head, circuits or {}, now)
+
+
+def _pending(
+    row: OutboxMessage,
+    head: OutboxMessage | None,
+    circuits: dict[str, datetime | None],
+    now: datetime,
+) -> str:
+    if row.is_in_flight():
+        return (
+            f"Being sent by {row.claimed_by} (lease until {local_time(row.lease_expires_at, now)})"
+        )
+    if head is not None and head.pk != row.pk:
+        return f"Waiting behind #{head.pk} ({_head_state(head, now)})"
+    if row.message_type in circuits:
+        until = circuits[row.message_type]
+        return f"Paused: PEP's {row.message_type} endpoint is failing; circuit open until " + (
+            local_time(until, now) if until else "a probe succeeds"
+        )
+    if row.next_attempt_at > now:
+        verb = "Retrying" if row.attempts else "Scheduled"
+        return f"{verb} at {local_time(row.next_attempt_at, now)}"
+    return "Due now: the next worker pass sends it"
+
+
+def _head_state(head: OutboxMessage, now: datetime) -> str:
+    if head.is_in_flight():
+        return "being sent"
+    if head.next_attempt_at > now:
+        verb = "retrying" if head.attempts else "due"
+        return f"{verb} at {local_time(head.next_attempt_at, now)}"
+    return "due now"

@@ -1,0 +1,85 @@
+"""The one way a staff action is recorded: a StaffAction row plus a LogEntry per affected row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Model
+
+from pepbridge.backoffice.models import StaffAction
+
+Kind = StaffAction.Kind
+# Actions that end something for good or for many at once: a reason is required.
+REASON_REQUIRED = frozenset(
+    {Kind.CANCEL_PLAYER_BONUS, Kind.FORFEIT_PLAYER_BONUS, Kind.CLIENT_DISABLE, Kind.API_KEY_REVOKE}
+)
+LOG_BATCH = 1000
+
+
+def reason_required(action: str, count: int) -> bool:
+    """Whether `action` on `count` rows needs a reason: the risky ones, and bulk replays."""
+    return action in REASON_REQUIRED or (action == Kind.REPLAY and count > 1)
+
+
+@transaction.atomic
+def staff_action_record(
+    *,
+    user: Any,
+    action: str,
+    objects: Sequence[Model],
+    outcome: str = "",
+    reason: str = "",
+    action_flag: int = CHANGE,
+) -> StaffAction:
+    """Record who did `action` to `objects`, when, with what outcome and why.
+
+    Call it in the same transaction as the change it records, so neither exists without the
+    other. Raises ValidationError when the action needs a reason and none was given: the
+    caller asks for one first (admin_tools.reason_or_confirmation).
+    """
+    reason = reason.strip()
+    if not reason and reason_required(action, len(objects)):
+        raise ValidationError(f"A reason is required to {Kind(action).label.lower()}.")
+    content_type = ContentType.objects.get_for_model(type(objects[0])) if objects else None
+    record = StaffAction.objects.create(
+        user=user,
+        username=user.get_username(),
+        action=action,
+        content_type=content_type,
+        object_ids=[str(obj.pk) for obj in objects],
+        count=len(objects),
+        outcome=outcome[:300],
+        reason=reason,
+    )
+    _log_entries(record, objects, content_type, action_flag)
+    return record
+
+
+def _log_entries(
+    record: StaffAction, objects: Sequence[Model], content_type: Any, action_flag: int
+) -> None:
+    """One LogEntry per row, so the action shows on that row's History page."""
+    message = f"{record.get_action_display()}"
+    if record.outcome:
+        message += f": {record.outcome}"
+    if record.reason:
+        message += f". Reason: {record.reason}"
+    LogEntry.objects.bulk_create(
+        (
+            LogEntry(
+                user_id=record.user_id,
+                content_type=content_type,
+                object_id=str(obj.pk),
+                object_repr=str(obj)[:200],
+                action_flag=action_flag,
+                change_message=message,
+            )
+            for obj in objects
+        ),
+        batch_size=LOG_BATCH,
+    )

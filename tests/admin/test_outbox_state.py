@@ -1,0 +1,79 @@
+"""Each outbox row says why it is where it is, on the list and on its page (issue 13)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from events import services
+from events.models import EndpointState, OutboxMessage
+from tests.admin.conftest import outbox_rows
+
+pytestmark = pytest.mark.django_db
+LIST = reverse("admin:events_outboxmessage_changelist")
+
+
+def page_of(row: OutboxMessage) -> str:
+    return reverse("admin:events_outboxmessage_change", args=[row.pk])
+
+
+def states(client) -> dict[int, str]:
+    response = client.get(LIST)
+    admin_ = response.context["cl"].model_admin
+    return {row.pk: admin_.state(row) for row in response.context["cl"].result_list}
+
+
+def test_a_dead_letter_shows_no_next_attempt(support) -> None:
+    (row,) = outbox_rows(1, status="failed")
+    page = support.get(page_of(row)).content.decode()
+    assert "Next attempt at" not in page
+    assert "Dead letter since" in page and "(http_400): replay to resend" in page
+
+
+def test_a_row_behind_its_players_retrying_message_says_which_and_until_when(support) -> None:
+    first, second = outbox_rows(2, status="pending")
+    retry_at = timezone.now() + timedelta(minutes=5)
+    OutboxMessage.objects.filter(pk=first.pk).update(next_attempt_at=retry_at, attempts=2)
+    shown = timezone.localtime(retry_at).strftime("%H:%M:%S %Z")
+    listed = states(support)
+    assert listed[second.pk] == f"Waiting behind #{first.pk} (retrying at {shown})"
+    assert listed[first.pk] == f"Retrying at {shown}"
+    assert f"Waiting behind #{first.pk}" in support.get(page_of(second)).content.decode()
+
+
+def test_the_list_works_out_the_states_in_a_constant_number_of_queries(
+    support, django_assert_max_num_queries
+) -> None:
+    outbox_rows(30, status="pending")
+    outbox_rows(3, status="pending", player="p-2", replayed_at=timezone.now())
+    with django_assert_max_num_queries(14):
+        assert support.get(LIST).status_code == 200
+
+
+def test_an_open_circuit_is_named_as_the_reason(support) -> None:
+    (row,) = outbox_rows(1, status="pending")
+    EndpointState.objects.create(
+        message_type="game_round", circuit="open", retry_at=timezone.now() + timedelta(minutes=1)
+    )
+    assert states(support)[row.pk].startswith("Paused: PEP's game_round endpoint is failing")
+
+
+def test_a_replayed_row_shows_its_old_error_as_previous(support) -> None:
+    (row,) = outbox_rows(1, status="failed")
+    services.replay_failed(actor="support", message_ids=[row.pk])
+    page = support.get(page_of(row)).content.decode()
+    assert "Previous error (before the replay at" in page
+    assert "previous: http_400 (400)" in support.get(LIST).content.decode()
+
+
+def test_times_show_seconds_and_the_zone(support) -> None:
+    (row,) = outbox_rows(1, status="delivered")
+    OutboxMessage.objects.filter(pk=row.pk).update(
+        created_at=datetime(2026, 1, 15, 12, 0, 7, tzinfo=UTC)
+    )
+    support.cookies["pepbridge_tz"] = "Europe/Zurich"
+    assert "2026-01-15 13:00:07 CET" in support.get(LIST).content.decode()
+    assert "2026-01-15 13:00:07 CET" in support.get(page_of(row)).content.decode()
