@@ -209,7 +209,6 @@ def cancel_with_a_reason(page: Any, live_server: Any) -> PlayerBonus:
     return target
 
 
-@pytest.mark.xfail(reason=ADMIN_BRANCH.format(what="a reason on cancel"), strict=False)
 def test_bonus_manager_cancels_a_bonus_with_a_reason_kept_in_its_history(
     log_in, live_server: Any
 ) -> None:
