@@ -28,6 +28,8 @@ from bonuses.models import Bonus, BonusType, PlayerBonus
 from events import services
 from events.models import DeliveryAttempt, OutboxMessage
 from pepbridge.api import services as api_services
+from pepbridge.backoffice.models import StaffAction
+from pepbridge.backoffice.services import staff_action_record
 from pepbridge.pep.client import PepClient
 from pepbridge.sandbox import SandboxServer
 from players.loading import ingest_players
@@ -287,6 +289,45 @@ def test_compliance_filters_the_audit_trail_and_exports_what_it_shows(
     assert all(",p-2," in line for line in lines[1:])
 
 
+def test_compliance_filters_the_staff_actions_and_exports_what_it_shows(
+    log_in, live_server: Any, django_user_model: Any
+) -> None:
+    """ "Who cancelled demo-1001's CASH10?": the staff-actions list, filtered, as CSV."""
+    manager = django_user_model.objects.create_user("mara", is_staff=True)
+    admin_user = django_user_model.objects.create_user("ivo", is_staff=True)
+    bonuses = make_player_bonuses(2)
+    with transaction.atomic():
+        staff_action_record(
+            user=manager,
+            action=StaffAction.Kind.CANCEL_PLAYER_BONUS,
+            objects=bonuses[:1],
+            outcome="1 cancelled",
+            reason=REASON,
+        )
+        staff_action_record(
+            user=admin_user, action=StaffAction.Kind.FORFEIT_PLAYER_BONUS, objects=bonuses[1:],
+            outcome="1 forfeited", reason="Abuse confirmed",
+        )  # fmt: skip
+    page = log_in("Compliance")
+    page.goto(f"{live_server.url}/admin/")
+    page.get_by_role("link", name=re.compile(r"staff actions", re.I)).first.click()
+    page.wait_for_selector("#result_list")
+    assert page.locator("#result_list tbody tr").count() == 2
+    label = StaffAction.Kind.CANCEL_PLAYER_BONUS.label
+    page.locator("#changelist-filter").get_by_role("link", name=label, exact=True).click()
+    page.wait_for_selector("#result_list")
+    rows = page.locator("#result_list tbody tr")
+    assert rows.count() == 1
+    assert "mara" in rows.first.inner_text()
+    screenshot(page, "compliance-3-staff-actions-filtered")
+
+    with page.expect_download() as info:
+        page.get_by_role("link", name=re.compile(r"export", re.I)).first.click()
+    lines = Path(info.value.path()).read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2, lines  # the header and the one cancellation the filter shows
+    assert "mara" in lines[1] and REASON in lines[1]
+
+
 def test_admin_creates_a_credential_and_disables_it(log_in, live_server: Any) -> None:
     application = get_application_model()
     page = log_in("Admins")
@@ -303,7 +344,8 @@ def test_admin_creates_a_credential_and_disables_it(log_in, live_server: Any) ->
     assert client.client_id in issued
     assert "Copy the secret now" in issued
     secret = page.locator("#issued-secret")
-    assert len(secret.input_value()) >= 20
+    shown_once = secret.input_value()
+    assert len(shown_once) >= 20
     screenshot(page, "admin-2-secret-shown-once", mask=[secret])  # docs/img keeps no secret
 
     page.goto(f"{live_server.url}/admin/oauth2_provider/application/")
@@ -317,6 +359,15 @@ def test_admin_creates_a_credential_and_disables_it(log_in, live_server: Any) ->
     row = page.locator("#result_list tbody tr", has_text="Operator platform (staging)")
     assert "Disabled" in row.inner_text()
     screenshot(page, "admin-3-credential-disabled")
+
+    page.goto(f"{live_server.url}/admin/")
+    page.get_by_role("link", name=re.compile(r"staff actions", re.I)).first.click()
+    page.wait_for_selector("#result_list")
+    listed = page.locator("#result_list").inner_text()
+    for kind in (StaffAction.Kind.CREDENTIAL_CREATE, StaffAction.Kind.CLIENT_DISABLE):
+        assert kind.label in listed, listed
+    assert shown_once not in listed  # the record names the credential, never its secret
+    screenshot(page, "admin-4-staff-actions")
 
 
 def _long_values() -> None:
