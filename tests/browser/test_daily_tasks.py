@@ -127,10 +127,6 @@ ADMIN_BRANCH = (
 )
 
 
-@pytest.mark.xfail(
-    reason=ADMIN_BRANCH.format(what="partial case-insensitive e-mail search, replay button"),
-    strict=False,
-)
 def test_support_finds_a_player_by_part_of_her_email_and_replays_her_stuck_message(
     log_in, live_server: Any, sandbox: SandboxServer, pep: PepClient
 ) -> None:
