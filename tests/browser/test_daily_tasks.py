@@ -1,6 +1,6 @@
 """Each staff role's daily task, end to end in Chromium, as issue 13's "Done when" describes.
 
-Support finds a player by part of her e-mail (any case), sees why a message to PEP is stuck,
+Support finds a player by the start of her e-mail (any case), sees why a message to PEP is stuck,
 replays it from the message's own page and sees it delivered. A bonus manager cancels a bonus with
 a reason and finds that action in the staff-actions list. Compliance filters the audit trail and
 exports what the filter shows. An admin creates a credential and disables it. Every step leaves a
@@ -127,7 +127,7 @@ ADMIN_BRANCH = (
 )
 
 
-def test_support_finds_a_player_by_part_of_her_email_and_replays_her_stuck_message(
+def test_support_finds_a_player_by_her_email_and_replays_her_stuck_message(
     log_in, live_server: Any, sandbox: SandboxServer, pep: PepClient
 ) -> None:
     with transaction.atomic():
@@ -152,7 +152,7 @@ def test_support_finds_a_player_by_part_of_her_email_and_replays_her_stuck_messa
 
     page = log_in("Support")
     page.goto(f"{live_server.url}/admin/players/player/")
-    page.fill("#searchbar", "LENA.MUSTER")  # part of the address, in another case
+    page.fill("#searchbar", "LENA.MUSTER")  # the start of the address, in another case
     page.press("#searchbar", "Enter")
     screenshot(page, "support-1-find-player-by-email")
     results = page.locator("#result_list tbody tr")
