@@ -366,21 +366,38 @@ def test_admin_creates_a_credential_and_disables_it(log_in, live_server: Any) ->
     screenshot(page, "admin-4-staff-actions")
 
 
+# Long values as they come in real rows: PEP's JSON answers, request ids, a feedback file's URL,
+# a double-barrelled e-mail address, a marketing bonus name.
+PEP_ANSWER = (
+    "PEP answered 400 to POST /rx-api/players-data/v1/registration "
+    '{"code":400,"details":[{"field":"registrationDate","message":"must be in the past"},'
+    '{"field":"registrationDevice","message":"must be one of desktop, mobile, tablet"}],'
+    '"message":"Validation failed for request 7f3c9a2e-5b1d-4c8e-9f00-123456789abc"}'
+)
+REQUEST_ID = "pep-req-7f3c9a2e-5b1d-4c8e-9f00-123456789abc"
+FEEDBACK_URL = (
+    "https://cdn.example.com/pep/migration-feedback/2026/12/03/"
+    "7f3c9a2e-5b1d-4c8e-9f00-123456789abc.json.gz"
+)
+
+
 def _long_values() -> None:
     """Rows with the long values that pushed lists off screen: errors, causes, details."""
-    long_error = '{"errors":[{"field":"registrationDate","message":"' + "x" * 240 + '"}]}'
     rows = outbox_rows(3, status="failed")
-    OutboxMessage.objects.filter(pk__in=[r.pk for r in rows]).update(last_error=long_error)
+    OutboxMessage.objects.filter(pk__in=[r.pk for r in rows]).update(last_error=PEP_ANSWER)
     DeliveryAttempt.objects.filter(message__in=rows).update(
-        error_excerpt=long_error, worker="worker-host-with-a-long-name:12345:abcdef"
+        error_excerpt=PEP_ANSWER, worker="bridge-worker-2.internal:48211:7f3c9a2e"
     )
     make_player_bonuses(2)
-    audit_trail(cause="reconciliation:" + "request-" * 20, detail="detail " + "y" * 300)
-    Player.objects.filter(player_id="pb0-0").update(
-        email="someone.with.a.very.long.address.indeed@subdomain.example.com"
+    audit_trail(
+        cause=f"pep:reconciliation {REQUEST_ID} (migration feedback, chunk 12 of 40)",
+        detail=f"feedback details downloaded from {FEEDBACK_URL} (1,204 players)",
     )
-    Bonus.objects.update(name="A bonus with a rather long marketing name " * 2)
-    PlayerBonus.objects.update(amount=Decimal("20"), source_request_id="req-" + "9" * 40)
+    Player.objects.filter(player_id="pb0-0").update(
+        email="anna-lena.mustermann-schneider@mail.some-provider.example.com"
+    )
+    Bonus.objects.update(name="Welcome package: 100% up to 500 EUR plus 50 free spins on Starburst")
+    PlayerBonus.objects.update(amount=Decimal("20"), source_request_id=REQUEST_ID)
 
 
 @pytest.mark.xfail(
