@@ -7,16 +7,20 @@ the replay / send-now services. Attempts, replays and circuit states are append-
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.text import Truncator
 
 from events import services
 from events.models import DeliveryAttempt, EndpointState, OutboxMessage, Replay
@@ -27,11 +31,13 @@ from pepbridge.backoffice.admin_tools import (
     ExactSearchMixin,
     OfferedLookupsMixin,
     ReadOnlyTabularInline,
+    ReasonForm,
     change_link,
     local_time,
     may_see_personal_data,
     pretty_json,
     reason_or_confirmation,
+    truncated,
 )
 from pepbridge.backoffice.models import REPLAY_DELIVERIES, StaffAction, has_backoffice_perm
 from pepbridge.backoffice.outbox_state import why_here
@@ -51,7 +57,7 @@ MASK = "***"
 HIDDEN = "[hidden: may hold personal data; Support and Admins can see it]"
 # Pseudonymous: the operator's id, also in the path, the list and the search.
 _KEPT_KEYS = frozenset({"playerId"})
-EXCERPT_CHARS = 80
+EXCERPT_CHARS = 60
 
 
 def may_see_message(request: HttpRequest, message_type: str) -> bool:
@@ -155,6 +161,21 @@ class AttemptInline(ReadOnlyTabularInline):
     @admin.display(description="error excerpt")
     def error_excerpt_hidden(self, obj: DeliveryAttempt) -> str:
         return hidden(obj.error_excerpt)
+
+
+# A message page re-reads itself this often while a replay or "send now" is under way.
+FOLLOW_SECONDS = 3
+FOLLOW_WINDOW = timedelta(seconds=60)
+
+
+def _being_followed(row: OutboxMessage) -> bool:
+    """A row just replayed or sent by hand and due about now: its page follows the send."""
+    soon = timezone.now() + FOLLOW_WINDOW
+    return (
+        row.status == Status.PENDING
+        and row.trigger != OutboxMessage.Trigger.SCHEDULED
+        and row.next_attempt_at <= soon
+    )
 
 
 def has_previous_error(row: OutboxMessage) -> bool:
@@ -299,6 +320,84 @@ class OutboxMessageAdmin(OfferedLookupsMixin, ExactSearchMixin, BigListMixin, ad
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return OutboxChangeList
 
+    def get_urls(self) -> list[URLPattern]:
+        act = self.admin_site.admin_view(self.act_view)
+        own = [path("<int:pk>/act/<str:verb>/", act, name="events_outboxmessage_act")]
+        return own + super().get_urls()
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        row = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if row is not None:
+            context["message_buttons"] = self._buttons(request, row)
+            context["refresh_seconds"] = FOLLOW_SECONDS if _being_followed(row) else None
+        return super().change_view(request, object_id, form_url, context)
+
+    def _buttons(self, request: HttpRequest, row: OutboxMessage) -> list[tuple[str, str]]:
+        """(verb, label) of the buttons this staff member may press on this row now."""
+        if not self.has_replay_permission(request) or row.is_in_flight():
+            return []
+        if row.status == Status.FAILED:
+            return [("replay", "Replay"), ("cancel", "Cancel…")]
+        if row.status == Status.PENDING:
+            return [("send-now", "Send now"), ("cancel", "Cancel…")]
+        return []
+
+    def act_view(self, request: HttpRequest, pk: int, verb: str) -> HttpResponse:
+        """A message page's own buttons: replay, send now (POST), cancel (asks why first)."""
+        if not self.has_replay_permission(request):
+            raise PermissionDenied
+        row = get_object_or_404(OutboxMessage, pk=pk)
+        if verb not in dict(self._buttons(request, row)):
+            self.message_user(
+                request, f"#{pk} cannot be {verb} now: {why_here(row)}.", messages.WARNING
+            )
+            return redirect("admin:events_outboxmessage_change", pk)
+        if verb == "cancel":
+            form = ReasonForm(request.POST if request.method == "POST" else None)
+            if not form.is_valid():
+                return self._cancel_page(request, row, form)
+            self.cancel(request, row, form.cleaned_data["reason"])
+        elif request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        elif verb == "replay":
+            count = self.replay(request, [row.pk])
+            self.message_user(request, f"{count} message queued for replay.", messages.SUCCESS)
+        else:
+            count = self.send_now(request, [row.pk])
+            self.message_user(request, f"{count} message made due now.", messages.SUCCESS)
+        return redirect("admin:events_outboxmessage_change", pk)
+
+    def _cancel_page(self, request: HttpRequest, row: OutboxMessage, form: Any) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Cancel this message (it will never be sent)",
+            "opts": self.opts,
+            "form": form,
+            "count": 1,
+            "examples": [row],
+        }
+        return TemplateResponse(request, "admin/backoffice/confirm_action.html", context)
+
+    @transaction.atomic
+    def cancel(self, request: HttpRequest, row: OutboxMessage, reason: str) -> None:
+        actor = request.user.get_username()
+        count = services.outbox_cancel(message_ids=[row.pk], actor=actor, reason=reason)
+        staff_action_record(
+            user=request.user,
+            action=StaffAction.Kind.CANCEL_MESSAGE,
+            objects=[row],
+            outcome=f"{count} cancelled",
+            reason=reason,
+        )
+        self.message_user(request, f"{count} message cancelled.", messages.SUCCESS)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -329,7 +428,7 @@ class OutboxMessageAdmin(OfferedLookupsMixin, ExactSearchMixin, BigListMixin, ad
         text = f"{obj.last_error_class}{code}"
         if getattr(obj, "_previous_error", False):
             text = f"previous: {text}"
-        return format_html('<span title="{}">{}</span>', text, Truncator(text).chars(40))
+        return truncated(text, 40)
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: OutboxMessage) -> str:
@@ -438,18 +537,9 @@ class OutboxMessageAdmin(OfferedLookupsMixin, ExactSearchMixin, BigListMixin, ad
 class DeliveryAttemptAdmin(
     OfferedLookupsMixin, ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin
 ):
-    list_display = (
-        "id",
-        "started_at",
-        "message_link",
-        "outcome",
-        "status_code",
-        "error_class",
-        "error_excerpt_short",
-        "duration_ms",
-        "trigger",
-        "worker",
-    )
+    # Fits 1,400 px: status code inside the outcome, error class and excerpt in one truncated
+    # cell; trigger and worker on the attempt's page.
+    list_display = ("started_at", "message_link", "outcome_code", "error_short", "duration_ms")
     list_select_related = ("message",)
     # Each filter has an index (docs/back-office.md). No `trigger` filter: the outbox list's
     # answers "which messages were replayed or sent by hand" without one more index here.
@@ -480,23 +570,29 @@ class DeliveryAttemptAdmin(
         if may_see_personal_data(request):
             return self.list_display
         return tuple(
-            "error_excerpt_checked" if f == "error_excerpt_short" else f for f in self.list_display
+            "error_excerpt_checked" if f == "error_short" else f for f in self.list_display
         )
 
     @admin.display(description="message")
     def message_link(self, obj: DeliveryAttempt) -> str:
         return change_link(obj.message, f"#{obj.message_id} {obj.message.message_type}")
 
-    @admin.display(description="error excerpt")
-    def error_excerpt_short(self, obj: DeliveryAttempt) -> str:
-        return Truncator(obj.error_excerpt).chars(EXCERPT_CHARS)
+    @admin.display(description="outcome", ordering="outcome")
+    def outcome_code(self, obj: DeliveryAttempt) -> str:
+        code = f" ({obj.status_code})" if obj.status_code else ""
+        return f"{obj.get_outcome_display()}{code}"
 
-    @admin.display(description="error excerpt")
+    @admin.display(description="error")
+    def error_short(self, obj: DeliveryAttempt) -> str:
+        text = " ".join(part for part in (obj.error_class, obj.error_excerpt) if part)
+        return truncated(text, EXCERPT_CHARS)
+
+    @admin.display(description="error")
     def error_excerpt_checked(self, obj: DeliveryAttempt) -> str:
         # Decided per row from the message type, read through list_select_related.
-        if obj.message.message_type in PERSONAL_TYPES:
-            return hidden(obj.error_excerpt)
-        return self.error_excerpt_short(obj)
+        if obj.message.message_type in PERSONAL_TYPES and obj.error_excerpt:
+            return f"{obj.error_class} {hidden(obj.error_excerpt)}".strip()
+        return self.error_short(obj)
 
     @admin.display(description="error excerpt")
     def error_excerpt_hidden(self, obj: DeliveryAttempt) -> str:

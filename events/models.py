@@ -20,9 +20,10 @@ class OutboxMessage(models.Model):
         PENDING = "pending", "Pending"
         DELIVERED = "delivered", "Delivered"
         FAILED = "failed", "Failed (dead letter)"
-        # Never to be sent: the player was erased first (events.services.redaction). Not a
-        # dead letter, so replays, health figures and pruning leave it alone.
-        CANCELLED = "cancelled", "Cancelled (player erased)"
+        # Never to be sent: the player was erased first (events.services.redaction), or staff
+        # cancelled it (housekeeping.outbox_cancel; last_error_class tells which). Not a dead
+        # letter, so replays, health figures and pruning leave it alone.
+        CANCELLED = "cancelled", "Cancelled (never sent)"
 
     class Trigger(models.TextChoices):
         SCHEDULED = "scheduled", "Scheduled"

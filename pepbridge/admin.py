@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import URLPattern, path
 from django.utils import timezone
 
-from pepbridge.backoffice.admin_tools import AppendOnlyMixin, BigListMixin
+from pepbridge.backoffice.admin_tools import AppendOnlyMixin, BigListMixin, truncated
 from pepbridge.backoffice.models import StaffAction
 
 CSV_HEADER = (
@@ -58,7 +58,7 @@ class _FiltersOnly(ChangeList):
 
 @admin.register(StaffAction)
 class StaffActionAdmin(AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
-    list_display = ("at", "username", "action", "content_type", "count", "outcome", "reason")
+    list_display = ("at", "username", "action", "content_type", "count", "outcome", "reason_short")
     list_filter = (UserFilter, "action", ("at", admin.DateFieldListFilter))
     list_select_related = ("content_type",)
     ordering = ("-at", "-id")
@@ -73,6 +73,10 @@ class StaffActionAdmin(AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
         "reason",
     )
     change_list_template = "admin/backoffice/staffaction_change_list.html"
+
+    @admin.display(description="reason")
+    def reason_short(self, obj: StaffAction) -> str:
+        return truncated(obj.reason, 60)
 
     def get_urls(self) -> list[URLPattern]:
         export = self.admin_site.admin_view(self.export_view)

@@ -13,13 +13,15 @@ from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
 
 from pepbridge.backoffice.admin_tools import (
     AppendOnlyMixin,
     BigListMixin,
     ExactSearchMixin,
     OfferedLookupsMixin,
+    truncated,
 )
 from players.profile import WIRE_TO_FIELD
 from reconciliation.feedback import UNSPECIFIED_FIELD
@@ -59,7 +61,12 @@ class FieldFilter(admin.SimpleListFilter):
 
 @admin.register(ReconciliationRequest)
 class ReconciliationRequestAdmin(TrailAdmin):
-    list_display = ("received_at", "source", "request_id", "outcome", "cause")
+    list_display = ("received_at", "source", "request_id", "outcome", "cause_short")
+
+    @admin.display(description="cause", ordering="cause")
+    def cause_short(self, obj: ReconciliationRequest) -> str:
+        return truncated(obj.cause, 60)
+
     list_filter = ("source", "outcome", ("received_at", admin.DateFieldListFilter))
     search_fields = ("=request_id",)
     search_help_text = "Exact requestId or migration task id."
@@ -91,13 +98,29 @@ class ReconciliationItemAdmin(TrailAdmin):
 
 @admin.register(AuditStep)
 class AuditStepAdmin(TrailAdmin):
-    list_display = ("at", "kind", "player_id", "field", "cause", "outbox_message_id", "detail")
+    # Fits 1,400 px: long causes and details are cut in the list, whole on the step's page.
+    list_display = ("at", "kind", "player_id", "field", "cause_short", "message", "detail_short")
     list_filter = ("kind", ("at", admin.DateFieldListFilter))
     search_fields = ("=player_id",)
     search_help_text = "Exact player id."
     raw_id_fields = ("request", "item")
     ordering = ("-at", "-id")  # served by the (at, id), (kind, at, id) and player indexes
     change_list_template = "admin/reconciliation/auditstep/change_list.html"
+
+    @admin.display(description="cause", ordering="cause")
+    def cause_short(self, obj: AuditStep) -> str:
+        return truncated(obj.cause, 40)
+
+    @admin.display(description="detail")
+    def detail_short(self, obj: AuditStep) -> str:
+        return truncated(obj.detail, 50)
+
+    @admin.display(description="message to PEP", ordering="outbox_message_id")
+    def message(self, obj: AuditStep) -> str:
+        if obj.outbox_message_id is None:
+            return ""
+        url = reverse("admin:events_outboxmessage_change", args=[obj.outbox_message_id])
+        return format_html('<a href="{}">#{}</a>', url, obj.outbox_message_id)
 
     def get_urls(self) -> list[URLPattern]:
         export = self.admin_site.admin_view(AuditExportView.as_view(model_admin=self))

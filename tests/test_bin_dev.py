@@ -35,7 +35,7 @@ def _free_port() -> int:
 class DevRun:
     """bin/dev run in its own process group, as a terminal's foreground job is."""
 
-    def __init__(self, var_dir: Path) -> None:
+    def __init__(self, var_dir: Path, web_port: int | None = None) -> None:
         stamp = ROOT / ".venv" / ".pepbridge-installed"
         wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
         if not stamp.exists() or stamp.read_text() != wanted:
@@ -43,7 +43,7 @@ class DevRun:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "PEP"))}
         env |= {
             "PEPBRIDGE_VAR_DIR": str(var_dir),
-            "PORT": str(_free_port()),
+            "PORT": str(web_port or _free_port()),
             "PEP_SANDBOX_URL": f"http://127.0.0.1:{_free_port()}",
         }
         self.lines: list[str] = []
@@ -109,3 +109,13 @@ def test_a_quiet_start_the_banner_once_up_and_a_clean_stop(tmp_path: Path, how: 
     assert after[-1] == STOPPED.format(how=how)
     assert [line for line in after if "stopped" in line] == [after[-1]]
     assert not [line for line in after if "Traceback" in line or "KeyboardInterrupt" in line]
+
+
+def test_a_process_that_dies_on_its_own_stops_the_rest_and_exits_1(tmp_path: Path) -> None:
+    """Not a normal stop: the web server cannot listen (its port is taken), so bin/dev says so."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        run = DevRun(tmp_path, web_port=int(taken.getsockname()[1]))
+        assert run.finish(timeout=120) == 1, "\n".join(run.lines)
+    assert run.lines[-1] == "pepbridge stopped: web exited with code 1; the rest were shut down."

@@ -5,6 +5,7 @@ from __future__ import annotations
 from events.services.claim import claim_due, release
 from events.services.delivery import deliver_batch, drain, worker_name
 from events.services.housekeeping import (
+    outbox_cancel,
     prune_delivered,
     remove_schedules,
     replay_failed,
@@ -18,6 +19,7 @@ __all__ = [
     "claim_due",
     "deliver_batch",
     "drain",
+    "outbox_cancel",
     "outbox_redact_player",
     "prune_delivered",
     "release",

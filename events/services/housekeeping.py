@@ -85,6 +85,31 @@ def send_now(*, message_ids: list[int]) -> int:
     return count
 
 
+# What a staff-cancelled row records as its error class (the erasure's is "PlayerErased").
+STAFF_CANCELLED_ERROR_CLASS = "CancelledByStaff"
+
+
+@transaction.atomic
+def outbox_cancel(*, message_ids: list[int], actor: str, reason: str) -> int:
+    """Mark pending or dead-lettered rows as never to be sent; return how many.
+
+    Rows in flight (a live lease) are left alone: a worker may be sending them right now. A
+    cancelled row no longer holds back its player's later messages.
+    """
+    now = timezone.now()
+    return (
+        OutboxMessage.objects.filter(id__in=message_ids, status__in=[Status.PENDING, Status.FAILED])
+        .filter(selectors.lease_free(now))
+        .update(
+            status=Status.CANCELLED,
+            lease_expires_at=None,
+            claimed_by="",
+            last_error_class=STAFF_CANCELLED_ERROR_CLASS,
+            last_error=f"Cancelled by {actor}: {reason}",
+        )
+    )
+
+
 def prune_delivered(*, older_than_days: int | None = None, batch_size: int | None = None) -> int:
     """Delete delivered rows (and their attempts) older than the retention, batch by batch.
 

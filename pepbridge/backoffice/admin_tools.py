@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.text import Truncator
 
 from pepbridge.backoffice.models import VIEW_PERSONAL_DATA, has_backoffice_perm
 from pepbridge.backoffice.paginator import EstimatedCountPaginator
@@ -199,3 +200,10 @@ def local_time(moment: datetime | None, now: datetime | None = None) -> str:
     local = timezone.localtime(moment)
     today = timezone.localtime(now or timezone.now()).date()
     return f"{local:%H:%M:%S %Z}" if local.date() == today else f"{local:%Y-%m-%d %H:%M:%S %Z}"
+
+
+def truncated(text: str, chars: int = 60) -> str:
+    """A list cell that keeps its column narrow: the start of `text`, the whole in `title`."""
+    if len(text) <= chars:
+        return text
+    return format_html('<span title="{}">{}</span>', text, Truncator(text).chars(chars))

@@ -45,6 +45,7 @@ class StaffAction(models.Model):
     class Kind(models.TextChoices):
         REPLAY = "replay", "Replay failed messages"
         SEND_NOW = "send_now", "Send pending messages now"
+        CANCEL_MESSAGE = "cancel_message", "Cancel messages to PEP"
         CANCEL_PLAYER_BONUS = "cancel_player_bonus", "Cancel player bonuses"
         FORFEIT_PLAYER_BONUS = "forfeit_player_bonus", "Forfeit player bonuses"
         PLAYER_RESYNC = "player_resync", "Re-sync players to PEP"

@@ -12,6 +12,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from events.models import OutboxMessage
+from events.services.housekeeping import STAFF_CANCELLED_ERROR_CLASS
 from pepbridge.backoffice.admin_tools import local_time
 
 Status = OutboxMessage.Status
@@ -31,6 +32,8 @@ def why_here(
         error = row.last_error_class or "an error"
         return f"Dead letter since {local_time(row.failed_at, now)} ({error}): replay to resend"
     if row.status == Status.CANCELLED:
+        if row.last_error_class == STAFF_CANCELLED_ERROR_CLASS:
+            return "Cancelled by staff: never sent (the reason is in its History)"
         return "Cancelled: the player was erased before it was sent"
     return _pending(row, head, circuits or {}, now)
 

@@ -16,7 +16,13 @@ from pepbridge.backoffice.models import StaffAction
 Kind = StaffAction.Kind
 # Actions that end something for good or for many at once: a reason is required.
 REASON_REQUIRED = frozenset(
-    {Kind.CANCEL_PLAYER_BONUS, Kind.FORFEIT_PLAYER_BONUS, Kind.CLIENT_DISABLE, Kind.API_KEY_REVOKE}
+    {
+        Kind.CANCEL_MESSAGE,
+        Kind.CANCEL_PLAYER_BONUS,
+        Kind.FORFEIT_PLAYER_BONUS,
+        Kind.CLIENT_DISABLE,
+        Kind.API_KEY_REVOKE,
+    }
 )
 LOG_BATCH = 1000
 

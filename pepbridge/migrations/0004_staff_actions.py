@@ -56,6 +56,7 @@ class Migration(migrations.Migration):
                         choices=[
                             ("replay", "Replay failed messages"),
                             ("send_now", "Send pending messages now"),
+                            ("cancel_message", "Cancel messages to PEP"),
                             ("cancel_player_bonus", "Cancel player bonuses"),
                             ("forfeit_player_bonus", "Forfeit player bonuses"),
                             ("player_resync", "Re-sync players to PEP"),

@@ -77,3 +77,8 @@ def test_times_show_seconds_and_the_zone(support) -> None:
     support.cookies["pepbridge_tz"] = "Europe/Zurich"
     assert "2026-01-15 13:00:07 CET" in support.get(LIST).content.decode()
     assert "2026-01-15 13:00:07 CET" in support.get(page_of(row)).content.decode()
+
+
+def test_every_page_names_the_zone_its_times_are_in(support) -> None:
+    support.cookies["pepbridge_tz"] = "Europe/Zurich"
+    assert "Time zone: Europe/Zurich</a>" in support.get(LIST).content.decode()
