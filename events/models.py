@@ -99,6 +99,10 @@ class OutboxMessage(models.Model):
             ),
             # Pruning old deliveries and health "delivered last hour".
             models.Index(fields=["status", "delivered_at"], name="outbox_delivered_at_idx"),
+            # Claim of rows without a player (player_id IS NULL), which have no lane: due order.
+            models.Index(
+                fields=["player_id", "status", "next_attempt_at"], name="outbox_player_due_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -125,6 +129,33 @@ class OutboxMessage(models.Model):
             and self.lease_expires_at is not None
             and self.lease_expires_at > now
         )
+
+
+class OutboxLane(models.Model):
+    """One player with pending outbox rows, as the claim sees it (docs/delivery.md, "Lanes").
+
+    The claim reads due lanes, not the backlog: a lane is one row however many messages its
+    player has queued, so a claim costs the same at any depth. `next_attempt_at` is when to look
+    at the lane again (its head's due time, the end of its lease while a worker holds it, or
+    now when it is ready); it is a hint the claim corrects, never the rows' own state.
+    """
+
+    player_id = models.CharField(max_length=128, primary_key=True)
+    next_attempt_at = models.DateTimeField()
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=96, blank=True, default="")
+    # Bumped by every enqueue for the player: a worker that read the lane at one version may
+    # delete it (no rows left) or park it (head backing off) only if no row came in since.
+    version = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            # The claim: lanes due now, oldest first (a leased lane is due when its lease ends).
+            models.Index(fields=["next_attempt_at"], name="lane_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"lane {self.player_id} (next {self.next_attempt_at:%H:%M:%S})"
 
 
 class DeliveryAttempt(models.Model):

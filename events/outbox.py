@@ -12,6 +12,7 @@ from typing import Any
 from django.db import IntegrityError, connections, models, transaction
 from django.utils import timezone
 
+from events import lanes
 from events.models import OutboxMessage
 from pepbridge.pep import wire
 
@@ -109,7 +110,10 @@ def enqueue_many(messages: Sequence[PepMessage]) -> list[Outcome]:
         # Skipped for a key whose row vanished before we read it (pruned meanwhile): rare,
         # and a retry of the caller's transaction will write it.
         raise IntegrityError("an outbox dedup_key is taken but its row is not visible; retry")
-    if any(row.pk is not None for row in fresh):
+    written = [row for row in fresh if row.pk is not None]
+    if written:
+        # Same transaction: a committed pending row always has its player's lane.
+        lanes.touch((row.player_id for row in written), due=min(r.next_attempt_at for r in written))
         transaction.on_commit(_request_delivery)
     return [_outcome(row, first, taken) for row in rows]
 

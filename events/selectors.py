@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from events.models import EndpointState, OutboxMessage
+from events.models import EndpointState, OutboxLane, OutboxMessage
 
 Status = OutboxMessage.Status
 
@@ -47,21 +47,27 @@ def due_heads(now: datetime) -> QuerySet[OutboxMessage]:
 def seconds_until_due(now: datetime, *, paused: dict[str, datetime] | None = None) -> float | None:
     """How long until some row can be claimed (0 if one can now); None if nothing is pending.
 
-    `paused` maps endpoints whose circuit is open to when they may be tried again.
+    Read off the lanes (one per player with pending rows; a held lane is due when its lease
+    ends) and the rows without a player, each the first entry of an index. `paused` maps
+    endpoints whose circuit is open to when they may be tried again.
     """
     paused = paused or {}
-    next_head = (
-        heads(now).exclude(message_type__in=list(paused)).aggregate(at=Min("next_attempt_at"))["at"]
+    moments = [OutboxLane.objects.aggregate(at=Min("next_attempt_at"))["at"]]
+    unkeyed = OutboxMessage.objects.filter(player_id__isnull=True, status=Status.PENDING)
+    moments.append(
+        unkeyed.filter(lease_free(now))
+        .exclude(message_type__in=list(paused))
+        .aggregate(at=Min("next_attempt_at"))["at"]
     )
-    lease_end = OutboxMessage.objects.filter(
-        status=Status.PENDING, lease_expires_at__gt=now
-    ).aggregate(at=Min("lease_expires_at"))["at"]
-    moments = [moment for moment in (next_head, lease_end) if moment is not None]
-    if moments and paused:
-        moments.append(min(paused.values()))
-    if not moments:
+    moments.append(
+        unkeyed.filter(lease_expires_at__gt=now).aggregate(at=Min("lease_expires_at"))["at"]
+    )
+    found = [moment for moment in moments if moment is not None]
+    if not found:
         return None
-    return max((min(moments) - now).total_seconds(), 0.0)
+    if paused:
+        found.append(min(paused.values()))
+    return max((min(found) - now).total_seconds(), 0.0)
 
 
 def failed_rows(

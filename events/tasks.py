@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from django.conf import settings
+from datetime import timedelta
 
-from events import services
+from django.conf import settings
+from django.utils import timezone
+
+from events import lanes, services
+
+LANE_REPAIR_WINDOW = timedelta(minutes=15)
 
 
 def deliver_due(trigger: str = "kick") -> int:
@@ -13,7 +18,12 @@ def deliver_due(trigger: str = "kick") -> int:
 
 
 def sweep() -> int:
-    """The periodic pass (django-q2 Schedule): picks up whatever a lost kick or dead worker left."""
+    """The periodic pass (django-q2 Schedule): picks up whatever a lost kick or dead worker left.
+
+    It first gives a lane to any recent pending row without one (rows written by code older
+    than the lanes during a rolling deploy): an index range over the last LANE_REPAIR_WINDOW.
+    """
+    lanes.repair(since=timezone.now() - LANE_REPAIR_WINDOW)
     return services.drain(max_seconds=settings.OUTBOX_DRAIN_MAX_SECONDS)
 
 

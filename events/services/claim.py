@@ -1,83 +1,235 @@
-"""Claim due outbox rows for one worker, safely with many workers at once, under a lease."""
+"""Claim due outbox rows for one worker, safely with many workers at once, under a lease.
+
+The claim reads lanes (one row per player with pending rows), never the backlog: due lanes by
+index, locked with SKIP LOCKED on PostgreSQL (on SQLite the IMMEDIATE transaction holds the
+write lock), then each lane's first rows by the (player_id, status, occurred_at, id) index. So
+it costs the same with a thousand pending rows or a million. Rows without a player have no
+lane and are read by the (player_id, status, next_attempt_at) index.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from events import selectors
-from events.models import OutboxMessage
+from events.models import OutboxLane, OutboxMessage
 from events.services import endpoints
+
+Status = OutboxMessage.Status
+# A lane whose head's endpoint is blocked (open circuit, probe in flight, no rate-limit permit)
+# is looked at again after this long, or when the circuit's pause ends if that is sooner.
+BLOCKED_RECHECK = timedelta(seconds=1)
+
+
+@dataclass
+class Claim:
+    """What one claim took: rows to send, and the lanes (player -> version) it holds."""
+
+    token: str
+    rows: list[OutboxMessage] = field(default_factory=list)
+    lanes: dict[str, int] = field(default_factory=dict)
 
 
 def claim_due(*, worker: str, limit: int, now: datetime) -> list[OutboxMessage]:
-    """Lease up to `limit` due head rows to `worker` and return them.
+    """Lease up to `limit` due rows to `worker` and return them (see claim_lanes)."""
+    return claim_lanes(worker=worker, limit=limit, now=now).rows
 
-    Endpoints with an open circuit are skipped; a half-open one gets one probe row; a
-    rate-limited one gets as many rows as it has permits. A row stays leased (status still
-    pending) until OUTBOX_LEASE_SECONDS pass: if the worker dies, another claims it then.
+
+def claim_lanes(*, worker: str, limit: int, now: datetime) -> Claim:
+    """Lease up to `limit` due rows: whole runs of a player's due rows, one lane per player.
+
+    A lane's rows are its player's first pending rows in order, up to the first that is not
+    due; several lanes share the `limit` (a lone busy player gets all of it, so it is sent back
+    to back). Endpoints with an open circuit are skipped (only lanes whose head needs them
+    wait); a half-open one gets one probe row; a rate-limited one as many rows as it has
+    permits. Rows and lanes stay leased until OUTBOX_LEASE_SECONDS pass: if the worker dies,
+    another claims them then.
     """
     gate = endpoints.gate(now)
-    limited = set(settings.OUTBOX_RATE_LIMITS)
-    rows = _claim(worker, now, limit, exclude=gate.blocked | gate.probes | limited)
-    for message_type in sorted(gate.probes):
-        # Leased with the same `now` as the half-open state's retry_at: that equality is how
-        # endpoints.record tells the probe's result from a stale batch's.
-        probe = _claim_limited(worker, now, 1, message_type)
-        if not probe:
-            endpoints.probe_unused(message_type, now)
-        rows += probe
-    for message_type in sorted(limited - gate.blocked - gate.probes):
-        if len(rows) < limit:
-            rows += _claim_limited(worker, now, limit - len(rows), message_type)
-    return rows
-
-
-def _claim_limited(
-    worker: str, now: datetime, limit: int, message_type: str
-) -> list[OutboxMessage]:
-    """Claim rows of one endpoint, spending its rate-limit permits only on rows that exist."""
-    if not selectors.due_heads(now).filter(message_type=message_type).exists():
-        return []
-    granted = endpoints.reserve(message_type, limit, now)
-    rows = _claim(worker, now, granted, only=message_type) if granted else []
-    endpoints.refund(message_type, granted - len(rows))
-    return rows
-
-
-def _claim(
-    worker: str,
-    now: datetime,
-    limit: int,
-    *,
-    exclude: Iterable[str] = (),
-    only: str | None = None,
-) -> list[OutboxMessage]:
-    candidates = selectors.due_heads(now)
-    if only is not None:
-        candidates = candidates.filter(message_type=only)
-    elif exclude:
-        candidates = candidates.exclude(message_type__in=list(exclude))
-    token = f"{worker}:{uuid.uuid4().hex[:12]}"
+    claim = Claim(token=f"{worker}:{uuid.uuid4().hex[:12]}")
     lease = now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
     with transaction.atomic():
+        lanes = _due_lanes(now, limit)
+        runs = _runs(lanes, now, limit)
+        picked = _pick(runs, gate, now)
+        _lease_lanes(claim, lanes, picked, now, lease, gate)
+        _lease_rows(claim, [row for run in picked.values() for row in run], now, lease)
+    if len(claim.rows) < limit:
+        claim.rows += _claim_unkeyed(claim.token, now, limit - len(claim.rows), gate, lease)
+    return claim
+
+
+def _due_lanes(now: datetime, limit: int) -> list[OutboxLane]:
+    lanes = OutboxLane.objects.filter(next_attempt_at__lte=now).order_by("next_attempt_at")
+    if connection.vendor == "postgresql":
+        # Lanes another worker is claiming (or an enqueue is touching) are skipped, not waited for.
+        lanes = lanes.select_for_update(skip_locked=True)
+    return list(lanes[:limit])
+
+
+def _runs(lanes: list[OutboxLane], now: datetime, limit: int) -> dict[str, list[OutboxMessage]]:
+    """Each lane's first pending rows in order, by index: `limit` shared among the lanes."""
+    if not lanes:
+        return {}
+    per_lane = max(1, limit // len(lanes))
+    found: dict[str, list[OutboxMessage]] = {lane.player_id: [] for lane in lanes}
+    for start in range(0, len(lanes), 50):
+        for row in _union(
+            [_lane_rows(lane.player_id, per_lane) for lane in lanes[start : start + 50]]
+        ):
+            found[row.player_id].append(row)  # type: ignore[index]
+    for rows in found.values():
+        rows.sort(key=lambda row: (row.occurred_at, row.pk))
+    return found
+
+
+def _union(queries: list[QuerySet[OutboxMessage]]) -> list[OutboxMessage]:
+    """One round trip for several lanes: UNION ALL of per-lane index reads, each with a LIMIT.
+
+    Raw because the ORM refuses LIMIT inside a compound statement on SQLite; each part is the
+    ORM's own SQL, wrapped as a subquery (which both backends accept).
+    """
+    parts, params = [], []
+    for number, query in enumerate(queries):
+        sql, part_params = query.query.sql_with_params()
+        parts.append(f"SELECT * FROM ({sql}) AS lane_{number}")  # noqa: S608  (ORM-built SQL)
+        params += list(part_params)
+    return list(OutboxMessage.objects.raw(" UNION ALL ".join(parts), params))
+
+
+def _lane_rows(player_id: str, count: int) -> QuerySet[OutboxMessage]:
+    rows = OutboxMessage.objects.filter(player_id=player_id, status=Status.PENDING)
+    return rows.order_by("occurred_at", "id")[:count]
+
+
+def _sendable_prefix(rows: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
+    """The lane's rows that may go now: in order, up to the first not due or in flight."""
+    out = []
+    for row in rows:
+        if row.next_attempt_at > now or (row.lease_expires_at and row.lease_expires_at > now):
+            break
+        out.append(row)
+    return out
+
+
+def _pick(
+    runs: dict[str, list[OutboxMessage]], gate: endpoints.Gate, now: datetime
+) -> dict[str, list[OutboxMessage]]:
+    """Cut each lane's run at the first row its endpoint may not take now."""
+    probes = set(gate.probes)
+    sendable = {player: _sendable_prefix(rows, now) for player, rows in runs.items()}
+    wanted = Counter(
+        row.message_type
+        for rows in sendable.values()
+        for row in rows
+        if row.message_type in settings.OUTBOX_RATE_LIMITS
+    )
+    permits = {kind: endpoints.reserve(kind, count, now) for kind, count in sorted(wanted.items())}
+    picked: dict[str, list[OutboxMessage]] = {}
+    for player, rows in sendable.items():
+        run = []
+        for row in rows:
+            kind = row.message_type
+            if kind in gate.blocked or (kind in gate.probes and kind not in probes):
+                break
+            if kind in permits:
+                if permits[kind] == 0:
+                    break
+                permits[kind] -= 1
+            run.append(row)
+            if kind in probes:
+                probes.discard(kind)  # the one probe row: nothing after it in this lane
+                break
+        picked[player] = run
+    for kind, left in permits.items():
+        endpoints.refund(kind, left)
+    for kind in sorted(probes):  # a probe won but no row went out as it
+        endpoints.probe_unused(kind, now)
+    return picked
+
+
+def _lease_lanes(
+    claim: Claim,
+    lanes: list[OutboxLane],
+    picked: dict[str, list[OutboxMessage]],
+    now: datetime,
+    lease: datetime,
+    gate: endpoints.Gate,
+) -> None:
+    """Hold lanes with rows to send; park, or delete, those without (inside the claim's lock)."""
+    holding = [lane.player_id for lane in lanes if picked.get(lane.player_id)]
+    if holding:
+        OutboxLane.objects.filter(player_id__in=holding).update(
+            next_attempt_at=lease, lease_expires_at=lease, claimed_by=claim.token
+        )
+    claim.lanes = {lane.player_id: lane.version for lane in lanes if picked.get(lane.player_id)}
+    for lane in lanes:
+        if not picked.get(lane.player_id):
+            _park(lane, now, gate)
+
+
+def _park(lane: OutboxLane, now: datetime, gate: endpoints.Gate) -> None:
+    """A due lane with nothing to send now: look again when its head is due, or drop it."""
+    head = _lane_rows(lane.player_id, 1).first()
+    if head is None:
+        # Only if no row came in since it was read (an enqueue bumps the version).
+        OutboxLane.objects.filter(player_id=lane.player_id, version=lane.version).delete()
+        return
+    when = head.next_attempt_at
+    if head.lease_expires_at and head.lease_expires_at > when:
+        when = head.lease_expires_at  # in flight at a worker from before the lanes
+    if when <= now:  # due, but its endpoint is blocked or out of permits
+        when = now + BLOCKED_RECHECK
+        retry_at = gate.retry_at.get(head.message_type)
+        if retry_at is not None and now < retry_at < when:
+            when = retry_at
+    OutboxLane.objects.filter(player_id=lane.player_id).update(next_attempt_at=when)
+
+
+def _lease_rows(claim: Claim, rows: list[OutboxMessage], now: datetime, lease: datetime) -> None:
+    if not rows:
+        return
+    ids = [row.pk for row in rows]
+    # Compare-and-set: only rows still pending and unleased are taken.
+    OutboxMessage.objects.filter(id__in=ids, status=Status.PENDING).filter(
+        selectors.lease_free(now)
+    ).update(claimed_by=claim.token, lease_expires_at=lease)
+    claimed = OutboxMessage.objects.filter(id__in=ids, claimed_by=claim.token)
+    claim.rows = list(claimed.order_by("occurred_at", "id"))
+
+
+def _claim_unkeyed(
+    token: str, now: datetime, limit: int, gate: endpoints.Gate, lease: datetime
+) -> list[OutboxMessage]:
+    """Rows without a player: independent of each other, due order, by index."""
+    blocked = set(gate.blocked) | set(gate.probes) | set(settings.OUTBOX_RATE_LIMITS)
+    candidates = (
+        OutboxMessage.objects.filter(
+            player_id__isnull=True, status=Status.PENDING, next_attempt_at__lte=now
+        )
+        .filter(selectors.lease_free(now))
+        .exclude(message_type__in=sorted(blocked))
+        .order_by("next_attempt_at", "id")
+    )
+    with transaction.atomic():
         if connection.vendor == "postgresql":
-            # Rows another worker is claiming right now are skipped, not waited for.
             candidates = candidates.select_for_update(skip_locked=True)
-        # On SQLite the IMMEDIATE transaction holds the write lock from here to commit.
         ids = list(candidates.values_list("id", flat=True)[:limit])
         if not ids:
             return []
-        # Compare-and-set: only rows still pending and unleased are taken.
-        OutboxMessage.objects.filter(id__in=ids, status=OutboxMessage.Status.PENDING).filter(
+        OutboxMessage.objects.filter(id__in=ids, status=Status.PENDING).filter(
             selectors.lease_free(now)
         ).update(claimed_by=token, lease_expires_at=lease)
-    claimed = OutboxMessage.objects.filter(id__in=ids, claimed_by=token)
-    return list(claimed.order_by("occurred_at", "id"))
+    return list(OutboxMessage.objects.filter(id__in=ids, claimed_by=token).order_by("id"))
 
 
 def release(rows: Iterable[OutboxMessage]) -> None:
@@ -90,3 +242,20 @@ def release(rows: Iterable[OutboxMessage]) -> None:
         claimed_by__in={row.claimed_by for row in rows},
         status=OutboxMessage.Status.PENDING,
     ).update(lease_expires_at=None, claimed_by="")
+
+
+def release_lanes(token: str, ready: list[str], parked: dict[str, tuple[int, datetime]]) -> None:
+    """Hand back a claim's lanes once their rows' outcomes are written (same transaction).
+
+    `ready` lanes are due again at once (more rows may wait); `parked` ones (head waiting for
+    its retry) are due at that time, unless an enqueue came in meanwhile (version changed).
+    """
+    free = {"lease_expires_at": None, "claimed_by": ""}
+    mine = OutboxLane.objects.filter(claimed_by=token)
+    stale = []
+    for player, (version, when) in sorted(parked.items()):
+        if not mine.filter(player_id=player, version=version).update(next_attempt_at=when, **free):
+            stale.append(player)
+    now_ready = sorted([*ready, *stale])
+    if now_ready:
+        mine.filter(player_id__in=now_ready).update(next_attempt_at=timezone.now(), **free)

@@ -28,7 +28,7 @@ from django.utils import timezone
 from events import selectors
 from events.models import DeliveryAttempt, OutboxMessage
 from events.services import endpoints, schedule, sending
-from events.services.claim import claim_due, release
+from events.services.claim import Claim, claim_lanes, release, release_lanes
 from events.services.kick import clear_kick
 from pepbridge import metrics
 from pepbridge.pep.client import PepClient, get_pep_client
@@ -116,10 +116,18 @@ class _Run:
         self.results: list[Result] = []
         self.chunk: list[Result] = []
         self.chunk_started = _clock()
+        self.chunk_opened = time.monotonic()  # when the chunk's first result came in
+        self.versions: dict[tuple[str, str], int] = {}  # (token, player) -> lane version
+        self.lanes_done: list[sending.LaneDone] = []  # handed back with the next chunk
 
     @property
     def attempts(self) -> int:
         return len(self.results) + len(self.chunk)
+
+    def submit_claim(self, claim: Claim) -> None:
+        for player, version in claim.lanes.items():
+            self.versions[(claim.token, player)] = version
+        self.submit(claim.rows)
 
     def submit(self, rows: list[OutboxMessage]) -> None:
         if rows:
@@ -133,34 +141,54 @@ class _Run:
 
         A chunk's age is read off its results' finishing times, not off the moment this
         thread gets to them, so chunks are cut the same however the threads are scheduled.
+        When nothing comes in, a chunk older than FLUSH_SECONDS (by the wall clock, since its
+        first result arrived) is written anyway.
         """
-        wait = FLUSH_SECONDS - self._chunk_age()
+        waited = time.monotonic() - self.chunk_opened if self.chunk else 0.0
         got = False
-        for item in self.sender.items(timeout=wait):
+        for item in self.sender.items(timeout=FLUSH_SECONDS - waited):
             got = True
             if isinstance(item, Result):
+                if not self.chunk:
+                    self.chunk_opened = time.monotonic()
                 self.chunk.append(item)
                 age = item.finished_at - self.chunk_started
                 if len(self.chunk) >= FLUSH_ROWS or age >= FLUSH_SECONDS:
                     self.flush(at=item.finished_at)
             elif isinstance(item, sending.LaneDone):
                 self._give_back(item)
-        if not got and self._chunk_age() >= FLUSH_SECONDS:
+        if not got and self.chunk and time.monotonic() - self.chunk_opened >= FLUSH_SECONDS:
             self.flush()
-
-    def _chunk_age(self) -> float:
-        return _clock() - self.chunk_started
 
     def _give_back(self, done: sending.LaneDone) -> None:
         if done.lease_too_short and not self.results and not self.chunk:
             logger.warning("outbox lease too short to send; see system check pepbridge.E001",
                            extra={"message_id": done.unsent[0].pk})  # fmt: skip
         release(done.unsent)
+        if done.player_id is not None:
+            self.lanes_done.append(done)
 
     def flush(self, at: float | None = None) -> None:
         _record(self.chunk, self.worker)
         self.results += self.chunk
         self.chunk, self.chunk_started = [], _clock() if at is None else at
+        # After the outcomes: a lane handed back earlier would let another worker find its
+        # delivered rows still pending and leased, and park the lane for a whole lease.
+        done, self.lanes_done = self.lanes_done, []
+        _with_lock_retry(lambda: self._hand_back_lanes(done))
+
+    def _hand_back_lanes(self, done: list[sending.LaneDone]) -> None:
+        by_token: dict[str, tuple[list[str], dict[str, tuple[int, datetime]]]] = {}
+        for lane in done:
+            ready, parked = by_token.setdefault(lane.token, ([], {}))
+            version = self.versions.pop((lane.token, lane.player_id or ""), None)
+            if lane.retry_at is not None and version is not None and not lane.unsent:
+                parked[lane.player_id or ""] = (version, lane.retry_at)
+            else:
+                ready.append(lane.player_id or "")
+        with transaction.atomic():
+            for token, (ready, parked) in sorted(by_token.items()):
+                release_lanes(token, ready, parked)
 
     def finish(self) -> list[Result]:
         self.flush()
@@ -216,11 +244,15 @@ def _record(results: list[Result], worker: str) -> None:
     its delivered rows leased, to be sent again when the lease runs out. So the write is tried
     up to RECORD_ATTEMPTS times, each time logged as what it is (not as an outage).
     """
-    if not results:
-        return
+    if results:
+        _with_lock_retry(lambda: _record_once(results, worker))
+
+
+def _with_lock_retry(write: Callable[[], None]) -> None:
+    """Run a write transaction, again (bounded) when it loses a deadlock or serialization race."""
     for attempt in range(1, RECORD_ATTEMPTS + 1):
         try:
-            _record_once(results, worker)
+            write()
             return
         except OperationalError as exc:
             if not is_lock_conflict(exc) or attempt == RECORD_ATTEMPTS:
@@ -410,10 +442,10 @@ def _pass(worker: str, client: PepClient, deadline: float) -> tuple[int, float |
     while True:
         if claim_open and run.sender.running <= refill and _clock() < deadline:
             limit = settings.OUTBOX_BATCH_SIZE
-            rows = claim_due(worker=worker, limit=limit, now=timezone.now())
-            claimed += len(rows)
-            run.submit(rows)
-            claim_open = bool(rows)
+            claim = claim_lanes(worker=worker, limit=limit, now=timezone.now())
+            claimed += len(claim.rows)
+            run.submit_claim(claim)
+            claim_open = bool(claim.rows)
         if not run.sender.running:
             break
         attempts_before = run.attempts

@@ -8,7 +8,7 @@ a row per endpoint once or twice, which is small next to the rows it delivers.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -28,6 +28,8 @@ class Gate:
 
     blocked: frozenset[str]
     probes: frozenset[str]
+    # When each blocked endpoint's pause ends (a parked lane looks again then at the latest).
+    retry_at: dict[str, datetime] = field(default_factory=dict)
 
 
 def _state(message_type: str) -> EndpointState:
@@ -101,14 +103,16 @@ def gate(now: datetime) -> Gate:
     """
     blocked: set[str] = set()
     probes: set[str] = set()
+    retry_at: dict[str, datetime] = {}
     for state in EndpointState.objects.exclude(circuit=Circuit.CLOSED):
         if state.retry_at is not None and state.retry_at > now:
             blocked.add(state.message_type)
+            retry_at[state.message_type] = state.retry_at
         elif _start_probe(state, now):
             probes.add(state.message_type)
         else:
             blocked.add(state.message_type)
-    return Gate(frozenset(blocked), frozenset(probes))
+    return Gate(frozenset(blocked), frozenset(probes), retry_at)
 
 
 def paused(now: datetime) -> dict[str, datetime]:

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from events import selectors
+from events import lanes, selectors
 from events.models import OutboxMessage, Replay
 from events.services.kick import request_delivery
 
@@ -47,7 +47,11 @@ def replay_failed(
         "until": until,
     }
     now = timezone.now()
-    count = selectors.failed_rows(**filters).update(
+    matching = selectors.failed_rows(**filters)
+    # Before the UPDATE (the filter reads failed rows): the players' lanes, due now.
+    players = matching.exclude(player_id=None).values_list("player_id", flat=True).distinct()
+    lanes.touch(list(players), due=now, wake=True)
+    count = matching.update(
         status=Status.PENDING,
         trigger=OutboxMessage.Trigger.REPLAY,
         next_attempt_at=now,
@@ -77,9 +81,11 @@ def _jsonable(filters: dict[str, Any]) -> dict[str, Any]:
 @transaction.atomic
 def send_now(*, message_ids: list[int]) -> int:
     """Make pending rows due at once (trigger "manual"), e.g. from the admin; return how many."""
-    count = OutboxMessage.objects.filter(id__in=message_ids, status=Status.PENDING).update(
-        next_attempt_at=timezone.now(), trigger=OutboxMessage.Trigger.MANUAL
-    )
+    now = timezone.now()
+    rows = OutboxMessage.objects.filter(id__in=message_ids, status=Status.PENDING)
+    players = rows.exclude(player_id=None).values_list("player_id", flat=True).distinct()
+    lanes.touch(list(players), due=now, wake=True)
+    count = rows.update(next_attempt_at=now, trigger=OutboxMessage.Trigger.MANUAL)
     if count:
         transaction.on_commit(request_delivery)
     return count

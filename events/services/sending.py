@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import connections
 from django.utils import timezone
@@ -30,10 +30,17 @@ Outcome = DeliveryAttempt.Outcome
 
 @dataclass
 class LaneDone:
-    """A lane's thread finished: rows it did not send go back (no attempt counted)."""
+    """A lane's thread finished: rows it did not send go back (no attempt counted).
 
+    `retry_at` is set when the lane stopped because its head now waits for a retry: the lane
+    is parked until then. Otherwise it is ready to be claimed again at once.
+    """
+
+    player_id: str | None
+    token: str
     unsent: list[OutboxMessage] = field(default_factory=list)
     lease_too_short: bool = False
+    retry_at: datetime | None = None
 
 
 @dataclass
@@ -128,17 +135,19 @@ class Sender:
             _close_thread_connections()
 
     def _send_lane(self, lane: list[OutboxMessage]) -> LaneDone:
+        player, token = lane[0].player_id, lane[0].claimed_by
         for index, row in enumerate(lane):
             if self._late():
-                return LaneDone(lane[index:])
+                return LaneDone(player, token, lane[index:])
             if _lease_too_short(row, self._margin):
-                return LaneDone(lane[index:], lease_too_short=index == 0)
+                return LaneDone(player, token, lane[index:], lease_too_short=index == 0)
             result = self._send(row)
             self._queue.put(result)
             if getattr(result, "transient", False):
                 # The player's head now waits for its retry: its later rows must not overtake.
-                return LaneDone(lane[index + 1 :])
-        return LaneDone()
+                retry_at = getattr(result, "next_attempt_at", None)
+                return LaneDone(player, token, lane[index + 1 :], retry_at=retry_at)
+        return LaneDone(player, token)
 
 
 def _lease_too_short(row: OutboxMessage, margin: timedelta) -> bool:

@@ -12,7 +12,7 @@ import responses as responses_lib
 from django.db import transaction
 from django.utils import timezone
 
-from events.models import OutboxMessage
+from events.models import OutboxLane, OutboxMessage
 from events.outbox import PepMessage, enqueue
 from pepbridge.pep.client import PepClient
 
@@ -54,9 +54,12 @@ def put(*messages: PepMessage) -> list[OutboxMessage]:
 
 
 def make_due(*rows: OutboxMessage) -> None:
-    """Pretend the retry delay has passed."""
+    """Pretend the retry delay has passed (for the rows and for their players' lanes)."""
     ids = [row.pk for row in rows] or list(OutboxMessage.objects.values_list("id", flat=True))
-    OutboxMessage.objects.filter(id__in=ids).update(next_attempt_at=timezone.now())
+    now = timezone.now()
+    OutboxMessage.objects.filter(id__in=ids).update(next_attempt_at=now)
+    players = OutboxMessage.objects.filter(id__in=ids).values_list("player_id", flat=True)
+    OutboxLane.objects.filter(player_id__in=list(players)).update(next_attempt_at=now)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import requests
 from django.utils import timezone
 
 from events import selectors, services
-from events.models import DeliveryAttempt, EndpointState, OutboxMessage
+from events.models import DeliveryAttempt, EndpointState, OutboxLane, OutboxMessage
 from events.services import delivery, schedule
 from pepbridge.pep.errors import PepTransientError
 from tests.events.outbox_fixtures import BASE, make_due, message, put, sent_bodies
@@ -175,14 +175,33 @@ def test_two_claims_never_share_a_row() -> None:
     assert services.claim_due(worker="c", limit=6, now=now) == []
 
 
-def test_a_claim_takes_only_the_head_of_each_player() -> None:
+def test_a_claim_takes_a_players_due_rows_in_order_as_one_lane() -> None:
     put(message("p-1", 1), message("p-1", 2), message(None, 1), message(None, 2))
     rows = services.claim_due(worker="a", limit=10, now=timezone.now())
-    assert sorted((r.player_id or "-", r.body_bytes().count(b'"seq":1')) for r in rows) == [
-        ("-", 0),
-        ("-", 1),
+    assert [(r.player_id, r.body_bytes().count(b'"seq":1')) for r in rows] == [
         ("p-1", 1),
+        ("p-1", 0),
+        (None, 1),
+        (None, 0),
     ]
+    # The lane is held: no other worker takes the player's rows meanwhile.
+    assert services.claim_due(worker="b", limit=10, now=timezone.now()) == []
+
+
+def test_a_claim_stops_a_players_run_at_the_first_row_not_due() -> None:
+    rows = put(message("p-1", 1), message("p-1", 2), message("p-1", 3))
+    later = timezone.now() + timedelta(minutes=5)
+    OutboxMessage.objects.filter(pk=rows[1].pk).update(next_attempt_at=later)
+    claimed = services.claim_due(worker="a", limit=10, now=timezone.now())
+    assert [r.pk for r in claimed] == [rows[0].pk]  # row 3 is due but must not overtake row 2
+
+
+def test_a_lane_whose_head_waits_is_parked_until_then() -> None:
+    (row,) = put(message("p-1", 1))
+    later = timezone.now() + timedelta(minutes=5)
+    OutboxMessage.objects.filter(pk=row.pk).update(next_attempt_at=later)
+    assert services.claim_due(worker="a", limit=10, now=timezone.now()) == []
+    assert OutboxLane.objects.get().next_attempt_at == later
 
 
 def test_a_rate_limited_endpoint_gets_only_its_permits(settings) -> None:
@@ -394,7 +413,9 @@ def _two_workers_and_a_probe(failing: set[str], outbox_pep):
     put(message("p-stale-1", 1), message("p-stale-2", 1), message("p-probe", 1))
     now = timezone.now()
     OutboxMessage.objects.update(next_attempt_at=now - timedelta(minutes=1))
+    OutboxLane.objects.update(next_attempt_at=now - timedelta(minutes=1))
     OutboxMessage.objects.filter(player_id="p-probe").update(next_attempt_at=now)
+    OutboxLane.objects.filter(player_id="p-probe").update(next_attempt_at=now)
     stale = services.claim_due(worker="old", limit=2, now=now - timedelta(seconds=20))
     EndpointState.objects.create(
         message_type="game_round",

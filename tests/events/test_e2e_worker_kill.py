@@ -30,12 +30,14 @@ sandbox = cluster.sandbox  # the same loopback PEP sandbox fixture
 
 MESSAGES, PLAYERS = 60, 6
 DELAY_MS = 50  # each sandbox answer takes this long, so the worker is nearly always mid-send
-KILL_AFTER = 15  # answers received before the kill: the middle of the third batch of six
+# Answers before the kill: with 2 in flight at 50 ms, about 1.2 s of sends, so one chunk was
+# written (every FLUSH_SECONDS) and the next is half full.
+KILL_AFTER = 48
 # The lease must outlive the longest request plus delivery's 5 s margin (connect + read + 5),
 # or a worker releases every row it claims unsent; 10 s leaves a 2.5 s sending window.
 LEASE_SECONDS, CONNECT_TIMEOUT, READ_TIMEOUT = 10, 0.5, 2.0
 # A SIGKILL re-sends at most the unwritten chunk plus the requests in flight (docs/delivery.md).
-IN_FLIGHT = 4  # the worker's OUTBOX_MAX_IN_FLIGHT
+IN_FLIGHT = 2  # the worker's OUTBOX_MAX_IN_FLIGHT
 RESEND_BOUND = FLUSH_ROWS + IN_FLIGHT
 
 ENQUEUE = f"""

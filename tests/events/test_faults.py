@@ -12,7 +12,7 @@ from django.db import IntegrityError, OperationalError, connection
 from django.utils import timezone
 
 from events import services, tasks
-from events.models import EndpointState, OutboxMessage
+from events.models import EndpointState, OutboxLane, OutboxMessage
 from events.services import delivery
 from tests.events.outbox_fixtures import BASE, make_due, message, put, sent_bodies
 
@@ -76,11 +76,17 @@ def test_a_worker_killed_mid_delivery_is_replaced_after_the_lease(outbox_pep, ou
         drain(outbox_client)
     # The dead worker's rows are leased: nobody else may send them yet.
     assert services.claim_due(worker="w2", limit=10, now=timezone.now()) == []
-    OutboxMessage.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    _let_leases_run_out()
     drain(outbox_client)
     assert OutboxMessage.objects.filter(status=Status.DELIVERED).count() == 3
     # At least once: the row sent just before the crash went out twice, none was lost.
     assert sorted(sent_bodies(outbox_pep)).count(rows[0].body_bytes()) == 2
+
+
+def _let_leases_run_out() -> None:
+    past = timezone.now() - timedelta(seconds=1)
+    OutboxMessage.objects.update(lease_expires_at=past)
+    OutboxLane.objects.update(lease_expires_at=past, next_attempt_at=past)
 
 
 def test_a_400_dead_letters_at_once_with_peps_error(outbox_pep, outbox_client) -> None:
@@ -94,7 +100,7 @@ def test_a_400_dead_letters_at_once_with_peps_error(outbox_pep, outbox_client) -
 
 def _claim_failing(monkeypatch, error: Exception, times: int) -> None:
     """The worker's claim raises `error` the first `times` calls, then works again."""
-    real_claim = delivery.claim_due
+    real_claim = delivery.claim_lanes
     failures = iter([True] * times)
 
     def failing_claim(**kwargs):
@@ -102,7 +108,7 @@ def _claim_failing(monkeypatch, error: Exception, times: int) -> None:
             raise error
         return real_claim(**kwargs)
 
-    monkeypatch.setattr(delivery, "claim_due", failing_claim)
+    monkeypatch.setattr(delivery, "claim_lanes", failing_claim)
 
 
 def test_the_worker_backs_off_while_the_database_is_unreachable(
@@ -171,7 +177,7 @@ def test_a_worker_killed_mid_batch_resends_at_most_one_chunk(
         drain(outbox_client)
     # The first chunk of ten was written before the kill; sends 11 and 12 were not.
     assert OutboxMessage.objects.filter(status=Status.DELIVERED).count() == 10
-    OutboxMessage.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    _let_leases_run_out()
     drain(outbox_client)
     assert OutboxMessage.objects.filter(status=Status.DELIVERED).count() == 20
     bodies = sent_bodies(outbox_pep)

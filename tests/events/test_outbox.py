@@ -93,8 +93,11 @@ def test_it_writes_one_insert_for_a_message() -> None:
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
         enqueue(message("p-1", 1, dedup_key="money:t-9"))
     sql = [query["sql"].lstrip().upper() for query in queries.captured_queries]
-    inserts = [statement for statement in sql if statement.startswith("INSERT")]
-    assert len(inserts) == 1
+    inserts = [
+        statement.split()[2].strip('"') for statement in sql if statement.startswith("INSERT")
+    ]
+    # The row, and its player's lane (created or its version bumped) in the same transaction.
+    assert inserts == ["EVENTS_OUTBOXMESSAGE", "EVENTS_OUTBOXLANE"]
 
 
 def test_it_uses_occurred_at_or_the_enqueue_time() -> None:
@@ -189,7 +192,7 @@ def test_enqueue_many_writes_a_batch_with_one_insert_and_no_savepoint() -> None:
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
         enqueue_many(messages)
     sql = [query["sql"].lstrip().upper() for query in queries.captured_queries]
-    assert [statement.split()[0] for statement in sql] == ["INSERT"]
+    assert [statement.split()[0] for statement in sql] == ["INSERT", "INSERT"]  # rows, lane
 
 
 def test_enqueue_many_leaves_the_transaction_usable_after_repeats() -> None:

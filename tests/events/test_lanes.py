@@ -1,0 +1,120 @@
+"""Lanes: one row per player with pending rows, kept in step with the outbox; a live migration."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection, transaction
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
+
+from events import lanes, services
+from events.models import OutboxLane, OutboxMessage
+from tests.events.outbox_fixtures import BASE, message, put, sent_bodies
+
+URL = f"{BASE}/rx-api/test/game_round"
+Status = OutboxMessage.Status
+
+
+def drain(pep_client) -> int:
+    return services.drain(max_seconds=10, worker="w1", client=pep_client, sleep=lambda s: None)
+
+
+@pytest.mark.django_db
+def test_enqueue_creates_the_players_lane_in_the_same_transaction() -> None:
+    put(message("p-1", 1), message("p-1", 2), message(None, 1))
+    assert list(OutboxLane.objects.values_list("player_id", flat=True)) == ["p-1"]
+    with pytest.raises(RuntimeError), transaction.atomic():
+        put(message("p-2", 1))
+        raise RuntimeError
+    assert not OutboxLane.objects.filter(player_id="p-2").exists()
+
+
+@pytest.mark.django_db
+def test_an_emptied_lane_is_dropped_and_a_new_row_makes_a_new_one(
+    outbox_pep, outbox_client
+) -> None:
+    outbox_pep.post(URL, status=200)
+    put(message("p-1", 1))
+    drain(outbox_client)
+    assert not OutboxLane.objects.exists()
+    put(message("p-1", 2))
+    assert drain(outbox_client) == 1
+
+
+@pytest.mark.django_db
+def test_a_busy_player_is_sent_back_to_back_in_one_pass(
+    outbox_pep, outbox_client, settings, monkeypatch
+):
+    settings.OUTBOX_BATCH_SIZE = 100
+    outbox_pep.post(URL, status=200)
+    put(*[message("p-hot", n) for n in range(60)])
+    claims = []
+    real = services.delivery.claim_lanes
+
+    def counting(**kwargs):
+        claim = real(**kwargs)
+        claims.append(len(claim.rows))
+        return claim
+
+    monkeypatch.setattr(services.delivery, "claim_lanes", counting)
+    assert drain(outbox_client) == 60
+    assert claims[0] == 60  # the whole run in one claim, not one row per claim
+    seqs = [int(b.decode().split('"seq":')[1].rstrip("}")) for b in sent_bodies(outbox_pep)]
+    assert seqs == list(range(60))
+
+
+@pytest.mark.django_db
+def test_a_replay_wakes_the_players_lane(outbox_pep, outbox_client) -> None:
+    outbox_pep.post(URL, status=400)
+    outbox_pep.post(URL, status=200)
+    (row,) = put(message("p-1", 1))
+    drain(outbox_client)
+    assert OutboxMessage.objects.get().status == Status.FAILED
+    assert not OutboxLane.objects.exists()
+    assert services.replay_failed(actor="staff@x", message_ids=[row.pk]) == 1
+    assert OutboxLane.objects.filter(player_id="p-1").exists()
+    assert drain(outbox_client) == 1
+
+
+@pytest.mark.django_db
+def test_repair_gives_a_lane_to_pending_rows_written_without_one() -> None:
+    put(message("p-1", 1), message("p-2", 1))
+    OutboxLane.objects.all().delete()  # as rows written by code older than the lanes
+    assert lanes.repair(since=timezone.now() - timedelta(minutes=15)) == 2
+    assert set(OutboxLane.objects.values_list("player_id", flat=True)) == {"p-1", "p-2"}
+    assert lanes.repair() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deploy_with_pending_rows_loses_and_reorders_nothing(outbox_pep, outbox_client) -> None:
+    executor = MigrationExecutor(connection)
+    before = [("events", "0005_outbox_trigger_created_and_attempt_outcome_indexes")]
+    after = executor.loader.graph.leaf_nodes("events")
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps.get_model("events", "OutboxMessage")
+    now = timezone.now()
+    for n in range(12):
+        player = f"p-{n % 3}"
+        body = f'{{"playerId":"{player}","seq":{n}}}'
+        old.objects.create(
+            message_type="game_round", method="POST", path="/rx-api/test/game_round",
+            body=body, fingerprint=str(n), player_id=player,
+            occurred_at=now - timedelta(minutes=30 - n), next_attempt_at=now - timedelta(seconds=n),
+        )  # fmt: skip
+    old.objects.filter(player_id="p-2").update(next_attempt_at=now + timedelta(hours=1))
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+    assert set(OutboxLane.objects.values_list("player_id", flat=True)) == {"p-0", "p-1", "p-2"}
+    assert OutboxLane.objects.get(player_id="p-2").next_attempt_at > now  # still backing off
+    outbox_pep.post(URL, status=200)
+    assert drain(outbox_client) == 8
+    seen: dict[str, list[int]] = {}
+    for body in sent_bodies(outbox_pep):
+        text = body.decode()
+        seen.setdefault(text.split('"playerId":"')[1][:3], []).append(
+            int(text.split('"seq":')[1][:-1])
+        )
+    assert seen == {"p-0": [0, 3, 6, 9], "p-1": [1, 4, 7, 10]}
+    assert OutboxMessage.objects.filter(status=Status.PENDING, player_id="p-2").count() == 4
