@@ -24,9 +24,12 @@ from pepbridge.backoffice.admin_tools import (
     BigListMixin,
     ExactSearchMixin,
     ReadOnlyTabularInline,
+    bonus_value,
     change_link,
     changelist_url,
+    local_time,
     may_see_personal_data,
+    tag_list,
 )
 from pepbridge.backoffice.models import RESYNC_PLAYER, StaffAction, has_backoffice_perm
 from pepbridge.backoffice.services import staff_action_record
@@ -60,7 +63,7 @@ class ConsentInline(ReadOnlyTabularInline):
 
 class PlayerBonusInline(ReadOnlyTabularInline):
     model = PlayerBonus
-    fields = ("link", "bonus", "status", "amount", "currency", "granted_at", "expires_at")
+    fields = ("summary", "status", "expires_at")
     readonly_fields = fields
     ordering = ("-granted_at",)
     verbose_name_plural = "bonuses (newest first)"
@@ -68,9 +71,12 @@ class PlayerBonusInline(ReadOnlyTabularInline):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).select_related("bonus")
 
-    @admin.display(description="player bonus")
-    def link(self, obj: PlayerBonus) -> str:
-        return change_link(obj, f"#{obj.pk}")
+    @admin.display(description="bonus")
+    def summary(self, obj: PlayerBonus) -> str:
+        """'CASH10 — 10 EUR, granted 18:33:09 CET', linked to the player bonus."""
+        value = bonus_value(obj.bonus.bonus_type, obj.amount, obj.currency)
+        text = f"{obj.bonus.bonus_id} — {value}, granted {local_time(obj.granted_at)}"
+        return change_link(obj, text)
 
 
 @admin.register(Player)
@@ -85,7 +91,7 @@ class PlayerAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAd
         "in any case: lena.mus finds LENA.MUSTER@example.com)."
     )
     inlines = (ConsentInline, PlayerBonusInline)
-    readonly_fields = ("pep_messages", "reconciliation_items")
+    readonly_fields = ("pep_messages", "reconciliation_items", "tag_list")
 
     def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
         personal = ("username", "email") if may_see_personal_data(request) else ()
@@ -119,7 +125,16 @@ class PlayerAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAd
         ]
         if may_see_personal_data(request):
             sets.append(
-                ("Personal data", {"fields": (*PERSONAL, "email_verified", "phone_verified")})
+                (
+                    "Personal data",
+                    {
+                        "fields": (
+                            *(("tag_list" if f == "tags" else f) for f in PERSONAL),
+                            "email_verified",
+                            "phone_verified",
+                        )
+                    },
+                )
             )
         sets += [
             ("Account", {"fields": ("account_status", "kyc_status")}),
@@ -192,6 +207,10 @@ class PlayerAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAd
             "to re-send (recorded in the audit trail).",
             messages.SUCCESS,
         )
+
+    @admin.display(description="tags")
+    def tag_list(self, obj: Player) -> str:
+        return tag_list(obj.tags)
 
     @admin.display(description="messages to PEP (newest first)")
     def pep_messages(self, obj: Player) -> str:
