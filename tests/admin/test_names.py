@@ -61,3 +61,13 @@ def test_the_player_bonus_list_shows_codes_and_values(support) -> None:
     PlayerBonus.objects.create(player=player, bonus=spins, amount=Decimal("20.0000"))
     page = support.get(reverse("admin:bonuses_playerbonus_changelist")).content.decode()
     assert ">20 free spins<" in page and ">demo-1001<" in page and ">SPINS20<" in page
+
+
+def test_a_player_page_leads_with_what_support_looks_up_and_folds_personal_data(support) -> None:
+    player = Player.objects.create(player_id="demo-1001", country="CH", email="a@example.com")
+    page = support.get(reverse("admin:players_player_change", args=[player.pk])).content.decode()
+    order = ["Status", "Bonuses", "Messages to PEP", "Reconciliation", "Profile", "Personal data"]
+    positions = [page.index(f'class="fieldset-heading">{title}</h2>') for title in order]
+    assert positions == sorted(positions)
+    personal = page[page.rindex("<details", 0, positions[-1]) : positions[-1]]
+    assert "open" not in personal  # folded until asked for
