@@ -14,10 +14,12 @@ from typing import Any
 from django.db.models import Count, F, Min, OuterRef, Subquery
 from django.db.models.functions import TruncHour
 from django.utils import timezone
+from oauth2_provider.models import get_application_model
 
 from bonuses.models import BonusAssignment, RejectedAssignment
 from events.models import DeliveryAttempt, EndpointState, OutboxMessage
 from events.selectors import delivery_health
+from pepbridge.api.models import ApiKey
 from reconciliation.models import RepairState
 
 HOURS = 24
@@ -203,3 +205,25 @@ def open_circuits() -> dict[str, datetime | None]:
             "message_type", "retry_at"
         )
     )
+
+
+def credential_names(keys: set[str]) -> dict[str, str]:
+    """Readable names for callers' keys ("oauth:<client id>", "apikey:<key id>"): two queries.
+
+    A key whose credential was deleted keeps its raw form.
+    """
+    kinds: dict[str, set[str]] = {"oauth": set(), "apikey": set()}
+    for key in keys:
+        kind, _, ident = key.partition(":")
+        if kind in kinds:
+            kinds[kind].add(ident)
+    names = {}
+    if kinds["oauth"]:
+        clients = get_application_model().objects.filter(client_id__in=kinds["oauth"])
+        for client_id, name in clients.values_list("client_id", "name"):
+            names[f"oauth:{client_id}"] = name
+    if kinds["apikey"]:
+        api_keys = ApiKey.objects.filter(key_id__in=kinds["apikey"])
+        for key_id, name in api_keys.values_list("key_id", "name"):
+            names[f"apikey:{key_id}"] = name
+    return names

@@ -38,6 +38,6 @@ def widen(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("pepbridge", "0003_staff_groups")]
+    dependencies = [("pepbridge", "0004_staff_actions")]
 
     operations = [migrations.RunPython(narrow, widen)]

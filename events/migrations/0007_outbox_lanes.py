@@ -30,7 +30,7 @@ def create_lanes(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("events", "0005_outbox_trigger_created_and_attempt_outcome_indexes"),
+        ("events", "0006_outbox_replay_trace_and_staff_cancel"),
     ]
 
     operations = [
