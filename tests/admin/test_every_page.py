@@ -24,6 +24,8 @@ from pepbridge.api.models import Scope
 from pepbridge.api.services import api_key_create, oauth_client_create
 from pepbridge.backoffice.services import staff_action_record
 from players.models import MigrationRun
+from reconciliation.models import ReconciliationRequest
+from reconciliation.services import request_expand
 from tests.admin.conftest import (
     make_assignments,
     make_player_bonuses,
@@ -74,6 +76,8 @@ def one_of_everything(superuser_client: Client) -> None:
     make_player("p-9")
     with mock.patch("reconciliation.services.queue_task"):
         pep_client.post(RECON_URL, recon_body("r-1", **{"p-9": ["email"]}), format="json")
+    # The request's items are expanded in the background; here, at once.
+    request_expand(ReconciliationRequest.objects.get().pk)
 
 
 def pages(client: Client, model: type) -> list[str]:
