@@ -141,8 +141,10 @@ def _bonus_check(request: AssignRequest) -> tuple[Bonus | None, dict[str, list[s
 
 
 def _limit_alert(reason: str, bonus: Bonus, request_id: str) -> None:
-    """The same alert as a refusal at grant time: a burst of these is what a leaked PEP
-    credential asking for money looks like. Ids and codes only, no personal data."""
+    """Log the alert a refusal at grant time logs too (ids and codes, no personal data).
+
+    A burst of these is what a leaked PEP credential asking for money looks like.
+    """
     logger.warning(
         "bonus_limit_refused",
         extra={
