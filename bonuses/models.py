@@ -146,6 +146,7 @@ class Bonus(models.Model):
         return f"{self.bonus_id} ({self.name})"
 
     def clean(self) -> None:
+        """Refuse a catalogue amount the grant would refuse anyway (too large, out of limits)."""
         if self.amount is None:
             return
         if not self.grant_fits(self.amount):

@@ -135,8 +135,26 @@ def _bonus_check(request: AssignRequest) -> tuple[Bonus | None, dict[str, list[s
     if request.amount is not None:  # the grant checks again: the catalogue may change meanwhile
         reason = bonus.amount_refusal(request.amount, overridden=request.amount != bonus.amount)
         if reason is not None:
+            _limit_alert(reason, bonus, request.request_id)
             return None, {"amount": [str(AssignmentItem.Reason(reason).label) + "."]}
     return bonus, {}
+
+
+def _limit_alert(reason: str, bonus: Bonus, request_id: str) -> None:
+    """Log the alert a refusal at grant time logs too (ids and codes, no personal data).
+
+    A burst of these is what a leaked PEP credential asking for money looks like.
+    """
+    logger.warning(
+        "bonus_limit_refused",
+        extra={
+            "event": "bonus_limit_refused",
+            "reason": reason,
+            "stage": "accept",
+            "bonus": bonus.bonus_id,
+            "request_id": request_id,
+        },
+    )
 
 
 def _assignment_create(

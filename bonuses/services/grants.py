@@ -219,6 +219,7 @@ def _limit_alert(item: AssignmentItem, bonus: Bonus, reason: str) -> None:
         extra={
             "event": "bonus_limit_refused",
             "reason": reason,
+            "stage": "grant",
             "bonus": bonus.bonus_id,
             "assignment_id": item.assignment_id,
             "item_id": item.pk,

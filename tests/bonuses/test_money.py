@@ -398,3 +398,19 @@ def test_the_day_is_time_zone_s_whatever_zone_a_staff_member_has_active(settings
     with timezone.override("Pacific/Kiritimati"):  # UTC+14: another date most of the day
         assert selectors.day_start() == expected
     assert str(expected.tzinfo) == "Europe/Malta"
+
+
+def test_an_override_over_a_limit_at_accept_raises_the_same_alert(
+    pep_client, cash10, caplog
+) -> None:
+    Bonus.objects.filter(pk=cash10.pk).update(max_amount_per_grant=Decimal("20"))
+    with caplog.at_level("WARNING", logger="bonuses.services.assignments"):
+        assert _post(pep_client, amount=HUGE).status_code == 400
+
+    (record,) = [r for r in caplog.records if r.getMessage() == "bonus_limit_refused"]
+    assert (record.reason, record.stage, record.bonus) == (  # type: ignore[attr-defined]
+        Reason.AMOUNT_INVALID,
+        "accept",
+        "CASH10",
+    )
+    assert "p-1" not in caplog.text
