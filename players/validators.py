@@ -55,10 +55,11 @@ _CLOCK_SKEW = timedelta(minutes=5)
 # A player id is a path segment of PEP's URLs (`/api/players-data/v1/players/{playerId}`): it may
 # not be a dot segment ("." or "..", which URL normalisation removes, so a DELETE of player ".."
 # would hit the collection), nor hold a separator or escape ('/', '\\', '?', '#', '%', ';'),
-# whitespace or a control character. Written without look-ahead and with one way to match each
-# string (dots, one non-dot, the rest), so that a long hostile id costs linear time; the same
-# text is the `pattern` of the OpenAPI schema (drf-spectacular maps \A and \Z to ^ and $).
-_SEGMENT_CHAR = r"[^\s/\\?#%;\x00-\x1f\x7f{dot}]"
+# whitespace, a control character or an invisible one (zero-width, bidi overrides: a look-alike
+# id in the admin). Written without look-ahead and with one way to match each string (dots, one
+# non-dot, the rest), so that a long hostile id costs linear time; the same text is the
+# `pattern` of the OpenAPI schema (drf-spectacular maps \A and \Z to ^ and $).
+_SEGMENT_CHAR = r"[^\s/\\?#%;\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff{dot}]"
 PLAYER_ID_PATTERN = r"\A\.*" + _SEGMENT_CHAR.format(dot=".") + _SEGMENT_CHAR.format(dot="") + r"*\Z"
 # A %-format string, as Django's validators' messages are ("%%" is one "%").
 PLAYER_ID_RULE = (

@@ -83,10 +83,8 @@ class ExactSearchMixin:
 
 # What a list filter puts after its field's path in the query string (Django's field filters:
 # choices, booleans, dates, relations, "empty"), plus the date parts of `at__year=` links.
-FILTER_SUFFIXES = frozenset(
-    ("", "exact", "gte", "gt", "lte", "lt", "isnull", "isempty", "in", "year", "month", "day")
-)
-FILTER_SUFFIXES |= frozenset(("id__exact", "pk__exact"))
+_COMPARISONS = ("exact", "gte", "gt", "lte", "lt", "isnull", "isempty", "in")
+FILTER_SUFFIXES = frozenset(("", *_COMPARISONS, "year", "month", "day", "id__exact", "pk__exact"))
 
 
 class OfferedLookupsMixin:
@@ -114,6 +112,8 @@ class OfferedLookupsMixin:
                 offered.add(getattr(item, "parameter_name", ""))
             else:
                 paths.append(item[0] if isinstance(item, (list, tuple)) else item)
+        if getattr(self, "date_hierarchy", None):
+            paths.append(self.date_hierarchy)  # type: ignore[attr-defined]
         for path in paths:
             offered.update(f"{path}__{suffix}" if suffix else path for suffix in FILTER_SUFFIXES)
         for field in self.get_search_fields(request):  # type: ignore[attr-defined]

@@ -32,6 +32,9 @@ UNSAFE = [
     "a\x00b",
     "a\u2028b",
     "a\x1fb",
+    "a\u200bb",
+    "a\u202eb",
+    "a\x9bb",
 ]
 SAFE = ["p-1", ".a", "a.b", "a..", "user@brand", "Zoë_7"]
 
