@@ -409,3 +409,13 @@ def test_a_json_body_that_is_not_an_object_is_400(pep, path, body):
     response = pep.post(path, body, content_type="application/json")
     assert response.status_code == 400, response.content
     assert response.json()["statusCode"] == 400
+
+
+def test_parse_json_finds_a_raw_surrogate_in_text_decoded_elsewhere():
+    """The fast path looks for escapes; a caller's str may hold the character itself."""
+    with pytest.raises(BadJSON, match="lone surrogate"):
+        parse_json('["\ud800"]')
+
+
+def test_parse_json_keeps_an_escaped_backslash_before_u0000():
+    assert parse_json('["\\\\u0000"]') == ["\\u0000"]
