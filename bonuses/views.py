@@ -141,7 +141,9 @@ class AssignBonusView(APIView):
             raise
         data = self.InputSerializer(data=body)
         if not data.is_valid():
-            services.assignment_reject(client_key=client, body=body, errors=data.errors)
+            # A JSON `null` body is kept as its text: the record's body column takes no NULL.
+            kept = body if body is not None else body_for_the_record(raw, 10_000)
+            services.assignment_reject(client_key=client, body=kept, errors=data.errors)
             raise ValidationError(data.errors)
         request_data = services.AssignRequest(**data.validated_data)
         try:

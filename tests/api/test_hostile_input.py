@@ -400,3 +400,22 @@ def test_an_event_whose_player_id_is_an_object_is_refused_not_a_500(make_key, ur
     assert response.status_code in (400, 202), response.content
     results = response.json().get("results") or [response.json()]
     assert "playerId" in str(results[0]["errors"])
+
+
+@pytest.mark.parametrize("body", ["null", "[]", "1", '"x"', "true", "{}"])
+@pytest.mark.parametrize("path", [ASSIGN, RECONCILE, FEEDBACK, "/api/auth/v1/player"])
+def test_a_json_body_that_is_not_an_object_is_400(pep, path, body):
+    """`null` made assign-bonus record a NULL body: an IntegrityError, a 500."""
+    response = pep.post(path, body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response.json()["statusCode"] == 400
+
+
+def test_parse_json_finds_a_raw_surrogate_in_text_decoded_elsewhere():
+    """The fast path looks for escapes; a caller's str may hold the character itself."""
+    with pytest.raises(BadJSON, match="lone surrogate"):
+        parse_json('["\ud800"]')
+
+
+def test_parse_json_keeps_an_escaped_backslash_before_u0000():
+    assert parse_json('["\\\\u0000"]') == ["\\u0000"]

@@ -64,7 +64,9 @@ def test_the_ingestion_api_refuses_it(player_id: str) -> None:
     api = client_with_scope("ingest")
     answer = post(api, "/ingest/v1/players", {"playerId": player_id, "country": "CH"})
     assert answer.status_code == 400
-    assert "playerId" in answer.content.decode()
+    # A NUL is refused by the shared JSON parser before any field is read.
+    expected = "NUL" if "\x00" in player_id else "playerId"
+    assert expected in answer.content.decode()
     assert not Player.objects.exists()
 
 
