@@ -28,12 +28,12 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from bonuses import services as bonus_services
 from bonuses import tasks as bonus_tasks
 from bonuses.services import KICK_KEY
 from events.models import OutboxMessage
+from events.services import send_now
 from events.services.delivery import drain
 from pepbridge.api.services import api_key_create, oauth_client_create
 from pepbridge.logfmt import LogfmtFormatter
@@ -301,7 +301,8 @@ def _deliver(sandbox: SandboxServer) -> None:
     )  # fmt: skip
     drain(max_seconds=1)  # 401, a fresh token, then PEP's 503: an error recorded for the admin
     sandbox.clear_faults()
-    OutboxMessage.objects.filter(status="pending").update(next_attempt_at=timezone.now())
+    pending = OutboxMessage.objects.filter(status="pending").values_list("pk", flat=True)
+    send_now(message_ids=list(pending))  # as staff would: the row and its lane become due
     drain(max_seconds=10)
     assert len(sandbox.issued) == 2  # type: ignore[attr-defined]
     assert any(record.status == 401 for record in sandbox.received)
