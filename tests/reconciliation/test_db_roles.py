@@ -12,6 +12,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -149,10 +150,21 @@ def two_roles() -> Iterator[tuple[Role, Role]]:
         _migrate(owner_url=roles[0].url, app_url=roles[1].url)
         yield roles
     finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        _drop_database(admin, dbname)
         for name in (owner, app):
             admin.execute(f'DROP ROLE IF EXISTS "{name}"')
         admin.close()
+
+
+def _drop_database(admin: psycopg.Connection[Any], dbname: str) -> None:
+    """Drop it once the roles' sessions have gone (WITH (FORCE) would need pg_signal_backend)."""
+    for _ in range(50):
+        try:
+            admin.execute(f'DROP DATABASE IF EXISTS "{dbname}"')
+            return
+        except errors.ObjectInUse:
+            time.sleep(0.2)
+    admin.execute(f'DROP DATABASE IF EXISTS "{dbname}"')
 
 
 def _migrate(*, owner_url: str, app_url: str) -> None:
