@@ -55,24 +55,29 @@ def trail_tables() -> list[str]:
 
 
 def _create_role(name: str) -> str:
-    # LOGIN only: neither role may create databases or roles, or bypass anything.
+    # LOGIN only: neither role may create databases or roles. (NOSUPERUSER and NOBYPASSRLS,
+    # the defaults of CREATE ROLE, only a superuser may state; the system check warns about a
+    # superuser app role.)
     return (
         f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{name}') THEN "
         f"CREATE ROLE {ident(name)} LOGIN; END IF; END $$;\n"
-        f"ALTER ROLE {ident(name)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;"
+        f"ALTER ROLE {ident(name)} LOGIN NOCREATEDB NOCREATEROLE;"
     )
 
 
 def setup_sql(*, owner: str, app: str, database: str) -> list[str]:
-    """Statements a superuser runs once, connected to `database`: both roles, the owner owning
-    the database and its schema, and default privileges so the owner's future tables are
-    granted to the app role."""
+    """Statements a superuser (or a CREATEROLE admin) runs once, connected to `database`: both
+    roles, the owner owning the database and its schema, and default privileges so the owner's
+    future tables are granted to the app role."""
     o, a, db = ident(owner), ident(app), ident(database)
     if owner == app:
         raise RoleNameError("the owner and the app role must be two roles")
     return [
         _create_role(owner),
         _create_role(app),
+        # An admin with CREATEROLE but no superuser (a managed service's) may hand the
+        # database over only as a member of the new owner.
+        f"GRANT {o} TO CURRENT_USER;",
         f"ALTER DATABASE {db} OWNER TO {o};",
         f"GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {a};",
         f"ALTER SCHEMA public OWNER TO {o};",

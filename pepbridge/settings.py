@@ -372,8 +372,9 @@ RECONCILIATION_MAX_ITEMS = env_int("RECONCILIATION_MAX_ITEMS", 100_000, minimum=
 RECONCILIATION_MAX_BODY_BYTES = env_int(
     "RECONCILIATION_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024
 )
-# Players whose items one transaction of the background expansion opens.
-RECONCILIATION_EXPAND_CHUNK = env_int("RECONCILIATION_EXPAND_CHUNK", 100, minimum=1)
+# Players whose items one transaction of the background expansion opens (at most 2,500 items:
+# on SQLite other writers wait for one chunk, about a second, not for the whole request).
+RECONCILIATION_EXPAND_CHUNK = env_int("RECONCILIATION_EXPAND_CHUNK", 25, minimum=1)
 RECONCILIATION_DETAILS_MAX_BYTES = env_int(
     "RECONCILIATION_DETAILS_MAX_BYTES", 10 * 1024 * 1024, minimum=1024
 )

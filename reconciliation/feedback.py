@@ -7,8 +7,13 @@ per-player entries, or an object holding one under "players", "invalidPlayers", 
 {"property"|"field"|"path": name} objects. Only field names are kept: PEP's error messages may
 echo personal values and never reach the trail.
 
-A download that fails (no answer, too large, not gzip, not JSON, an unknown shape) is recorded
-as a `details_failed` step and retried with backoff, up to RECONCILIATION_DETAILS_MAX_ATTEMPTS.
+The file is parsed as a stream (ijson), inflating only what is read, and refused past
+RECONCILIATION_DETAILS_MAX_VALUES values or RECONCILIATION_DETAILS_MAX_DEPTH levels.
+
+A download that fails (no answer, too large, not gzip, not JSON, too many values, too deep, an
+unknown shape, or an unexpected error) is recorded as a `details_failed` step and retried with
+backoff, up to RECONCILIATION_DETAILS_MAX_ATTEMPTS, then given up with a `failed` step; so is one
+whose last attempt never finished (its worker died).
 A URL the client refuses (neither PEP's host nor in PEP_DETAILS_ALLOWED_HOSTS, or plain HTTP on
 an allowed host outside DEBUG) is recorded and given up at once: it would be refused again. A
 repeat of the feedback with another detailsURL re-arms the download.

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from django.conf import settings
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth.mixins import PermissionRequiredMixin
-from django.core.exceptions import BadRequest
+from django.core.exceptions import BadRequest, RequestDataTooBig
 from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
@@ -65,7 +65,10 @@ class _RecordedView(APIView):
     def validated(self, request: Request) -> tuple[dict[str, Any], Any]:
         cause = services.cause_pep(client_label(request))
         self._refuse_too_large(request, cause)
-        raw = request.body  # read first: DRF cannot hand it back after a failed parse
+        try:
+            raw = request.body  # read first: DRF cannot hand it back after a failed parse
+        except RequestDataTooBig:  # over DATA_UPLOAD_MAX_MEMORY_SIZE, e.g. sent without a length
+            self._too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE, None, cause)
         try:
             body = request.data
         except (ParseError, UnsupportedMediaType) as exc:
@@ -84,14 +87,16 @@ class _RecordedView(APIView):
         return data.validated_data, body
 
     def _refuse_too_large(self, request: Request, cause: str) -> None:
-        """413 for a body over RECONCILIATION_MAX_BODY_BYTES, recorded, before it is read."""
-        limit = settings.RECONCILIATION_MAX_BODY_BYTES
+        """413 for a body whose Content-Length is over RECONCILIATION_MAX_BODY_BYTES."""
         try:
             size = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             size = 0
-        if size <= limit:
-            return
+        if size > settings.RECONCILIATION_MAX_BODY_BYTES:
+            self._too_large(settings.RECONCILIATION_MAX_BODY_BYTES, size, cause)
+
+    def _too_large(self, limit: int, size: int | None, cause: str) -> NoReturn:
+        """Record the refusal (without the body, which is never read) and answer 413."""
         message = f"The body is larger than {limit} bytes."
         errors = {"body": [message]}
         services.request_reject(

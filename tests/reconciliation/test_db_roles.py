@@ -7,10 +7,12 @@ and DATABASE_URL (app), then connects as each role with psycopg.
 
 from __future__ import annotations
 
+import io
 import os
 import secrets
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +21,8 @@ from urllib.parse import quote
 import psycopg
 import pytest
 from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from psycopg import errors
 
 from pepbridge import db_roles
@@ -47,6 +51,44 @@ def test_the_grants_leave_the_app_role_only_select_and_insert_on_the_trail() -> 
         assert f'REVOKE ALL ON TABLE "{table}" FROM "app";' in sql
         assert f'GRANT SELECT, INSERT ON TABLE "{table}" TO "app";' in sql
     assert 'GRANT SELECT ON TABLE "django_migrations" TO "app";' in sql
+
+
+@pytest.mark.parametrize(
+    ("database_url", "migrate_url"),
+    [
+        ("postgres://app@/pepbridge", "postgres://owner@/elsewhere"),
+        ("sqlite:///var/x.sqlite3", "sqlite:///var/x.sqlite3"),
+    ],
+)
+def test_settings_refuse_a_migrate_url_that_is_not_the_same_postgresql_database(
+    database_url: str, migrate_url: str, tmp_path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "MIGRATE_"))}
+    env.update(DATABASE_URL=database_url, MIGRATE_DATABASE_URL=migrate_url)
+    env["PEPBRIDGE_VAR_DIR"] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", "import pepbridge.settings"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "MIGRATE_DATABASE_URL must name DATABASE_URL's PostgreSQL database" in done.stderr
+
+
+def test_the_command_prints_the_setup_for_a_superuser() -> None:
+    out = io.StringIO()
+    call_command("db_roles", "setup", "--owner", "o", "--app", "a", "--database", "db", stdout=out)
+    sql = out.getvalue()
+    assert 'ALTER DATABASE "db" OWNER TO "o";' in sql
+    assert (
+        'ALTER DEFAULT PRIVILEGES FOR ROLE "o" IN SCHEMA public '
+        'GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO "a";'
+    ) in sql
+    with pytest.raises(CommandError, match="plain lower-case"):
+        call_command("db_roles", "setup", "--owner", "O;", "--app", "a", "--database", "db")
 
 
 @dataclass
@@ -108,10 +150,21 @@ def two_roles() -> Iterator[tuple[Role, Role]]:
         _migrate(owner_url=roles[0].url, app_url=roles[1].url)
         yield roles
     finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        _drop_database(admin, dbname)
         for name in (owner, app):
             admin.execute(f'DROP ROLE IF EXISTS "{name}"')
         admin.close()
+
+
+def _drop_database(admin: psycopg.Connection[Any], dbname: str) -> None:
+    """Drop it once the roles' sessions have gone (WITH (FORCE) would need pg_signal_backend)."""
+    for _ in range(50):
+        try:
+            admin.execute(f'DROP DATABASE IF EXISTS "{dbname}"')
+            return
+        except errors.ObjectInUse:
+            time.sleep(0.2)
+    admin.execute(f'DROP DATABASE IF EXISTS "{dbname}"')
 
 
 def _migrate(*, owner_url: str, app_url: str) -> None:

@@ -107,3 +107,12 @@ def test_a_body_over_the_byte_bound_is_a_413_recorded_without_being_read(
     request = ReconciliationRequest.objects.get()
     assert (request.outcome, request.payload) == ("rejected", {"raw": "", "bytes": len(body)})
     assert AuditStep.objects.get().kind == "rejected"
+
+
+def test_a_body_over_djangos_upload_limit_is_a_413_recorded_too(pep_client, settings) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024  # reached first: e.g. a body sent without length
+    body = json.dumps(recon_body("r-1", **{f"p-{i}": ["email"] for i in range(100)}))
+    answer = pep_client.post(RECON_URL, body, content_type="application/json")
+    assert answer.status_code == 413
+    request = ReconciliationRequest.objects.get()
+    assert (request.outcome, request.payload) == ("rejected", {"raw": "", "bytes": None})
