@@ -120,6 +120,25 @@ def failures_by(field: str) -> list[dict[str, Any]]:
     )
 
 
+def success_last_hour(now: datetime) -> tuple[int, float | None]:
+    """Attempts in the last 60 minutes and the share PEP accepted, in % (None: no attempts).
+
+    One aggregate over the attempt_started_idx range, like the hourly series.
+    """
+    rows = dict(
+        DeliveryAttempt.objects.filter(started_at__gte=now - timedelta(hours=1))
+        .values("outcome")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("outcome", "n")
+    )
+    total = sum(rows.values())
+    if not total:
+        return 0, None
+    delivered = rows.get(DeliveryAttempt.Outcome.DELIVERED, 0)
+    return total, round(100 * delivered / total, 1)
+
+
 def circuit_state() -> str:
     """The worst circuit toward PEP over all endpoints: open > half_open > closed."""
     states = set(EndpointState.objects.values_list("circuit", flat=True).distinct())
@@ -151,6 +170,7 @@ def dashboard(now: datetime | None = None) -> Dashboard:
     # The outbox's own figures, computed once for the dashboard and /healthz alike: the counts
     # and the oldest *due* head (a row in a long retry backoff is not a stuck one).
     health = delivery_health(now)
+    attempts_last_hour, success_rate = success_last_hour(now)
     figures = {
         "generated_at": now.isoformat(),
         "pending": health["pending"],
@@ -162,6 +182,8 @@ def dashboard(now: datetime | None = None) -> Dashboard:
         "deliveries_per_hour": _series(deliveries),
         "assign_bonus_per_hour": _series(assignments),
         "open_reconciliation_items": open_reconciliation_items(),
+        "attempts_last_hour": attempts_last_hour,
+        "success_rate_last_hour": success_rate,
         "circuit": circuit_state(),
     }
     return Dashboard(figures, deliveries, assignments, delivery=health)
