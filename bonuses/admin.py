@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.db import transaction
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -32,8 +33,11 @@ from events.models import OutboxMessage
 from pepbridge.backoffice.admin_tools import (
     AppendOnlyMixin,
     BigListMixin,
+    CallerNamesChangeList,
     ExactSearchMixin,
     ReadOnlyTabularInline,
+    bonus_value,
+    caller_cell,
     change_link,
     changelist_url,
     pretty_json,
@@ -65,9 +69,7 @@ class BonusAdmin(admin.ModelAdmin):
         "bonus_id",
         "name",
         "bonus_type",
-        "amount",
-        "percentage",
-        "currency",
+        "value",
         "is_active",
         "retired_at",
         "updated_at",
@@ -101,6 +103,12 @@ class BonusAdmin(admin.ModelAdmin):
         ("Push to PEP", {"fields": ("pep_messages",)}),
         ("History", {"fields": ("retired_at", "created_at", "updated_at")}),
     )
+
+    @admin.display(description="value")
+    def value(self, obj: Bonus) -> str:
+        if obj.percentage is not None:
+            return f"{obj.percentage:f}".rstrip("0").rstrip(".") + " %"
+        return bonus_value(obj.bonus_type, obj.amount, obj.currency)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Bonus | None = None) -> Any:
         if obj is None:
@@ -171,14 +179,12 @@ class BonusAdmin(admin.ModelAdmin):
 class PlayerBonusAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
     list_display = (
         "id",
-        "player",
-        "bonus",
+        "player_code",
+        "bonus_code",
+        "value",
         "status",
-        "amount",
-        "currency",
         "granted_at",
         "expires_at",
-        "status_changed_at",
         "source_request_id",
     )
     list_select_related = ("player", "bonus")
@@ -188,6 +194,24 @@ class PlayerBonusAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.Mo
     ordering = ("-id",)
     raw_id_fields = ("player", "bonus")
     actions = ("cancel_selected", "forfeit_selected")
+
+    @admin.display(description="player", ordering="player__player_id")
+    def player_code(self, obj: PlayerBonus) -> str:
+        return obj.player.player_id
+
+    @admin.display(description="bonus", ordering="bonus__bonus_id")
+    def bonus_code(self, obj: PlayerBonus) -> str:
+        return obj.bonus.bonus_id
+
+    @admin.display(description="value")
+    def value(self, obj: PlayerBonus) -> str:
+        return bonus_value(obj.bonus.bonus_type, obj.amount, obj.currency)
+
+    @staticmethod
+    def describe(obj: PlayerBonus) -> str:
+        """'CASH10 — 10 EUR for p-1 (granted)': names, not ids (confirmation page, history)."""
+        value = bonus_value(obj.bonus.bonus_type, obj.amount, obj.currency)
+        return f"{obj.bonus.bonus_id} — {value} for {obj.player.player_id} ({obj.status})"
 
     def has_manage_permission(self, request: HttpRequest) -> bool:
         """Who may end a player's bonus by hand: bonus managers and admins."""
@@ -211,11 +235,16 @@ class PlayerBonusAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.Mo
             return reason
         done = PlayerBonus.Status(status).label.lower()
         with transaction.atomic():
-            rows = list(queryset.select_related(None).order_by("pk"))
+            rows = list(queryset.select_related("player", "bonus").order_by("pk"))
             report = services.player_bonuses_transition(player_bonuses=iter(rows), status=status)
             outcome = f"{report.changed} {done}, {report.refused} refused"
             staff_action_record(
-                user=request.user, action=kind, objects=rows, outcome=outcome, reason=reason
+                user=request.user,
+                action=kind,
+                objects=rows,
+                outcome=outcome,
+                reason=reason,
+                describe=self.describe,
             )
         text = f"{report.changed} player bonus(es) {done}."
         if report.refused:
@@ -265,7 +294,7 @@ def _item_count(outcome: str) -> Any:
 class BonusAssignmentAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
     list_display = (
         "request_id",
-        "client_key",
+        "caller",
         "bonus",
         "status",
         "granted",
@@ -282,7 +311,7 @@ class BonusAssignmentAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admi
     inlines = (ItemInline, ConflictInline)
     fields = (
         "request_id",
-        "client_key",
+        "caller",
         "bonus",
         "status",
         "event_date",
@@ -294,7 +323,14 @@ class BonusAssignmentAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admi
         "duplicate_count",
         "request_body",
     )
-    readonly_fields = ("request_body",)
+    readonly_fields = ("request_body", "caller")
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return CallerNamesChangeList
+
+    @admin.display(description="from", ordering="client_key")
+    def caller(self, obj: BonusAssignment) -> str:
+        return caller_cell(obj)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # Per-row counts as correlated subqueries: computed for the page's rows only.
@@ -327,7 +363,7 @@ class BonusAssignmentAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admi
 class RejectedAssignmentAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
     list_display = (
         "request_id",
-        "client_key",
+        "caller",
         "reason",
         "attempts",
         "first_seen_at",
@@ -339,14 +375,21 @@ class RejectedAssignmentAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, a
     ordering = ("-id",)
     fields = (
         "request_id",
-        "client_key",
+        "caller",
         "attempts",
         "first_seen_at",
         "last_seen_at",
         "reason",
         "request_body",
     )
-    readonly_fields = ("reason", "request_body")
+    readonly_fields = ("reason", "request_body", "caller")
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return CallerNamesChangeList
+
+    @admin.display(description="from", ordering="client_key")
+    def caller(self, obj: RejectedAssignment) -> str:
+        return caller_cell(obj)
 
     @admin.display(description="why it was rejected")
     def reason(self, obj: RejectedAssignment) -> str:

@@ -144,7 +144,9 @@ class PlayerBonus(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.bonus_id} for player {self.player_id} ({self.status})"
+        # Not "2 for player 1": those are table keys, not the codes staff know (issue 13); the
+        # admin names the bonus and player where it has them loaded (PlayerBonusAdmin.describe).
+        return f"player bonus #{self.pk} ({self.status})"
 
     def can_transition_to(self, status: str) -> bool:
         return status in self.TRANSITIONS.get(self.status, ())

@@ -22,3 +22,5 @@ urlpatterns = [
 # JSON errors (pepbridge.api's shape) under /api/, /ingest/ and /oauth/; HTML elsewhere.
 handler404 = "pepbridge.api.views.not_found"
 handler500 = "pepbridge.api.views.server_error"
+# Staff see the admin's navigation and the missing permission (docs/back-office.md).
+handler403 = "pepbridge.backoffice.forbidden.permission_denied"

@@ -24,9 +24,12 @@ from pepbridge.backoffice.admin_tools import (
     BigListMixin,
     ExactSearchMixin,
     ReadOnlyTabularInline,
+    bonus_value,
     change_link,
     changelist_url,
+    local_time,
     may_see_personal_data,
+    tag_list,
 )
 from pepbridge.backoffice.models import RESYNC_PLAYER, StaffAction, has_backoffice_perm
 from pepbridge.backoffice.services import staff_action_record
@@ -35,6 +38,7 @@ from players.models import MarketingConsent, MigrationChunk, MigrationRun, Playe
 from reconciliation.services import resync_players
 
 RECENT_MESSAGES = 10
+RECENT_BONUSES = 10
 RESYNC_MAX_SELECTED = 100
 PERSONAL = tuple(profile.PERSONAL_FIELDS)
 
@@ -58,19 +62,10 @@ class ConsentInline(ReadOnlyTabularInline):
     readonly_fields = fields
 
 
-class PlayerBonusInline(ReadOnlyTabularInline):
-    model = PlayerBonus
-    fields = ("link", "bonus", "status", "amount", "currency", "granted_at", "expires_at")
-    readonly_fields = fields
-    ordering = ("-granted_at",)
-    verbose_name_plural = "bonuses (newest first)"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).select_related("bonus")
-
-    @admin.display(description="player bonus")
-    def link(self, obj: PlayerBonus) -> str:
-        return change_link(obj, f"#{obj.pk}")
+def bonus_summary(row: PlayerBonus) -> str:
+    """'CASH10 — 10 EUR, granted 18:33:09 CET', linked to the player bonus."""
+    value = bonus_value(row.bonus.bonus_type, row.amount, row.currency)
+    return change_link(row, f"{row.bonus.bonus_id} — {value}, granted {local_time(row.granted_at)}")
 
 
 @admin.register(Player)
@@ -84,8 +79,8 @@ class PlayerAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAd
         "Exact player id (with personal-data access also the start of a username or e-mail, "
         "in any case: lena.mus finds LENA.MUSTER@example.com)."
     )
-    inlines = (ConsentInline, PlayerBonusInline)
-    readonly_fields = ("pep_messages", "reconciliation_items")
+    inlines = (ConsentInline,)
+    readonly_fields = ("pep_messages", "reconciliation_items", "tag_list", "bonus_list")
 
     def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
         personal = ("username", "email") if may_see_personal_data(request) else ()
@@ -102,12 +97,31 @@ class PlayerAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAd
     def get_fieldsets(
         self, request: HttpRequest, obj: Any = None
     ) -> list[tuple[str | None, dict[str, Any]]]:
+        """What support looks up first (state, flags, bonuses, messages, reconciliation), then
+        the profile; personal data and the record's dates folded away below."""
         sets: list[tuple[str | None, dict[str, Any]]] = [
             (
-                None,
+                "Status",
                 {
                     "fields": (
                         "player_id",
+                        "account_status",
+                        "kyc_status",
+                        "self_excluded",
+                        "self_excluded_until",
+                        "cool_off_until",
+                        "at_risk",
+                        "erased_at",
+                    )
+                },
+            ),
+            ("Bonuses", {"fields": ("bonus_list",)}),
+            ("Messages to PEP", {"fields": ("pep_messages",)}),
+            ("Reconciliation", {"fields": ("reconciliation_items",)}),
+            (
+                "Profile",
+                {
+                    "fields": (
                         "brand_id",
                         "country",
                         "currency",
@@ -118,19 +132,22 @@ class PlayerAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAd
             ),
         ]
         if may_see_personal_data(request):
-            sets.append(
-                ("Personal data", {"fields": (*PERSONAL, "email_verified", "phone_verified")})
-            )
-        sets += [
-            ("Account", {"fields": ("account_status", "kyc_status")}),
-            (
-                "Responsible gambling",
-                {"fields": ("self_excluded", "self_excluded_until", "cool_off_until", "at_risk")},
-            ),
-            ("Record", {"fields": ("created_at", "updated_at", "erased_at")}),
-            ("Related", {"fields": ("pep_messages", "reconciliation_items")}),
-        ]
+            personal = tuple("tag_list" if f == "tags" else f for f in PERSONAL)
+            fields = (*personal, "email_verified", "phone_verified")
+            sets.append(("Personal data", {"fields": fields, "classes": ("collapse",)}))
+        sets.append(("Record", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}))
         return sets
+
+    @admin.display(description="bonuses (newest first)")
+    def bonus_list(self, obj: Player) -> str:
+        rows = obj.bonuses.select_related("bonus").order_by("-granted_at", "-id")[:RECENT_BONUSES]
+        if not rows:
+            return "No bonuses."
+        items = format_html_join(
+            "", "<li>{} — {}</li>", ((bonus_summary(row), row.get_status_display()) for row in rows)
+        )
+        url = changelist_url("bonuses", "playerbonus", q=obj.player_id)
+        return format_html('<ul>{}</ul><a href="{}">All bonuses of this player</a>', items, url)
 
     def has_resync_permission(self, request: HttpRequest) -> bool:
         return has_backoffice_perm(request.user, RESYNC_PLAYER)
@@ -192,6 +209,10 @@ class PlayerAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAd
             "to re-send (recorded in the audit trail).",
             messages.SUCCESS,
         )
+
+    @admin.display(description="tags")
+    def tag_list(self, obj: Player) -> str:
+        return tag_list(obj.tags)
 
     @admin.display(description="messages to PEP (newest first)")
     def pep_messages(self, obj: Player) -> str:

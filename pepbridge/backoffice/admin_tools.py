@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin
 from django.contrib.admin import helpers
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import Model, Q, QuerySet
 from django.db.models.functions import Lower
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
 from pepbridge.backoffice.models import VIEW_PERSONAL_DATA, has_backoffice_perm
 from pepbridge.backoffice.paginator import EstimatedCountPaginator
+from pepbridge.backoffice.selectors import credential_names
 
 
 class AppendOnlyMixin:
@@ -133,6 +136,7 @@ def reason_or_confirmation(
     form = ReasonForm(request.POST if request.POST.get("confirm") == "yes" else None)
     if form.is_bound and form.is_valid():
         return str(form.cleaned_data["reason"])
+    describe = getattr(model_admin, "describe", str)
     select_across = request.POST.get("select_across") == "1"
     ids = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
     context = {
@@ -145,7 +149,7 @@ def reason_or_confirmation(
         "selected_ids": ids or ["0"],  # Django runs an action only with a box ticked
         "checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "count": queryset.count(),
-        "examples": list(queryset[:CONFIRM_EXAMPLES]),
+        "examples": [describe(obj) for obj in queryset[:CONFIRM_EXAMPLES]],
     }
     return TemplateResponse(request, "admin/backoffice/confirm_action.html", context)
 
@@ -165,3 +169,51 @@ def truncated(text: str, chars: int = 60) -> str:
     if len(text) <= chars:
         return text
     return format_html('<span title="{}">{}</span>', text, Truncator(text).chars(chars))
+
+
+def bonus_value(bonus_type: str, amount: Decimal | None, currency: str = "") -> str:
+    """What a bonus is worth, as staff say it: "10 EUR", "20 free spins", "5 free bets"."""
+    if amount is None:
+        return ""
+    number = f"{amount:f}".rstrip("0").rstrip(".") if "." in f"{amount:f}" else f"{amount:f}"
+    if bonus_type == "free_spins":
+        return f"{number} free spins"
+    if bonus_type == "free_bet" and not currency:
+        return f"{number} free bets"
+    return f"{number} {currency}".strip()
+
+
+def tag_list(tags: Any) -> str:
+    """A player's tags as tags, not as JSON."""
+    if not tags:
+        return "(none)"
+    if not isinstance(tags, list):
+        tags = [tags]
+    return format_html_join(
+        " ",
+        '<span style="display:inline-block;padding:0 .5em;border:1px solid var(--border-color);'
+        'border-radius:1em">{}</span>',
+        ((str(tag),) for tag in tags),
+    )
+
+
+class CallerNamesChangeList(ChangeList):
+    """A list of rows with a `client_key`, each told its credential's name (two queries a page)."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        rows = list(self.result_list)
+        names = credential_names({row.client_key for row in rows})
+        for row in rows:
+            row._caller_name = names.get(row.client_key)
+        self.result_list = rows
+
+
+def caller_cell(obj: Any) -> str:
+    """The credential's name, its raw key in the tooltip; the raw key if it is gone."""
+    name = getattr(obj, "_caller_name", None)
+    if name is None:
+        name = credential_names({obj.client_key}).get(obj.client_key)
+    if name is None:
+        return obj.client_key
+    return format_html('<span title="{}">{}</span>', obj.client_key, name)

@@ -14,10 +14,12 @@ from typing import Any
 from django.db.models import Count, F, Min, OuterRef, Subquery
 from django.db.models.functions import TruncHour
 from django.utils import timezone
+from oauth2_provider.models import get_application_model
 
 from bonuses.models import BonusAssignment, RejectedAssignment
 from events.models import DeliveryAttempt, EndpointState, OutboxMessage
 from events.selectors import delivery_health
+from pepbridge.api.models import ApiKey
 from reconciliation.models import RepairState
 
 HOURS = 24
@@ -118,6 +120,25 @@ def failures_by(field: str) -> list[dict[str, Any]]:
     )
 
 
+def success_last_hour(now: datetime) -> tuple[int, float | None]:
+    """Attempts in the last 60 minutes and the share PEP accepted, in % (None: no attempts).
+
+    One aggregate over the attempt_started_idx range, like the hourly series.
+    """
+    rows = dict(
+        DeliveryAttempt.objects.filter(started_at__gte=now - timedelta(hours=1))
+        .values("outcome")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("outcome", "n")
+    )
+    total = sum(rows.values())
+    if not total:
+        return 0, None
+    delivered = rows.get(DeliveryAttempt.Outcome.DELIVERED, 0)
+    return total, round(100 * delivered / total, 1)
+
+
 def circuit_state() -> str:
     """The worst circuit toward PEP over all endpoints: open > half_open > closed."""
     states = set(EndpointState.objects.values_list("circuit", flat=True).distinct())
@@ -149,6 +170,7 @@ def dashboard(now: datetime | None = None) -> Dashboard:
     # The outbox's own figures, computed once for the dashboard and /healthz alike: the counts
     # and the oldest *due* head (a row in a long retry backoff is not a stuck one).
     health = delivery_health(now)
+    attempts_last_hour, success_rate = success_last_hour(now)
     figures = {
         "generated_at": now.isoformat(),
         "pending": health["pending"],
@@ -160,6 +182,8 @@ def dashboard(now: datetime | None = None) -> Dashboard:
         "deliveries_per_hour": _series(deliveries),
         "assign_bonus_per_hour": _series(assignments),
         "open_reconciliation_items": open_reconciliation_items(),
+        "attempts_last_hour": attempts_last_hour,
+        "success_rate_last_hour": success_rate,
         "circuit": circuit_state(),
     }
     return Dashboard(figures, deliveries, assignments, delivery=health)
@@ -203,3 +227,25 @@ def open_circuits() -> dict[str, datetime | None]:
             "message_type", "retry_at"
         )
     )
+
+
+def credential_names(keys: set[str]) -> dict[str, str]:
+    """Readable names for callers' keys ("oauth:<client id>", "apikey:<key id>"): two queries.
+
+    A key whose credential was deleted keeps its raw form.
+    """
+    kinds: dict[str, set[str]] = {"oauth": set(), "apikey": set()}
+    for key in keys:
+        kind, _, ident = key.partition(":")
+        if kind in kinds:
+            kinds[kind].add(ident)
+    names = {}
+    if kinds["oauth"]:
+        clients = get_application_model().objects.filter(client_id__in=kinds["oauth"])
+        for client_id, name in clients.values_list("client_id", "name"):
+            names[f"oauth:{client_id}"] = name
+    if kinds["apikey"]:
+        api_keys = ApiKey.objects.filter(key_id__in=kinds["apikey"])
+        for key_id, name in api_keys.values_list("key_id", "name"):
+            names[f"apikey:{key_id}"] = name
+    return names

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.contrib.admin.models import CHANGE, LogEntry
@@ -41,6 +41,7 @@ def staff_action_record(
     outcome: str = "",
     reason: str = "",
     action_flag: int = CHANGE,
+    describe: Callable[[Any], str] = str,
 ) -> StaffAction:
     """Record who did `action` to `objects`, when, with what outcome and why.
 
@@ -62,12 +63,16 @@ def staff_action_record(
         outcome=outcome[:300],
         reason=reason,
     )
-    _log_entries(record, objects, content_type, action_flag)
+    _log_entries(record, objects, content_type, action_flag, describe)
     return record
 
 
 def _log_entries(
-    record: StaffAction, objects: Sequence[Model], content_type: Any, action_flag: int
+    record: StaffAction,
+    objects: Sequence[Model],
+    content_type: Any,
+    action_flag: int,
+    describe: Callable[[Any], str],
 ) -> None:
     """One LogEntry per row, so the action shows on that row's History page."""
     message = f"{record.get_action_display()}"
@@ -81,7 +86,7 @@ def _log_entries(
                 user_id=record.user_id,
                 content_type=content_type,
                 object_id=str(obj.pk),
-                object_repr=str(obj)[:200],
+                object_repr=describe(obj)[:200],
                 action_flag=action_flag,
                 change_message=message,
             )
