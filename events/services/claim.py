@@ -125,7 +125,7 @@ def _pick(
     runs: dict[str, list[OutboxMessage]], gate: endpoints.Gate, now: datetime
 ) -> dict[str, list[OutboxMessage]]:
     """Cut each lane's run at the first row its endpoint may not take now."""
-    probes = set(gate.probes)
+    probes = dict.fromkeys(gate.probes, settings.OUTBOX_CIRCUIT_PROBES)
     sendable = {player: _sendable_prefix(rows, now) for player, rows in runs.items()}
     wanted = Counter(
         row.message_type
@@ -146,14 +146,18 @@ def _pick(
                     break
                 permits[kind] -= 1
             run.append(row)
-            if kind in probes:
-                probes.discard(kind)  # the one probe row: nothing after it in this lane
+            if kind in gate.probes:
+                # A probe row: nothing after it in this lane; the last one closes the gate.
+                probes[kind] -= 1
+                if not probes[kind]:
+                    del probes[kind]
                 break
         picked[player] = run
     for kind, left in permits.items():
         endpoints.refund(kind, left)
     for kind in sorted(probes):  # a probe won but no row went out as it
-        endpoints.probe_unused(kind, now)
+        if probes[kind] == settings.OUTBOX_CIRCUIT_PROBES:
+            endpoints.probe_unused(kind, now)
     return picked
 
 
