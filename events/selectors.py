@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -68,6 +69,16 @@ def seconds_until_due(now: datetime, *, paused: dict[str, datetime] | None = Non
     if paused:
         found.append(min(paused.values()))
     return max((min(found) - now).total_seconds(), 0.0)
+
+
+def backlog_waiting(now: datetime | None = None) -> bool:
+    """More players due than one worker keeps in flight: worth more than one pass at once.
+
+    Reads at most OUTBOX_MAX_IN_FLIGHT + 1 lanes by index, whatever the depth.
+    """
+    limit = settings.OUTBOX_MAX_IN_FLIGHT
+    due = OutboxLane.objects.filter(next_attempt_at__lte=now or timezone.now()).order_by()
+    return due[: limit + 1].count() > limit
 
 
 def failed_rows(

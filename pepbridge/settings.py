@@ -292,6 +292,9 @@ OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 100, minimum=1)
 OUTBOX_MAX_IN_FLIGHT = env_int("OUTBOX_MAX_IN_FLIGHT", 32, minimum=1)
 OUTBOX_SWEEP_MINUTES = env_int("OUTBOX_SWEEP_MINUTES", 1, minimum=1)
 OUTBOX_DRAIN_MAX_SECONDS = env_float("OUTBOX_DRAIN_MAX_SECONDS", 50.0, minimum=1)
+# Delivery passes a backlog gets at once (a kick or the sweep queues the others): one per
+# django-q2 worker by default, so every worker drains.
+OUTBOX_DRAIN_PASSES = env_int("OUTBOX_DRAIN_PASSES", int(str(Q_CLUSTER["workers"])), minimum=1)
 OUTBOX_KICK_ON_COMMIT = env_bool("OUTBOX_KICK_ON_COMMIT", True)
 OUTBOX_KICK_DEBOUNCE = env_float("OUTBOX_KICK_DEBOUNCE", 1.0, minimum=0)
 OUTBOX_PRUNE_AFTER_DAYS = env_int("OUTBOX_PRUNE_AFTER_DAYS", 30, minimum=1)

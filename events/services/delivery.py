@@ -39,7 +39,9 @@ logger = logging.getLogger("events")
 Status = OutboxMessage.Status
 Outcome = DeliveryAttempt.Outcome
 EXCERPT_CHARS = 4096
-IDLE_EXIT_AFTER = 5.0  # seconds: a pass that would wait longer than this ends; the sweep returns
+# Seconds: a pass that would wait longer than this ends (the sweep or a kick starts the next).
+# Above endpoints.MAX_PAUSE, so a pass does not end while work is due behind an open circuit.
+IDLE_EXIT_AFTER = 20.0
 BUSY_POLL = 0.25  # seconds between claims while due rows exist but none could be claimed
 DB_BACKOFF_CAP = 30.0
 # Outcomes are written after this many sends or seconds, whichever comes first: a worker
