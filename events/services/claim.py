@@ -83,27 +83,13 @@ def _runs(lanes: list[OutboxLane], now: datetime, limit: int) -> dict[str, list[
     per_lane = max(1, limit // len(lanes))
     found: dict[str, list[OutboxMessage]] = {lane.player_id: [] for lane in lanes}
     for start in range(0, len(lanes), 50):
-        for row in _union(
+        for row in selectors.union_all(
             [_lane_rows(lane.player_id, per_lane) for lane in lanes[start : start + 50]]
         ):
             found[row.player_id].append(row)  # type: ignore[index]
     for rows in found.values():
         rows.sort(key=lambda row: (row.occurred_at, row.pk))
     return found
-
-
-def _union(queries: list[QuerySet[OutboxMessage]]) -> list[OutboxMessage]:
-    """One round trip for several lanes: UNION ALL of per-lane index reads, each with a LIMIT.
-
-    Raw because the ORM refuses LIMIT inside a compound statement on SQLite; each part is the
-    ORM's own SQL, wrapped as a subquery (which both backends accept).
-    """
-    parts, params = [], []
-    for number, query in enumerate(queries):
-        sql, part_params = query.query.sql_with_params()
-        parts.append(f"SELECT * FROM ({sql}) AS lane_{number}")  # noqa: S608  (ORM-built SQL)
-        params += list(part_params)
-    return list(OutboxMessage.objects.raw(" UNION ALL ".join(parts), params))
 
 
 def _lane_rows(player_id: str, count: int) -> QuerySet[OutboxMessage]:
