@@ -82,10 +82,10 @@ def _runs(lanes: list[OutboxLane], now: datetime, limit: int) -> dict[str, list[
         return {}
     per_lane = max(1, limit // len(lanes))
     found: dict[str, list[OutboxMessage]] = {lane.player_id: [] for lane in lanes}
-    for start in range(0, len(lanes), 50):
-        for row in selectors.union_all(
-            [_lane_rows(lane.player_id, per_lane) for lane in lanes[start : start + 50]]
-        ):
+    players = [lane.player_id for lane in lanes]
+    step = 1000 if connection.vendor == "postgresql" else 50  # SQLite: compound-select limit
+    for start in range(0, len(players), step):
+        for row in selectors.lane_rows(players[start : start + step], per_lane):
             found[row.player_id].append(row)  # type: ignore[index]
     for rows in found.values():
         rows.sort(key=lambda row: (row.occurred_at, row.pk))
