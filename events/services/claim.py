@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from events import selectors
@@ -61,7 +60,7 @@ def claim_lanes(*, worker: str, limit: int, now: datetime) -> Claim:
         lanes = _due_lanes(now, limit)
         runs = _runs(lanes, now, limit)
         picked = _pick(runs, gate, now)
-        _lease_lanes(claim, lanes, picked, now, lease, gate)
+        _lease_lanes(claim, lanes, picked, runs, now, lease, gate)
         _lease_rows(claim, [row for run in picked.values() for row in run], now, lease)
     if len(claim.rows) < limit:
         claim.rows += _claim_unkeyed(claim.token, now, limit - len(claim.rows), gate, lease)
@@ -90,11 +89,6 @@ def _runs(lanes: list[OutboxLane], now: datetime, limit: int) -> dict[str, list[
     for rows in found.values():
         rows.sort(key=lambda row: (row.occurred_at, row.pk))
     return found
-
-
-def _lane_rows(player_id: str, count: int) -> QuerySet[OutboxMessage]:
-    rows = OutboxMessage.objects.filter(player_id=player_id, status=Status.PENDING)
-    return rows.order_by("occurred_at", "id")[:count]
 
 
 def _sendable_prefix(rows: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
@@ -151,6 +145,7 @@ def _lease_lanes(
     claim: Claim,
     lanes: list[OutboxLane],
     picked: dict[str, list[OutboxMessage]],
+    runs: dict[str, list[OutboxMessage]],
     now: datetime,
     lease: datetime,
     gate: endpoints.Gate,
@@ -164,12 +159,14 @@ def _lease_lanes(
     claim.lanes = {lane.player_id: lane.version for lane in lanes if picked.get(lane.player_id)}
     for lane in lanes:
         if not picked.get(lane.player_id):
-            _park(lane, now, gate)
+            head = runs[lane.player_id][0] if runs.get(lane.player_id) else None
+            _park(lane, head, now, gate)
 
 
-def _park(lane: OutboxLane, now: datetime, gate: endpoints.Gate) -> None:
+def _park(
+    lane: OutboxLane, head: OutboxMessage | None, now: datetime, gate: endpoints.Gate
+) -> None:
     """A due lane with nothing to send now: look again when its head is due, or drop it."""
-    head = _lane_rows(lane.player_id, 1).first()
     if head is None:
         # Only if no row came in since it was read (an enqueue bumps the version).
         OutboxLane.objects.filter(player_id=lane.player_id, version=lane.version).delete()
