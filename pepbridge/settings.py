@@ -343,15 +343,22 @@ OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 100, minimum=1)
 OUTBOX_MAX_IN_FLIGHT = env_int("OUTBOX_MAX_IN_FLIGHT", 32, minimum=1)
 OUTBOX_SWEEP_MINUTES = env_int("OUTBOX_SWEEP_MINUTES", 1, minimum=1)
 OUTBOX_DRAIN_MAX_SECONDS = env_float("OUTBOX_DRAIN_MAX_SECONDS", 50.0, minimum=1)
+# Delivery passes a backlog gets at once (a kick or the sweep queues the others): one per
+# django-q2 worker by default, so every worker drains.
+OUTBOX_DRAIN_PASSES = env_int("OUTBOX_DRAIN_PASSES", int(str(Q_CLUSTER["workers"])), minimum=1)
 OUTBOX_KICK_ON_COMMIT = env_bool("OUTBOX_KICK_ON_COMMIT", True)
 OUTBOX_KICK_DEBOUNCE = env_float("OUTBOX_KICK_DEBOUNCE", 1.0, minimum=0)
 OUTBOX_PRUNE_AFTER_DAYS = env_int("OUTBOX_PRUNE_AFTER_DAYS", 30, minimum=1)
 OUTBOX_PRUNE_BATCH = env_int("OUTBOX_PRUNE_BATCH", 1000, minimum=1)
 OUTBOX_RATE_LIMITS = _rate_limits("OUTBOX_RATE_LIMITS")
 OUTBOX_CIRCUIT_MIN_REQUESTS = env_int("OUTBOX_CIRCUIT_MIN_REQUESTS", 20, minimum=1)
-OUTBOX_CIRCUIT_FAILURE_RATIO = env_float("OUTBOX_CIRCUIT_FAILURE_RATIO", 0.5, minimum=0.01)
+OUTBOX_CIRCUIT_FAILURE_RATIO = env_float("OUTBOX_CIRCUIT_FAILURE_RATIO", 0.8, minimum=0.01)
 OUTBOX_CIRCUIT_WINDOW = env_float("OUTBOX_CIRCUIT_WINDOW", 60.0, minimum=1)
-OUTBOX_CIRCUIT_PAUSE = env_float("OUTBOX_CIRCUIT_PAUSE", 30.0, minimum=0.1)
+OUTBOX_CIRCUIT_PAUSE = env_float("OUTBOX_CIRCUIT_PAUSE", 2.0, minimum=0.1)
+# Rows sent at once as the probes of a half-open circuit: one answered closes it.
+OUTBOX_CIRCUIT_PROBES = env_int("OUTBOX_CIRCUIT_PROBES", 3, minimum=1)
+# Quick retries of a 5xx / connection failure inside the worker, before the retry schedule.
+OUTBOX_QUICK_RETRIES = env_int("OUTBOX_QUICK_RETRIES", 2, minimum=0)
 
 # --- Bonuses (assign-bonus from PEP) --------------------------------------------------------
 # PEP retries a request for minutes, not days; 30 days is the floor so staff can still look.

@@ -12,7 +12,7 @@ from events.services.housekeeping import (
     send_now,
     setup_schedules,
 )
-from events.services.kick import request_delivery
+from events.services.kick import request_delivery, request_passes
 from events.services.redaction import outbox_redact_player
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "remove_schedules",
     "replay_failed",
     "request_delivery",
+    "request_passes",
     "send_now",
     "setup_schedules",
     "worker_name",

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from events import selectors
@@ -61,7 +60,7 @@ def claim_lanes(*, worker: str, limit: int, now: datetime) -> Claim:
         lanes = _due_lanes(now, limit)
         runs = _runs(lanes, now, limit)
         picked = _pick(runs, gate, now)
-        _lease_lanes(claim, lanes, picked, now, lease, gate)
+        _lease_lanes(claim, lanes, picked, runs, now, lease, gate)
         _lease_rows(claim, [row for run in picked.values() for row in run], now, lease)
     if len(claim.rows) < limit:
         claim.rows += _claim_unkeyed(claim.token, now, limit - len(claim.rows), gate, lease)
@@ -82,33 +81,14 @@ def _runs(lanes: list[OutboxLane], now: datetime, limit: int) -> dict[str, list[
         return {}
     per_lane = max(1, limit // len(lanes))
     found: dict[str, list[OutboxMessage]] = {lane.player_id: [] for lane in lanes}
-    for start in range(0, len(lanes), 50):
-        for row in _union(
-            [_lane_rows(lane.player_id, per_lane) for lane in lanes[start : start + 50]]
-        ):
+    players = [lane.player_id for lane in lanes]
+    step = 1000 if connection.vendor == "postgresql" else 50  # SQLite: compound-select limit
+    for start in range(0, len(players), step):
+        for row in selectors.lane_rows(players[start : start + step], per_lane):
             found[row.player_id].append(row)  # type: ignore[index]
     for rows in found.values():
         rows.sort(key=lambda row: (row.occurred_at, row.pk))
     return found
-
-
-def _union(queries: list[QuerySet[OutboxMessage]]) -> list[OutboxMessage]:
-    """One round trip for several lanes: UNION ALL of per-lane index reads, each with a LIMIT.
-
-    Raw because the ORM refuses LIMIT inside a compound statement on SQLite; each part is the
-    ORM's own SQL, wrapped as a subquery (which both backends accept).
-    """
-    parts, params = [], []
-    for number, query in enumerate(queries):
-        sql, part_params = query.query.sql_with_params()
-        parts.append(f"SELECT * FROM ({sql}) AS lane_{number}")  # noqa: S608  (ORM-built SQL)
-        params += list(part_params)
-    return list(OutboxMessage.objects.raw(" UNION ALL ".join(parts), params))
-
-
-def _lane_rows(player_id: str, count: int) -> QuerySet[OutboxMessage]:
-    rows = OutboxMessage.objects.filter(player_id=player_id, status=Status.PENDING)
-    return rows.order_by("occurred_at", "id")[:count]
 
 
 def _sendable_prefix(rows: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
@@ -125,7 +105,7 @@ def _pick(
     runs: dict[str, list[OutboxMessage]], gate: endpoints.Gate, now: datetime
 ) -> dict[str, list[OutboxMessage]]:
     """Cut each lane's run at the first row its endpoint may not take now."""
-    probes = set(gate.probes)
+    probes = dict.fromkeys(gate.probes, settings.OUTBOX_CIRCUIT_PROBES)
     sendable = {player: _sendable_prefix(rows, now) for player, rows in runs.items()}
     wanted = Counter(
         row.message_type
@@ -146,14 +126,18 @@ def _pick(
                     break
                 permits[kind] -= 1
             run.append(row)
-            if kind in probes:
-                probes.discard(kind)  # the one probe row: nothing after it in this lane
+            if kind in gate.probes:
+                # A probe row: nothing after it in this lane; the last one closes the gate.
+                probes[kind] -= 1
+                if not probes[kind]:
+                    del probes[kind]
                 break
         picked[player] = run
     for kind, left in permits.items():
         endpoints.refund(kind, left)
     for kind in sorted(probes):  # a probe won but no row went out as it
-        endpoints.probe_unused(kind, now)
+        if probes[kind] == settings.OUTBOX_CIRCUIT_PROBES:
+            endpoints.probe_unused(kind, now)
     return picked
 
 
@@ -161,6 +145,7 @@ def _lease_lanes(
     claim: Claim,
     lanes: list[OutboxLane],
     picked: dict[str, list[OutboxMessage]],
+    runs: dict[str, list[OutboxMessage]],
     now: datetime,
     lease: datetime,
     gate: endpoints.Gate,
@@ -174,12 +159,14 @@ def _lease_lanes(
     claim.lanes = {lane.player_id: lane.version for lane in lanes if picked.get(lane.player_id)}
     for lane in lanes:
         if not picked.get(lane.player_id):
-            _park(lane, now, gate)
+            head = runs[lane.player_id][0] if runs.get(lane.player_id) else None
+            _park(lane, head, now, gate)
 
 
-def _park(lane: OutboxLane, now: datetime, gate: endpoints.Gate) -> None:
+def _park(
+    lane: OutboxLane, head: OutboxMessage | None, now: datetime, gate: endpoints.Gate
+) -> None:
     """A due lane with nothing to send now: look again when its head is due, or drop it."""
-    head = _lane_rows(lane.player_id, 1).first()
     if head is None:
         # Only if no row came in since it was read (an enqueue bumps the version).
         OutboxLane.objects.filter(player_id=lane.player_id, version=lane.version).delete()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import socket
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -39,7 +40,9 @@ logger = logging.getLogger("events")
 Status = OutboxMessage.Status
 Outcome = DeliveryAttempt.Outcome
 EXCERPT_CHARS = 4096
-IDLE_EXIT_AFTER = 5.0  # seconds: a pass that would wait longer than this ends; the sweep returns
+# Seconds: a pass that would wait longer than this ends (the sweep or a kick starts the next).
+# Above endpoints.MAX_PAUSE, so a pass does not end while work is due behind an open circuit.
+IDLE_EXIT_AFTER = 20.0
 BUSY_POLL = 0.25  # seconds between claims while due rows exist but none could be claimed
 DB_BACKOFF_CAP = 30.0
 # Outcomes are written after this many sends or seconds, whichever comes first: a worker
@@ -51,6 +54,7 @@ FLUSH_ROWS = 50
 # a lease shorter than one request plus this can send nothing (system check pepbridge.E001).
 LEASE_SLACK_SECONDS = 5.0
 FLUSH_SECONDS = 1.0
+QUICK_RETRY_DELAY = 0.025  # seconds, times 4 per quick retry (0.1 s, 0.4 s), with jitter
 # Tries of one chunk's outcome write that lost a deadlock / serialization conflict.
 RECORD_ATTEMPTS = 5
 LOCK_CONFLICT_CODES = frozenset({"40P01", "40001"})
@@ -76,6 +80,13 @@ class Result:
     next_attempt_at: datetime | None = None
     transient: bool = False
     finished_at: float = 0.0  # _clock() when the answer came (cuts chunks by time)
+    quick: bool = False  # a transient failure worth one more try at once (5xx, connection)
+    # Quick retries that failed before this attempt (each is a DeliveryAttempt of its own).
+    earlier: list[Result] = field(default_factory=list)
+
+    @property
+    def tries(self) -> int:
+        return 1 + len(self.earlier)
 
 
 def deliver_batch(
@@ -107,11 +118,16 @@ class _Run:
     def __init__(self, worker: str, client: PepClient, deadline: float | None) -> None:
         request_seconds = sum(client.timeout)
         self.worker, self.client = worker, client
+        margin = timedelta(seconds=request_seconds + LEASE_SLACK_SECONDS)
+
+        def late() -> bool:
+            return deadline is not None and _clock() + request_seconds > deadline
+
         self.sender = sending.Sender(
             size=settings.OUTBOX_MAX_IN_FLIGHT,
-            send=lambda row: _send(row, client),
-            late=lambda: deadline is not None and _clock() + request_seconds > deadline,
-            margin=timedelta(seconds=request_seconds + LEASE_SLACK_SECONDS),
+            send=lambda row: _send(row, client, late, margin),
+            late=late,
+            margin=margin,
         )
         self.results: list[Result] = []
         self.chunk: list[Result] = []
@@ -195,8 +211,27 @@ class _Run:
         return self.results
 
 
-def _send(row: OutboxMessage, client: PepClient) -> Result:
-    result = _attempt_send(row, client)
+def _send(
+    row: OutboxMessage, client: PepClient, late: Callable[[], bool], margin: timedelta
+) -> Result:
+    """Send a row; a 5xx or connection failure is tried again at once, OUTBOX_QUICK_RETRIES times.
+
+    A partly failing PEP (a share of requests answered 500) then costs a few extra requests
+    instead of parking the player's lane for the retry schedule's first step: delivery slows
+    in proportion to the failure rate. 429s, timeouts and Retry-After are never retried here
+    (PEP asked us to slow down), nor is a try that could outlive the lease or the deadline.
+    Every try is recorded as an attempt and counted by the circuit breaker.
+    """
+    earlier: list[Result] = []
+    while True:
+        result = _attempt_send(row, client)
+        retry = result.quick and len(earlier) < settings.OUTBOX_QUICK_RETRIES
+        if not retry or late() or sending.lease_too_short(row, margin):
+            break
+        earlier.append(result)
+        # Jitter only spreads retries; nothing secret depends on it.
+        time.sleep(QUICK_RETRY_DELAY * 4 ** len(earlier) * random.uniform(0.5, 1.0))  # noqa: S311
+    result.earlier = earlier
     result.finished_at = _clock()
     return result
 
@@ -228,8 +263,13 @@ def _transient(row: OutboxMessage, started: datetime, took: int, exc: PepTransie
         now=now, first_failed_at=row.first_failed_at or now, attempts=row.retry_step + 1, error=exc
     )
     outcome = Outcome.RETRY if when is not None else Outcome.FAILED
+    quick = (
+        exc.retry_after is None
+        and exc.status not in schedule.THROTTLE_STATUSES
+        and (exc.error_class not in schedule.THROTTLE_CLASSES)
+    )
     return Result(row, started, took, outcome, exc.status, exc.error_class, _excerpt(exc),
-                  next_attempt_at=when, transient=True)  # fmt: skip
+                  next_attempt_at=when, transient=True, quick=quick)  # fmt: skip
 
 
 def _excerpt(exc: Exception) -> str:
@@ -281,23 +321,24 @@ def _record_once(results: list[Result], worker: str) -> None:
         for result in results:
             if result.outcome != Outcome.DELIVERED:
                 _mark_failed_attempt(result, now)
-        DeliveryAttempt.objects.bulk_create([_attempt(r, worker) for r in results])
+        tries = [try_ for r in results for try_ in [*r.earlier, r]]
+        DeliveryAttempt.objects.bulk_create([_attempt(r, worker) for r in tries])
         _count_for_circuits(results, now)  # same commit: one transaction per chunk
     metrics.attempts_recorded((r.row.message_type, r.outcome) for r in results)
 
 
 def _mark_delivered(results: list[Result], now: datetime) -> None:
-    by_status: dict[int | None, list[Result]] = defaultdict(list)
+    by_status: dict[tuple[int | None, int], list[Result]] = defaultdict(list)
     for result in results:
-        by_status[result.status_code].append(result)
-    for status_code, group in by_status.items():
+        by_status[(result.status_code, result.tries)].append(result)
+    for (status_code, tries), group in by_status.items():
         # Only while the lease is still ours: otherwise another worker owns the row now.
         OutboxMessage.objects.filter(
             id__in=[r.row.pk for r in group], claimed_by__in={r.row.claimed_by for r in group}
         ).update(
             status=Status.DELIVERED,
             delivered_at=now,
-            attempts=F("attempts") + 1,
+            attempts=F("attempts") + tries,
             lease_expires_at=None,
             last_status_code=status_code,
             last_error_class="",
@@ -308,7 +349,7 @@ def _mark_delivered(results: list[Result], now: datetime) -> None:
 
 def _mark_failed_attempt(result: Result, now: datetime) -> None:
     changes: dict[str, object] = {
-        "attempts": F("attempts") + 1,
+        "attempts": F("attempts") + result.tries,
         "lease_expires_at": None,
         "claimed_by": "",
         "last_status_code": result.status_code,
@@ -345,8 +386,9 @@ def _attempt(result: Result, worker: str) -> DeliveryAttempt:
 def _count_for_circuits(results: list[Result], now: datetime) -> None:
     sends: dict[str, list[endpoints.Sent]] = defaultdict(list)
     for result in results:
-        sent = endpoints.Sent(result.row.lease_expires_at, result.transient)
-        sends[result.row.message_type].append(sent)
+        for try_ in [*result.earlier, result]:
+            sent = endpoints.Sent(result.row.lease_expires_at, try_.transient)
+            sends[result.row.message_type].append(sent)
     # One lock order for every worker (sorted endpoint names): two chunks meeting the same
     # endpoints in opposite orders would otherwise deadlock on their EndpointState rows.
     for message_type, group in sorted(sends.items()):

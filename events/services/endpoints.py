@@ -19,7 +19,9 @@ from events.models import EndpointState
 from pepbridge import metrics
 
 Circuit = EndpointState.Circuit
-MAX_PAUSE = 600.0  # seconds: a repeatedly failing probe never waits longer than this
+# Seconds: a repeatedly failing probe never waits longer than this, so once PEP is back the
+# circuit closes within MAX_PAUSE plus one probe (the drain goal: outage + backlog/rate + 30 s).
+MAX_PAUSE = 15.0
 
 
 @dataclass(frozen=True)
@@ -177,41 +179,53 @@ def record(message_type: str, *, sends: list[Sent], now: datetime) -> None:
         state = _state(message_type)
         if state.circuit == Circuit.CLOSED:
             _count(state, len(sends), sum(send.failed for send in sends), now)
-        elif (probe := _probe(state, sends)) is None:
+        elif not (probes := _probes(state, sends)):
             return
-        elif probe.failed:
+        elif all(probe.failed for probe in probes):
             _open(state, now)
         else:
             _close(state)
         state.save(update_fields=CIRCUIT_FIELDS)
 
 
-def _probe(state: EndpointState, sends: list[Sent]) -> Sent | None:
-    """The half-open circuit's probe among `sends`, if there.
+def _probes(state: EndpointState, sends: list[Sent]) -> list[Sent]:
+    """The half-open circuit's probes among `sends` (up to OUTBOX_CIRCUIT_PROBES rows).
 
-    The probe is the row claimed in the same step that moved the circuit to half open, so its
+    A probe is a row claimed in the same step that moved the circuit to half open, so its
     lease ends exactly at the state's `retry_at` (both are claim time + OUTBOX_LEASE_SECONDS).
+    One answered probe closes the circuit; it re-opens only when every probe failed.
     """
     if state.circuit != Circuit.HALF_OPEN or state.retry_at is None:
-        return None
+        return []
     lease = timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
+    found = []
     for send in sends:
         if send.lease_expires_at != state.retry_at:
             continue
         claimed_at = send.lease_expires_at - lease
         if state.opened_at is None or claimed_at >= state.opened_at:
-            return send
-    return None
+            found.append(send)
+    return found
 
 
 def _count(state: EndpointState, requests: int, failures: int, now: datetime) -> None:
-    window = timedelta(seconds=settings.OUTBOX_CIRCUIT_WINDOW)
-    if state.window_started_at is None or now - state.window_started_at > window:
-        state.window_started_at, state.window_requests, state.window_failures = now, 0, 0
+    """A sliding window: older counts fade out (exponentially, over OUTBOX_CIRCUIT_WINDOW).
+
+    A fixed window restarting from zero opens on a lucky streak at its start (11 failures in
+    the first 20 sends at a true rate of 0.32); a decayed count weighs every recent send, and
+    needs OUTBOX_CIRCUIT_MIN_REQUESTS of them (decayed) before it may open.
+    """
+    window = settings.OUTBOX_CIRCUIT_WINDOW
+    if state.window_started_at is not None:
+        elapsed = max((now - state.window_started_at).total_seconds(), 0.0)
+        keep = math.exp(-elapsed / window)
+        state.window_requests = round(state.window_requests * keep)
+        state.window_failures = round(state.window_failures * keep)
+    state.window_started_at = now
     state.window_requests += requests
     state.window_failures += failures
     enough = state.window_requests >= settings.OUTBOX_CIRCUIT_MIN_REQUESTS
-    ratio = state.window_failures / state.window_requests
+    ratio = state.window_failures / max(state.window_requests, 1)
     if enough and ratio >= settings.OUTBOX_CIRCUIT_FAILURE_RATIO:
         _open(state, now)
 

@@ -36,3 +36,26 @@ def request_delivery() -> None:
 def clear_kick() -> None:
     """Let the next commit queue a new pass (called when a pass starts)."""
     cache.delete(KICK_KEY)
+
+
+FAN_OUT_KEY = "events:outbox:fan-out"
+
+
+def request_passes(count: int) -> int:
+    """Queue `count` more delivery passes, at most once per pass length; return how many.
+
+    So that a backlog is drained by every django-q2 worker at once: a pass lasts up to
+    OUTBOX_DRAIN_MAX_SECONDS and does not end while work is due, and the lanes keep the
+    passes from ever taking the same player. Debounced through the cache, like the kick.
+    """
+    if count <= 0 or not cache.add(FAN_OUT_KEY, 1, timeout=settings.OUTBOX_DRAIN_MAX_SECONDS):
+        return 0
+    from django_q.tasks import async_task
+
+    try:
+        for _ in range(count):
+            async_task("events.tasks.deliver_due", trigger="fan-out", group="outbox")
+    except Exception:  # the broker being down must not stop this pass
+        logger.warning("outbox fan-out not queued; this pass drains alone", exc_info=True)
+        return 0
+    return count

@@ -139,7 +139,7 @@ class Sender:
         for index, row in enumerate(lane):
             if self._late():
                 return LaneDone(player, token, lane[index:])
-            if _lease_too_short(row, self._margin):
+            if lease_too_short(row, self._margin):
                 return LaneDone(player, token, lane[index:], lease_too_short=index == 0)
             result = self._send(row)
             self._queue.put(result)
@@ -150,7 +150,7 @@ class Sender:
         return LaneDone(player, token)
 
 
-def _lease_too_short(row: OutboxMessage, margin: timedelta) -> bool:
+def lease_too_short(row: OutboxMessage, margin: timedelta) -> bool:
     return row.lease_expires_at is not None and timezone.now() + margin > row.lease_expires_at
 
 

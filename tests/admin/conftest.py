@@ -14,6 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from bonuses.models import Bonus, BonusAssignment, BonusType, PlayerBonus, RejectedAssignment
+from events import lanes
 from events.models import DeliveryAttempt, OutboxMessage
 from players.models import Player
 
@@ -83,6 +84,8 @@ def outbox_rows(
         )
         for row in rows
     )
+    if status == "pending":  # as enqueue() would: the player's lane (events/lanes.py)
+        lanes.touch([player], due=min(row.next_attempt_at for row in rows))
     return rows
 
 

@@ -51,8 +51,10 @@ def test_it_sends_a_players_messages_in_the_order_they_happened(outbox_pep, outb
 
 
 def test_a_failing_player_holds_back_only_their_own_later_messages(
-    outbox_pep, outbox_client
+    outbox_pep, outbox_client, settings
 ) -> None:
+    settings.OUTBOX_QUICK_RETRIES = 0  # one try, so the attempts can be counted
+
     def answer(request):
         return (503, {}, "down") if b'"p-bad"' in request.body else (200, {}, "ok")
 
@@ -66,8 +68,9 @@ def test_a_failing_player_holds_back_only_their_own_later_messages(
 
 
 def test_a_transient_failure_is_retried_after_the_first_step_with_jitter(
-    outbox_pep, outbox_client
+    outbox_pep, outbox_client, settings
 ) -> None:
+    settings.OUTBOX_QUICK_RETRIES = 0  # the schedule alone (quick retries: test_in_flight.py)
     outbox_pep.post(URL, status=503, body=b"busy")
     outbox_pep.post(URL, status=200)
     (row,) = put(message("p-1", 1))
@@ -241,7 +244,7 @@ def test_the_circuit_opens_on_failures_and_probes_after_the_pause(
     assert services.claim_due(worker="a", limit=50, now=timezone.now()) == []
     later = timezone.now() + timedelta(seconds=31)
     probe = services.claim_due(worker="a", limit=50, now=later)
-    assert len(probe) == 1
+    assert len(probe) == settings.OUTBOX_CIRCUIT_PROBES == 3  # several probes, one claim
     assert EndpointState.objects.get(message_type="game_round").circuit == "half_open"
     assert services.claim_due(worker="b", limit=50, now=later) == []
 
@@ -451,14 +454,14 @@ def test_a_failing_stale_batch_neither_reopens_nor_doubles_the_pause(
 
 
 def test_a_failing_probe_reopens_the_circuit_once(outbox_pep, outbox_client, settings) -> None:
-    settings.OUTBOX_CIRCUIT_PAUSE = 30
+    settings.OUTBOX_CIRCUIT_PAUSE = 5
     stale, probe = _two_workers_and_a_probe({"p-probe"}, outbox_pep)
     services.deliver_batch(probe, worker="new", client=outbox_client)
     services.deliver_batch(stale, worker="old", client=outbox_client)
     state = EndpointState.objects.get()
     assert (state.circuit, state.consecutive_opens) == ("open", 2)
     pause = (state.retry_at - state.opened_at).total_seconds()
-    assert pause == 60  # doubled once, by the probe alone
+    assert pause == 10  # doubled once, by the probe alone
 
 
 def test_an_expired_probes_late_result_is_ignored(outbox_pep, outbox_client) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from events import services
 from events.models import OutboxMessage
+from events.services import delivery
 from pepbridge.pep.client import PepClient
 from tests.events.outbox_fixtures import BASE, message, put, sent_bodies
 
@@ -87,3 +88,27 @@ def test_the_client_keeps_a_connection_per_request_in_flight(settings) -> None:
     settings.OUTBOX_MAX_IN_FLIGHT = 40
     client = PepClient(base_url=BASE, client_id="id", client_secret="secret")
     assert client.session.get_adapter(BASE)._pool_maxsize >= 40
+
+
+def test_a_5xx_is_tried_again_at_once_and_every_try_is_recorded(
+    outbox_pep, outbox_client, settings, monkeypatch
+) -> None:
+    monkeypatch.setattr(delivery.time, "sleep", lambda s: None)
+    settings.OUTBOX_QUICK_RETRIES = 2
+    outbox_pep.post(URL, status=500)
+    outbox_pep.post(URL, status=200)
+    (row,) = put(message("p-1", 1))
+    assert drain(outbox_client) == 1
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (Status.DELIVERED, 2)
+    outcomes = list(row.deliveries.order_by("id").values_list("status_code", flat=True))
+    assert outcomes == [500, 200]
+
+
+def test_a_429_is_not_tried_again_at_once(outbox_pep, outbox_client, settings) -> None:
+    settings.OUTBOX_QUICK_RETRIES = 2
+    outbox_pep.post(URL, status=429)
+    (row,) = put(message("p-1", 1))
+    drain(outbox_client)
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (Status.PENDING, 1)  # PEP asked to slow down

@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from events import lanes, services
+from events import lanes, selectors, services
 from events.models import OutboxLane, OutboxMessage
 from tests.events.outbox_fixtures import BASE, message, put, sent_bodies
 
@@ -118,3 +118,15 @@ def test_a_deploy_with_pending_rows_loses_and_reorders_nothing(outbox_pep, outbo
         )
     assert seen == {"p-0": [0, 3, 6, 9], "p-1": [1, 4, 7, 10]}
     assert OutboxMessage.objects.filter(status=Status.PENDING, player_id="p-2").count() == 4
+
+
+@pytest.mark.django_db
+def test_health_counts_are_exact_when_small_and_estimated_beyond(monkeypatch) -> None:
+    put(*[message(f"p-{n}", 1) for n in range(10)])
+    assert selectors.delivery_health()["pending"] == 10
+    monkeypatch.setattr(selectors, "EXACT_COUNT_UP_TO", 5)
+    count, estimated = selectors.count_fast(OutboxMessage.objects.filter(status=Status.PENDING))
+    if connection.vendor == "postgresql":
+        assert estimated and count >= 6  # the planner's figure, never below what was seen
+    else:
+        assert (count, estimated) == (10, False)  # SQLite has no estimate: exact
