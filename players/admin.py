@@ -16,6 +16,7 @@ from django.urls import NoReverseMatch
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from bonuses.models import PlayerBonus
 from events.models import OutboxMessage
@@ -34,6 +35,7 @@ from pepbridge.backoffice.services import staff_action_record
 from players import profile, services
 from players.models import MarketingConsent, MigrationChunk, MigrationRun, Player
 from reconciliation.services import resync_players
+from webhooks.selectors import loyalty_lines
 
 RECENT_MESSAGES = 10
 RESYNC_MAX_SELECTED = 100
@@ -88,7 +90,7 @@ class PlayerAdmin(
         "in any case: lena.mus finds LENA.MUSTER@example.com)."
     )
     inlines = (ConsentInline, PlayerBonusInline)
-    readonly_fields = ("pep_messages", "reconciliation_items")
+    readonly_fields = ("pep_messages", "reconciliation_items", "pep_loyalty")
 
     def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
         personal = ("username", "email") if may_see_personal_data(request) else ()
@@ -132,6 +134,7 @@ class PlayerAdmin(
             ),
             ("Record", {"fields": ("created_at", "updated_at", "erased_at")}),
             ("Related", {"fields": ("pep_messages", "reconciliation_items")}),
+            ("PEP loyalty (from PEP's webhooks)", {"fields": ("pep_loyalty",)}),
         ]
         return sets
 
@@ -195,6 +198,11 @@ class PlayerAdmin(
             "to re-send (recorded in the audit trail).",
             messages.SUCCESS,
         )
+
+    @admin.display(description="level, rank, XP and tokens")
+    def pep_loyalty(self, obj: Player) -> str:
+        lines = loyalty_lines(obj.player_id)
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines)) or "-"
 
     @admin.display(description="messages to PEP (newest first)")
     def pep_messages(self, obj: Player) -> str:

@@ -31,6 +31,7 @@ from tests.admin.conftest import (
     outbox_rows,
 )
 from tests.reconciliation.conftest import RECON_URL, make_player, recon_body
+from tests.webhooks.conftest import make_webhook_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -74,6 +75,7 @@ def one_of_everything(superuser_client: Client) -> None:
     make_player("p-9")
     with mock.patch("reconciliation.services.queue_task"):
         pep_client.post(RECON_URL, recon_body("r-1", **{"p-9": ["email"]}), format="json")
+    make_webhook_rows()
 
 
 def pages(client: Client, model: type) -> list[str]:

@@ -9,9 +9,13 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, override_settings
 
+from bonuses.models import Bonus, BonusType
+from players.models import Player
 from webhooks.intake import KICK_KEY
+from webhooks.models import ProductMapping
+from webhooks.processing import inbox_process_pending
 from webhooks.security import sign
 
 KEY = "whsec-test-key-1"
@@ -70,3 +74,25 @@ def post_events(db: None) -> Callable[..., Any]:
         return client.post(URL, data=raw, content_type="application/json", **headers)
 
     return post
+
+
+def make_webhook_rows() -> None:
+    """One of each webhook row (delivery, events, snapshots, mapping, fulfilment), for admin
+    page tests: the events are posted signed and processed as in production."""
+    Player.objects.get_or_create(player_id="wh-1")
+    bonus = Bonus.objects.create(
+        bonus_id="WH-SHOP", name="Shop", bonus_type=BonusType.CASH, amount=1, currency="EUR"
+    )
+    ProductMapping.objects.create(pep_product_id="wh-prod", bonus=bonus)
+    events = [
+        level_up("wh-1"),
+        event("virtualCurrency_on_walletUpdate", "wh-1", items=(item("Balance", "5", "number"),)),
+        event("product_purchase", "wh-1", items=(item("ProductId", "wh-prod"),)),
+    ]
+    body = json.dumps({"events": events}).encode()
+    with override_settings(PEP_WEBHOOK_SECRETS=[KEY]):
+        answer = Client().post(
+            URL, data=body, content_type="application/json", **signed_headers(body)
+        )
+    assert answer.status_code == 202, answer.content
+    inbox_process_pending(max_seconds=30)

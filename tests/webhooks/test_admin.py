@@ -1,0 +1,72 @@
+"""Staff pages of the inbox: decoded, masked without personal-data access, fulfil now."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.test import Client
+from django.urls import reverse
+
+from bonuses.models import PlayerBonus
+from pepbridge.backoffice.models import StaffAction
+from players.models import Player
+from tests.webhooks.conftest import URL, event, item, make_webhook_rows, signed_headers
+from webhooks.models import Fulfilment, InboxEvent, ProductMapping
+from webhooks.processing import inbox_process_pending
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def root() -> Client:
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser("root", password="pw"))
+    return client
+
+
+def test_the_inbox_shows_the_payload_decoded(root: Client) -> None:
+    make_webhook_rows()
+    level = InboxEvent.objects.get(event_name="level_up")
+    page = root.get(reverse("admin:webhooks_inboxevent_change", args=[level.pk])).content.decode()
+    assert "CurrentLevel" in page and "<td>9</td>" in page and "Gold" in page
+
+
+def test_without_personal_data_access_values_are_masked() -> None:
+    make_webhook_rows()
+    user = get_user_model().objects.create_user("viewer", password="pw", is_staff=True)
+    client = Client()
+    client.force_login(user)
+    user.user_permissions.add(Permission.objects.get(codename="view_inboxevent"))
+    level = InboxEvent.objects.get(event_name="level_up")
+    page = client.get(reverse("admin:webhooks_inboxevent_change", args=[level.pk])).content.decode()
+    assert "wh-1" in page and "Gold" not in page and "***" in page
+
+
+def test_the_player_page_shows_level_rank_xp_and_tokens(root: Client) -> None:
+    make_webhook_rows()
+    player = Player.objects.get(player_id="wh-1")
+    page = root.get(reverse("admin:players_player_change", args=[player.pk])).content.decode()
+    assert "level 9 · rank Gold · XP 900" in page and "5 tokens" in page
+
+
+def test_fulfil_now_grants_a_newly_mapped_purchase_and_records_who(root: Client) -> None:
+    make_webhook_rows()
+    unmapped = event("product_purchase", "wh-1", items=(item("ProductId", "later"),))
+    body = json.dumps({"events": [unmapped]}).encode()
+    Client().post(URL, data=body, content_type="application/json", **signed_headers(body))
+    inbox_process_pending(max_seconds=30)
+    waiting = Fulfilment.objects.get(product_id="later")
+    assert waiting.status == Fulfilment.Status.PENDING
+    ProductMapping.objects.create(pep_product_id="later", bonus=ProductMapping.objects.get().bonus)
+
+    url = reverse("admin:webhooks_fulfilment_changelist")
+    root.post(url, {"action": "fulfil_now", "_selected_action": [waiting.pk]})
+
+    waiting.refresh_from_db()
+    assert waiting.status == Fulfilment.Status.DONE
+    assert PlayerBonus.objects.count() == 2
+    action = StaffAction.objects.get(action="fulfil_now")
+    assert action.username == "root" and action.object_ids == [str(waiting.pk)]
