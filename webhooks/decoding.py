@@ -36,7 +36,7 @@ def parse_instant(text: Any) -> datetime | None:
     if isinstance(text, bool) or not isinstance(text, str | int | float):
         return None
     value = str(text).strip()
-    if value.isdigit() and len(value) <= 16:
+    if value.isascii() and value.isdigit() and len(value) <= 16:
         number = int(value)
         seconds = number / 1000 if number > _MILLIS_ABOVE else number
         try:

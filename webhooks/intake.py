@@ -111,7 +111,7 @@ def _store(
     try:
         with transaction.atomic():
             delivery = WebhookDelivery.objects.create(
-                remote_addr=address or None,
+                remote_addr=address if security.is_ip(address) else None,
                 timestamp_header=verified.timestamp[:64],
                 signed_at=verified.signed_at,
                 replay_key=replay,

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +25,7 @@ from webhooks.decoding import parse_instant
 
 TIMESTAMP_HEADER = "HTTP_X_GMZ_PEP_WEBHOOK_TIMESTAMP"
 SIGNATURE_HEADER = "HTTP_X_GMZ_PEP_WEBHOOK_SIGNATURE"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -59,9 +61,19 @@ def client_ip(meta: Mapping[str, Any]) -> str:
         return remote
     hops = [hop.strip() for hop in str(meta.get("HTTP_X_FORWARDED_FOR", "")).split(",")]
     for hop in reversed([hop for hop in hops if hop]):
+        if not is_ip(hop):
+            return ""  # a garbled chain: the client is unknown
         if not _in(hop, trusted):
             return hop
     return remote
+
+
+def is_ip(address: str) -> bool:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return True
 
 
 def _in(address: str, networks: Sequence[IPNetwork]) -> bool:
@@ -124,7 +136,7 @@ def verify(meta: Mapping[str, Any], raw: bytes, now: datetime) -> Verified:
     timestamp = str(meta.get(TIMESTAMP_HEADER, "")).strip()
     signature = str(meta.get(SIGNATURE_HEADER, "")).strip().lower()
     signed_at = check_timestamp(timestamp, now)
-    if not signature or not settings.PEP_WEBHOOK_SECRETS:
+    if not _HEX64.fullmatch(signature) or not settings.PEP_WEBHOOK_SECRETS:
         raise WebhookRefused(401, "bad_signature", "The webhook signature does not match.")
     prefix = timestamp.encode() + b"."
     slot, form = _matching_slot(prefix + raw, signature), "raw"
