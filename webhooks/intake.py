@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -107,7 +108,8 @@ def _store(
 ) -> Received:
     """The delivery and its new events in one transaction; a replayed request is a 409."""
     replay = hashlib.sha256(f"{verified.timestamp}.{verified.signature}".encode()).hexdigest()
-    keyed = {dedup_key(event): event for event in events}  # a copy within one request too
+    keys = [dedup_key(event) for event in events]
+    keyed = dict(zip(keys, events, strict=True))  # a copy within one request is stored once
     try:
         with transaction.atomic():
             delivery = WebhookDelivery.objects.create(
@@ -120,7 +122,7 @@ def _store(
                 body=raw.decode(),
                 event_count=len(events),
             )
-            new = _events_insert(delivery, keyed)
+            new = _events_insert(delivery, keyed, Counter(keys))
             transaction.on_commit(kick)
     except IntegrityError:
         if WebhookDelivery.objects.filter(replay_key=replay).exists():
@@ -131,8 +133,11 @@ def _store(
     return Received(delivery, new, len(events) - new)
 
 
-def _events_insert(delivery: WebhookDelivery, keyed: dict[str, dict[str, Any]]) -> int:
-    """Insert the events not stored yet; count a copy on the stored one. Returns how many new."""
+def _events_insert(
+    delivery: WebhookDelivery, keyed: dict[str, dict[str, Any]], sent: Counter[str]
+) -> int:
+    """Insert the events not stored yet; count each copy on the stored one. Returns how many
+    are new."""
     known = set(
         InboxEvent.objects.filter(dedup_key__in=list(keyed)).values_list("dedup_key", flat=True)
     )
@@ -144,6 +149,7 @@ def _events_insert(delivery: WebhookDelivery, keyed: dict[str, dict[str, Any]]) 
             event_date=decoding.parse_instant(event.get("eventDate")),
             player_ref=decoding.player_ref(event.get("payload")),
             raw=event,
+            duplicate_count=sent[key] - 1,
         )
         for key, event in keyed.items()
         if key not in known
@@ -151,9 +157,12 @@ def _events_insert(delivery: WebhookDelivery, keyed: dict[str, dict[str, Any]]) 
     # A concurrent copy may insert the same key between the read and here: the constraint
     # keeps one, and ignore_conflicts keeps this transaction going.
     InboxEvent.objects.bulk_create(rows, ignore_conflicts=True)
-    if known:
-        InboxEvent.objects.filter(dedup_key__in=known).update(
-            duplicate_count=F("duplicate_count") + 1
+    by_copies: dict[int, list[str]] = {}
+    for key in known:
+        by_copies.setdefault(sent[key], []).append(key)
+    for copies, same in by_copies.items():
+        InboxEvent.objects.filter(dedup_key__in=same).update(
+            duplicate_count=F("duplicate_count") + copies
         )
     WebhookDelivery.objects.filter(pk=delivery.pk).update(new_event_count=len(rows))
     delivery.new_event_count = len(rows)
