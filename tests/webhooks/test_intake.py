@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from typing import Any
 from unittest import mock
 
 from django.test import Client
+from django.utils import timezone
 
 from tests.webhooks.conftest import KEY, OLD_KEY, URL, level_up, signed_headers
+from webhooks import tasks
 from webhooks.models import InboxEvent, WebhookDelivery
 from webhooks.security import sign
 
@@ -87,3 +90,33 @@ def test_it_accepts_an_iso_timestamp(db: None) -> None:
 def test_it_needs_no_credential_and_is_not_throttled(post_events: Any) -> None:
     statuses = {post_events([level_up(level=n)]).status_code for n in range(30)}
     assert statuses == {202}
+
+
+def test_a_broker_outage_still_answers_202_and_the_sweep_processes_later(
+    post_events: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    with (
+        mock.patch("webhooks.intake.async_task", side_effect=ConnectionError("down")),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert post_events([level_up()]).status_code == 202
+    stored = InboxEvent.objects.get()
+    assert stored.status == InboxEvent.Status.PENDING
+    assert tasks.inbox_sweep_task() == 0  # too recent: its task may still come
+
+    InboxEvent.objects.update(received_at=timezone.now() - timedelta(minutes=5))
+    assert tasks.inbox_sweep_task() == 1
+    stored.refresh_from_db()
+    assert stored.status == InboxEvent.Status.PROCESSED
+
+
+def test_a_burst_of_requests_queues_one_processing_pass(
+    post_events: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    with (
+        mock.patch("webhooks.intake.async_task") as task,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        for level in range(5):
+            post_events([level_up(level=level)])
+    assert task.call_count == 1
