@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import reverse
 
@@ -18,6 +19,21 @@ from webhooks.models import Fulfilment, InboxEvent, ProductMapping
 from webhooks.processing import inbox_process_pending
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client() -> Any:
+    """A logged-in client for a member of a staff group (made by pepbridge.0003)."""
+
+    def make(group: str) -> Client:
+        username = group.lower().replace(" ", "-")
+        user = get_user_model().objects.create_user(username, password="pw", is_staff=True)
+        user.groups.add(Group.objects.get(name=group))
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
 
 
 @pytest.fixture
@@ -70,3 +86,36 @@ def test_fulfil_now_grants_a_newly_mapped_purchase_and_records_who(root: Client)
     assert PlayerBonus.objects.count() == 2
     action = StaffAction.objects.get(action="fulfil_now")
     assert action.username == "root" and action.object_ids == [str(waiting.pk)]
+
+
+@pytest.mark.parametrize(
+    ("group", "allowed", "denied"),
+    [
+        ("Support", ["webhooks.change_inboxevent"], ["webhooks.change_fulfilment"]),
+        (
+            "Bonus managers",
+            ["webhooks.change_fulfilment", "webhooks.add_productmapping"],
+            ["webhooks.delete_productmapping", "webhooks.change_inboxevent"],
+        ),
+        ("Compliance", ["webhooks.view_inboxevent"], ["webhooks.change_fulfilment"]),
+        ("Admins", ["webhooks.change_fulfilment", "webhooks.delete_productmapping"], []),
+    ],
+)
+def test_each_staff_group_has_its_webhook_rights(
+    staff_client: Any, group: str, allowed: list[str], denied: list[str]
+) -> None:
+    staff_client(group)
+    user = get_user_model().objects.get(username=group.lower().replace(" ", "-"))
+    assert [perm for perm in allowed if not user.has_perm(perm)] == []
+    assert [perm for perm in denied if user.has_perm(perm)] == []
+
+
+def test_a_bonus_manager_can_fulfil_now(staff_client: Any) -> None:
+    make_webhook_rows()
+    record = Fulfilment.objects.get()
+    Fulfilment.objects.filter(pk=record.pk).update(status=Fulfilment.Status.FAILED)
+    client = staff_client("Bonus managers")
+    url = reverse("admin:webhooks_fulfilment_changelist")
+    answer = client.post(url, {"action": "fulfil_now", "_selected_action": [record.pk]})
+    assert answer.status_code == 302
+    assert StaffAction.objects.get(action="fulfil_now").username == "bonus-managers"
