@@ -29,6 +29,24 @@ CURRENCY_KEYS = ("VirtualCurrency", "Currency", "CurrencyName", "WalletType")
 PURCHASE_EVENTS = frozenset({"product_purchase"})
 
 
+# What the snapshot columns hold (IntegerField; DecimalField(24, 4)): a value beyond them is
+# treated as absent rather than failing the event on the database.
+_MAX_LEVEL = 2**31 - 1
+_MAX_AMOUNT = Decimal(10) ** 20
+
+
+def _level(item: Item | None) -> int | None:
+    if item is None or not isinstance(item.value, Decimal) or abs(item.value) > _MAX_LEVEL:
+        return None
+    return int(item.value)
+
+
+def _amount(item: Item | None) -> Decimal | None:
+    if item is None or not isinstance(item.value, Decimal) or abs(item.value) >= _MAX_AMOUNT:
+        return None
+    return item.value.quantize(Decimal("0.0001"))
+
+
 def _first(items: dict[str, Item], keys: tuple[str, ...]) -> Item | None:
     for key in keys:
         item = items.get(key)
@@ -75,15 +93,16 @@ def loyalty_update(event: InboxEvent, items: dict[str, Item]) -> bool:
     )
     snap = LoyaltySnapshot.objects.select_for_update().get(player_ref=event.player_ref)
     changed: list[str] = []
-    level, rank, xp = _first(items, LEVEL_KEYS), _first(items, RANK_KEYS), _first(items, XP_KEYS)
-    if level is not None and isinstance(level.value, Decimal) and _newer(moment, snap.level_at):
-        snap.level, snap.level_at = int(level.value), moment
+    level, rank = _level(_first(items, LEVEL_KEYS)), _first(items, RANK_KEYS)
+    xp = _amount(_first(items, XP_KEYS))
+    if level is not None and _newer(moment, snap.level_at):
+        snap.level, snap.level_at = level, moment
         changed += ["level", "level_at"]
     if rank is not None and _newer(moment, snap.rank_at):
         snap.rank, snap.rank_at = text_of(rank)[:200], moment
         changed += ["rank", "rank_at"]
-    if xp is not None and isinstance(xp.value, Decimal) and _newer(moment, snap.xp_at):
-        snap.xp, snap.xp_at = xp.value, moment
+    if xp is not None and _newer(moment, snap.xp_at):
+        snap.xp, snap.xp_at = xp, moment
         changed += ["xp", "xp_at"]
     if changed:
         snap.source_event = event
@@ -98,8 +117,8 @@ def _newer(moment: datetime, stored: datetime | None) -> bool:
 
 def wallet_update(event: InboxEvent, items: dict[str, Item]) -> bool:
     """Set the balance of the event's currency if the event is newer than the stored one."""
-    balance = _first(items, BALANCE_KEYS)
-    if balance is None or not isinstance(balance.value, Decimal):
+    balance = _amount(_first(items, BALANCE_KEYS))
+    if balance is None:
         return False
     currency = (text_of(_first(items, CURRENCY_KEYS)) or "tokens")[:64]
     moment = as_of(event, items)
@@ -108,7 +127,7 @@ def wallet_update(event: InboxEvent, items: dict[str, Item]) -> bool:
         currency=currency,
         defaults={
             "player": _player(event.player_ref),
-            "balance": balance.value,
+            "balance": balance,
             "as_of": moment,
             "source_event": event,
         },
@@ -117,6 +136,6 @@ def wallet_update(event: InboxEvent, items: dict[str, Item]) -> bool:
         player_ref=event.player_ref, currency=currency
     )
     if row.source_event_id != event.pk and _newer(moment, row.as_of):
-        row.balance, row.as_of, row.source_event = balance.value, moment, event
+        row.balance, row.as_of, row.source_event = balance, moment, event
         row.save(update_fields=["balance", "as_of", "source_event", "updated_at"])
     return True

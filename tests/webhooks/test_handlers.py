@@ -192,3 +192,20 @@ def test_a_handler_that_raises_marks_the_event_failed_and_undoes_its_writes(
     statuses = dict(InboxEvent.objects.values_list("event_name", "status"))
     assert statuses == {"level_up": "processed", "virtualCurrency_on_walletUpdate": "failed"}
     assert not TokenBalance.objects.exists()
+
+
+def test_values_beyond_the_columns_are_ignored_not_a_failure(post_events: Any) -> None:
+    huge = event(
+        "level_up",
+        items=(
+            item("CurrentLevel", "1e25", "number"),
+            item("XpBalance", "123456789012345678901234", "number"),
+            item("CurrentRankExternalName", "Gold"),
+        ),
+    )
+    process_all(post_events, [huge, wallet("1e21", "2026-12-03T09:00:00Z")])
+
+    snap = LoyaltySnapshot.objects.get()
+    assert (snap.level, snap.xp, snap.rank) == (None, None, "Gold")
+    assert not TokenBalance.objects.exists()
+    assert not InboxEvent.objects.filter(status=InboxEvent.Status.FAILED).exists()
