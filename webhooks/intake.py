@@ -110,8 +110,14 @@ def _store(
     replay = hashlib.sha256(f"{verified.timestamp}.{verified.signature}".encode()).hexdigest()
     keys = [dedup_key(event) for event in events]
     keyed = dict(zip(keys, events, strict=True))  # a copy within one request is stored once
+    sent = Counter(keys)
     try:
         with transaction.atomic():
+            known = set(
+                InboxEvent.objects.filter(dedup_key__in=list(keyed)).values_list(
+                    "dedup_key", flat=True
+                )
+            )
             delivery = WebhookDelivery.objects.create(
                 remote_addr=address if security.is_ip(address) else None,
                 timestamp_header=verified.timestamp[:64],
@@ -121,8 +127,9 @@ def _store(
                 signed_form=verified.signed_form,
                 body=raw.decode(),
                 event_count=len(events),
+                new_event_count=len(keyed) - len(known),
             )
-            new = _events_insert(delivery, keyed, Counter(keys))
+            _events_insert(delivery, keyed, known, sent)
             transaction.on_commit(kick)
     except IntegrityError:
         if WebhookDelivery.objects.filter(replay_key=replay).exists():
@@ -130,17 +137,16 @@ def _store(
                 409, "replayed", "This signed request was received before."
             ) from None
         raise
-    return Received(delivery, new, len(events) - new)
+    return Received(delivery, delivery.new_event_count, len(events) - delivery.new_event_count)
 
 
 def _events_insert(
-    delivery: WebhookDelivery, keyed: dict[str, dict[str, Any]], sent: Counter[str]
-) -> int:
-    """Insert the events not stored yet; count each copy on the stored one. Returns how many
-    are new."""
-    known = set(
-        InboxEvent.objects.filter(dedup_key__in=list(keyed)).values_list("dedup_key", flat=True)
-    )
+    delivery: WebhookDelivery,
+    keyed: dict[str, dict[str, Any]],
+    known: set[str],
+    sent: Counter[str],
+) -> None:
+    """Insert the events not stored yet; count each copy (`sent` times) on the stored one."""
     rows = [
         InboxEvent(
             delivery=delivery,
@@ -164,9 +170,6 @@ def _events_insert(
         InboxEvent.objects.filter(dedup_key__in=same).update(
             duplicate_count=F("duplicate_count") + copies
         )
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(new_event_count=len(rows))
-    delivery.new_event_count = len(rows)
-    return len(rows)
 
 
 def kick() -> None:
