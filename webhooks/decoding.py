@@ -50,7 +50,7 @@ def parse_instant(text: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _number(value: Any) -> Decimal:
+def as_number(value: Any) -> Decimal:
     if isinstance(value, bool):
         raise ValueError("a boolean is not a number")
     number = Decimal(str(value).strip())
@@ -96,7 +96,7 @@ def _string(value: Any) -> str:
 
 _DECODERS = {
     "string": _string,
-    "number": _number,
+    "number": as_number,
     "boolean": _boolean,
     "date": _date,
     "i18n": _i18n,

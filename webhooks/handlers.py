@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from players.models import Player
 from webhooks import fulfilment
-from webhooks.decoding import Item, decode_payload, text_of
+from webhooks.decoding import Item, as_number, decode_payload, text_of
 from webhooks.models import InboxEvent, LoyaltySnapshot, TokenBalance
 
 LEVEL_KEYS = ("CurrentLevel", "Level")
@@ -35,16 +35,30 @@ _MAX_LEVEL = 2**31 - 1
 _MAX_AMOUNT = Decimal(10) ** 20
 
 
-def _level(item: Item | None) -> int | None:
-    if item is None or not isinstance(item.value, Decimal) or abs(item.value) > _MAX_LEVEL:
+def _numeric(item: Item | None) -> Decimal | None:
+    """The item as a number: a `number` item, or a `string` one holding a number (tolerance)."""
+    if item is None:
         return None
-    return int(item.value)
+    if isinstance(item.value, Decimal):
+        return item.value
+    if item.type == "string" and isinstance(item.value, str):
+        try:
+            return as_number(item.value)
+        except (ValueError, ArithmeticError):
+            return None
+    return None
+
+
+def _level(item: Item | None) -> int | None:
+    value = _numeric(item)
+    return int(value) if value is not None and abs(value) <= _MAX_LEVEL else None
 
 
 def _amount(item: Item | None) -> Decimal | None:
-    if item is None or not isinstance(item.value, Decimal) or abs(item.value) >= _MAX_AMOUNT:
+    value = _numeric(item)
+    if value is None or abs(value) >= _MAX_AMOUNT:
         return None
-    return item.value.quantize(Decimal("0.0001"))
+    return value.quantize(Decimal("0.0001"))
 
 
 def _first(items: dict[str, Item], keys: tuple[str, ...]) -> Item | None:

@@ -209,3 +209,11 @@ def test_values_beyond_the_columns_are_ignored_not_a_failure(post_events: Any) -
     assert (snap.level, snap.xp, snap.rank) == (None, None, "Gold")
     assert not TokenBalance.objects.exists()
     assert not InboxEvent.objects.filter(status=InboxEvent.Status.FAILED).exists()
+
+
+def test_a_number_sent_as_a_string_item_still_counts(post_events: Any) -> None:
+    sent = event("level_up", items=(item("CurrentLevel", "7"), item("XpBalance", "oops")))
+    process_all(post_events, [sent])
+
+    snap = LoyaltySnapshot.objects.get()
+    assert (snap.level, snap.xp) == (7, None)
