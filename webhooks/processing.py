@@ -66,17 +66,22 @@ def _pending(older_than: timedelta | None = None) -> list[int]:
 
 
 def inbox_process_pending(*, max_seconds: float = 50.0) -> int:
-    """Process pending events, oldest first, until none is left or time is up."""
+    """Process pending events, oldest first, until none is left or time is up.
+
+    An event left pending (the database was locked) is not tried again in this pass, so a
+    pass never spins on it; the next pass or the sweep takes it.
+    """
     cache.delete(KICK_KEY)  # an event committed from now on queues the next pass
-    deadline, done = time.monotonic() + max_seconds, 0
+    deadline = time.monotonic() + max_seconds
+    tried: set[int] = set()
     while time.monotonic() < deadline:
-        ids = _pending()
+        ids = [event_id for event_id in _pending() if event_id not in tried]
         if not ids:
             break
         for event_id in ids:
             inbox_event_process(event_id=event_id)
-            done += 1
-    return done
+            tried.add(event_id)
+    return len(tried)
 
 
 def inbox_sweep() -> int:

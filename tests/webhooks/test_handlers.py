@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import OperationalError
 
 from bonuses.models import Bonus, BonusAssignment, BonusType, PlayerBonus
 from players.models import Player
@@ -217,3 +218,18 @@ def test_a_number_sent_as_a_string_item_still_counts(post_events: Any) -> None:
 
     snap = LoyaltySnapshot.objects.get()
     assert (snap.level, snap.xp) == (7, None)
+
+
+def test_a_pass_does_not_spin_on_an_event_the_database_keeps_locked(
+    post_events: Any, monkeypatch: Any
+) -> None:
+    post_events([level_up()])
+    calls: list[int] = []
+
+    def locked(event: InboxEvent) -> bool:
+        calls.append(event.pk)
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr("webhooks.handlers.dispatch", locked)
+    assert inbox_process_pending(max_seconds=5) == 1
+    assert len(calls) == 1 and InboxEvent.objects.get().status == InboxEvent.Status.PENDING
