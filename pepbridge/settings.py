@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "bonuses",
     "events",
     "reconciliation",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -260,6 +261,7 @@ LOGGING = {
         "bonuses": {"level": LOG_LEVEL},
         "events": {"level": LOG_LEVEL},
         "reconciliation": {"level": LOG_LEVEL},
+        "webhooks": {"level": LOG_LEVEL},
         "django_q": {"level": "WARNING"},
         # oauthlib logs every issued token dict (access_token included) at DEBUG.
         "oauthlib": {"level": "WARNING"},
@@ -395,6 +397,30 @@ RECONCILIATION_DETAILS_MAX_VALUES = env_int(
 RECONCILIATION_DETAILS_MAX_DEPTH = env_int("RECONCILIATION_DETAILS_MAX_DEPTH", 32, minimum=4)
 RECONCILIATION_DETAILS_MAX_ATTEMPTS = env_int("RECONCILIATION_DETAILS_MAX_ATTEMPTS", 10, minimum=1)
 RECONCILIATION_RECHECK_MINUTES = env_int("RECONCILIATION_RECHECK_MINUTES", 5, minimum=1)
+
+# --- Event webhooks from PEP (webhooks/; docs/webhooks.md) --------------------------------
+# One or two signature keys (comma-separated): during a rotation both are accepted.
+PEP_WEBHOOK_SECRETS = [
+    key.strip() for key in (env_secret("PEP_WEBHOOK_SECRETS") or "").split(",") if key.strip()
+]
+if len(PEP_WEBHOOK_SECRETS) > 2:
+    raise ImproperlyConfigured("PEP_WEBHOOK_SECRETS takes one or two keys (rotation)")
+PEP_WEBHOOK_TOLERANCE_SECONDS = env_int("PEP_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1)
+
+
+def _networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    try:
+        return [ipaddress.ip_network(cidr, strict=False) for cidr in env_list(name)]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from None
+
+
+PEP_WEBHOOK_ALLOWED_IPS = _networks("PEP_WEBHOOK_ALLOWED_IPS")  # empty: any address
+PEP_WEBHOOK_TRUSTED_PROXIES = _networks("PEP_WEBHOOK_TRUSTED_PROXIES")
+PEP_WEBHOOK_MAX_BODY_BYTES = env_int("PEP_WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+PEP_WEBHOOK_MAX_EVENTS = env_int("PEP_WEBHOOK_MAX_EVENTS", 1000, minimum=1)
+PEP_WEBHOOK_KICK_DEBOUNCE = env_float("PEP_WEBHOOK_KICK_DEBOUNCE", 0.5, minimum=0)
+PEP_WEBHOOK_SWEEP_AFTER = env_int("PEP_WEBHOOK_SWEEP_AFTER", 60, minimum=1)
 
 # --- Inbound API credentials (pepbridge/api; docs/credentials.md) ---------------------------
 # Client secrets and API keys are 256-bit random strings checked with one salted HMAC; PBKDF2

@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("players.urls")),
     path("", include("events.urls")),
     path("", include("reconciliation.urls")),
+    path("", include("webhooks.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

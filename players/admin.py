@@ -16,6 +16,7 @@ from django.urls import NoReverseMatch
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from bonuses.models import PlayerBonus
 from events.models import OutboxMessage
@@ -37,6 +38,7 @@ from pepbridge.backoffice.services import staff_action_record
 from players import profile, services
 from players.models import MarketingConsent, MigrationChunk, MigrationRun, Player
 from reconciliation.services import resync_players
+from webhooks.selectors import loyalty_lines
 
 RECENT_MESSAGES = 10
 RECENT_BONUSES = 10
@@ -83,7 +85,13 @@ class PlayerAdmin(
         "in any case: lena.mus finds LENA.MUSTER@example.com)."
     )
     inlines = (ConsentInline,)
-    readonly_fields = ("pep_messages", "reconciliation_items", "tag_list", "bonus_list")
+    readonly_fields = (
+        "pep_messages",
+        "reconciliation_items",
+        "tag_list",
+        "bonus_list",
+        "pep_loyalty",
+    )
 
     def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
         personal = ("username", "email") if may_see_personal_data(request) else ()
@@ -121,6 +129,7 @@ class PlayerAdmin(
             ("Bonuses", {"fields": ("bonus_list",)}),
             ("Messages to PEP", {"fields": ("pep_messages",)}),
             ("Reconciliation", {"fields": ("reconciliation_items",)}),
+            ("PEP loyalty (from PEP's webhooks)", {"fields": ("pep_loyalty",)}),
             (
                 "Profile",
                 {
@@ -216,6 +225,11 @@ class PlayerAdmin(
     @admin.display(description="tags")
     def tag_list(self, obj: Player) -> str:
         return tag_list(obj.tags)
+
+    @admin.display(description="level, rank, XP and tokens")
+    def pep_loyalty(self, obj: Player) -> str:
+        lines = loyalty_lines(obj.player_id)
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines)) or "-"
 
     @admin.display(description="messages to PEP (newest first)")
     def pep_messages(self, obj: Player) -> str:

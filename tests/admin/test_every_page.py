@@ -33,6 +33,7 @@ from tests.admin.conftest import (
     outbox_rows,
 )
 from tests.reconciliation.conftest import RECON_URL, make_player, recon_body
+from tests.webhooks.conftest import make_webhook_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -78,6 +79,7 @@ def one_of_everything(superuser_client: Client) -> None:
         pep_client.post(RECON_URL, recon_body("r-1", **{"p-9": ["email"]}), format="json")
     # The request's items are expanded in the background; here, at once.
     request_expand(ReconciliationRequest.objects.get().pk)
+    make_webhook_rows()
 
 
 def pages(client: Client, model: type) -> list[str]:

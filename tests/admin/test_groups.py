@@ -77,7 +77,7 @@ def test_the_migration_reverses_by_removing_the_groups() -> None:
 
 
 def test_the_admins_narrowing_reverses() -> None:
-    narrowing = importlib.import_module("pepbridge.migrations.0005_admins_without_user_management")
+    narrowing = importlib.import_module("pepbridge.migrations.0006_admins_without_user_management")
     narrowing.widen(global_apps, None)
     assert member("Admins").has_perm("auth.change_user")
     narrowing.narrow(global_apps, None)

@@ -30,6 +30,7 @@ OPERATIONS = [
     ("/ingest/v1/players/{player_id}", "delete"),
     ("/ingest/v1/events", "post"),
     ("/ingest/v1/events/batch", "post"),
+    ("/api/webhooks/v1/pep-events", "post"),
 ]
 
 

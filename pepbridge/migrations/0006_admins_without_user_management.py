@@ -38,6 +38,6 @@ def widen(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("pepbridge", "0004_staff_actions")]
+    dependencies = [("pepbridge", "0005_staff_action_admin_kinds")]
 
     operations = [migrations.RunPython(narrow, widen)]

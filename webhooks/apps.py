@@ -1,0 +1,9 @@
+"""App config for the PEP event webhook inbox."""
+
+from django.apps import AppConfig
+
+
+class WebhooksConfig(AppConfig):
+    name = "webhooks"
+    verbose_name = "PEP event webhooks"
+    default_auto_field = "django.db.models.BigAutoField"
