@@ -17,8 +17,10 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.actions import delete_selected as django_delete_selected
+from django.contrib.admin.exceptions import DisallowedModelAdminLookup
 from django.contrib.admin.models import LogEntry
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django.db.models.signals import post_save
@@ -124,7 +126,10 @@ class StaffActionAdmin(AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
         return response
 
     def _listed(self, request: HttpRequest) -> QuerySet:
-        return listed_queryset(self, request)
+        try:
+            return listed_queryset(self, request)
+        except (IncorrectLookupParameters, DisallowedModelAdminLookup) as exc:
+            raise BadRequest(f"not a filter of the staff actions list: {exc}") from None
 
 
 class _Line:
