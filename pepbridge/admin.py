@@ -17,9 +17,10 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.actions import delete_selected as django_delete_selected
+from django.contrib.admin.exceptions import DisallowedModelAdminLookup
 from django.contrib.admin.models import LogEntry
-from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django.db.models.signals import post_save
@@ -28,7 +29,12 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import URLPattern, path
 from django.utils import timezone
 
-from pepbridge.backoffice.admin_tools import AppendOnlyMixin, BigListMixin, truncated
+from pepbridge.backoffice.admin_tools import (
+    AppendOnlyMixin,
+    BigListMixin,
+    listed_queryset,
+    truncated,
+)
 from pepbridge.backoffice.models import StaffAction
 from pepbridge.backoffice.services import staff_action_from_log_entry, staff_delete_record
 
@@ -82,14 +88,6 @@ class UserFilter(admin.SimpleListFilter):
         return queryset.filter(username=self.value()) if self.value() else queryset
 
 
-class _FiltersOnly(ChangeList):
-    """The list's filtering without counting or fetching a page: what the export streams."""
-
-    def get_results(self, request: HttpRequest) -> None:
-        self.result_count = self.full_result_count = 0
-        self.result_list = self.queryset.none()
-
-
 @admin.register(StaffAction)
 class StaffActionAdmin(AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
     list_display = ("at", "username", "action", "content_type", "count", "outcome", "reason_short")
@@ -128,23 +126,10 @@ class StaffActionAdmin(AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
         return response
 
     def _listed(self, request: HttpRequest) -> QuerySet:
-        list_display = self.get_list_display(request)
-        return _FiltersOnly(
-            request,
-            self.model,
-            list_display,
-            self.get_list_display_links(request, list_display),
-            self.get_list_filter(request),
-            self.date_hierarchy,
-            self.get_search_fields(request),
-            self.get_list_select_related(request),
-            self.list_per_page,
-            self.list_max_show_all,
-            self.list_editable,
-            self,
-            self.get_sortable_by(request),
-            self.search_help_text,
-        ).queryset
+        try:
+            return listed_queryset(self, request)
+        except (IncorrectLookupParameters, DisallowedModelAdminLookup) as exc:
+            raise BadRequest(f"not a filter of the staff actions list: {exc}") from None
 
 
 class _Line:

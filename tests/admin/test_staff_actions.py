@@ -253,3 +253,9 @@ def test_deleting_several_rows_is_one_staff_action_and_one_history_line_each() -
         sorted(str(g.pk) for g in doomed),
     )
     assert LogEntry.objects.filter(action_flag=DELETION).count() == 2  # Django's own, not doubled
+
+
+def test_an_export_with_a_filter_the_list_does_not_offer_is_a_400(staff_client) -> None:
+    compliance = staff_client("Compliance")
+    assert compliance.get(EXPORT, {"at__gte": "not a date"}).status_code == 400
+    assert compliance.get(EXPORT, {"user__password__startswith": "p"}).status_code == 400
