@@ -16,6 +16,7 @@ from pepbridge.backoffice.admin_tools import (
     change_link,
     may_see_personal_data,
 )
+from pepbridge.backoffice.models import StaffAction
 from pepbridge.backoffice.services import staff_action_record
 from webhooks import fulfilment, processing
 from webhooks.decoding import decode_payload, display
@@ -23,8 +24,8 @@ from webhooks.models import Fulfilment, InboxEvent, ProductMapping, WebhookDeliv
 
 MASK = "***"
 HIDDEN = "[hidden: may hold personal data; Support and Admins can see it]"
-FULFIL_NOW = "fulfil_now"  # a StaffAction kind (see docs/webhooks.md)
-RETRY_EVENTS = "webhook_retry"
+FULFIL_NOW = StaffAction.Kind.FULFIL_NOW
+RETRY_EVENTS = StaffAction.Kind.WEBHOOK_RETRY
 _KEPT_KEYS = frozenset({"PlayerId"})
 
 

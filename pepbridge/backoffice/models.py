@@ -57,6 +57,8 @@ class StaffAction(models.Model):
         CLIENT_ENABLE = "client_enable", "Re-enable OAuth clients"
         CLIENT_REVOKE_TOKENS = "client_revoke_tokens", "Revoke OAuth clients' tokens"
         API_KEY_REVOKE = "api_key_revoke", "Revoke API keys"
+        FULFIL_NOW = "fulfil_now", "Fulfil reward-shop purchases now"
+        WEBHOOK_RETRY = "webhook_retry", "Process PEP webhook events again"
         # Saves and deletions through the admin's own forms and its "delete selected" action
         # (bonuses, users, groups...), mirrored from the admin's LogEntry.
         ADMIN_ADD = "admin_add", "Add (admin form)"

@@ -86,6 +86,8 @@ def test_fulfil_now_grants_a_newly_mapped_purchase_and_records_who(root: Client)
     assert PlayerBonus.objects.count() == 2
     action = StaffAction.objects.get(action="fulfil_now")
     assert action.username == "root" and action.object_ids == [str(waiting.pk)]
+    # The staff-actions list names the action, not its code.
+    assert action.get_action_display() == "Fulfil reward-shop purchases now"
 
 
 @pytest.mark.parametrize(
