@@ -21,6 +21,7 @@ from events.models import DeliveryAttempt, EndpointState, OutboxMessage
 from events.selectors import delivery_health
 from pepbridge.api.models import ApiKey
 from reconciliation.models import RepairState
+from webhooks.models import Fulfilment, WebhookDelivery
 
 HOURS = 24
 OUTCOMES = tuple(DeliveryAttempt.Outcome.values)
@@ -148,6 +149,19 @@ def circuit_state() -> str:
     return str(EndpointState.Circuit.CLOSED)
 
 
+def webhooks_per_hour(now: datetime) -> list[HourBucket]:
+    """PEP's signed webhook requests accepted per hour (each may carry several events)."""
+    hours = hour_starts(now)
+    rows = list(
+        WebhookDelivery.objects.filter(received_at__gte=hours[0])
+        .annotate(hour=TruncHour("received_at"))
+        .values("hour")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return _bucketed([{**row, "series": "received"} for row in rows], hours, ("received",))
+
+
 def open_reconciliation_items() -> int:
     """Reconciliation items not yet repaired nor given up (served by the status index)."""
     open_statuses = [*RepairState.NEEDS_VALUE, RepairState.Status.SENT]
@@ -160,6 +174,7 @@ class Dashboard:
     deliveries: list[HourBucket]
     assignments: list[HourBucket]
     delivery: dict[str, Any]  # events.selectors.delivery_health(): /healthz's "delivery"
+    webhooks: list[HourBucket]
 
 
 def dashboard(now: datetime | None = None) -> Dashboard:
@@ -167,6 +182,7 @@ def dashboard(now: datetime | None = None) -> Dashboard:
     now = now or timezone.now()
     deliveries = deliveries_per_hour(now)
     assignments = assignments_per_hour(now)
+    webhooks = webhooks_per_hour(now)
     # The outbox's own figures, computed once for the dashboard and /healthz alike: the counts
     # and the oldest *due* head (a row in a long retry backoff is not a stuck one).
     health = delivery_health(now)
@@ -182,11 +198,13 @@ def dashboard(now: datetime | None = None) -> Dashboard:
         "deliveries_per_hour": _series(deliveries),
         "assign_bonus_per_hour": _series(assignments),
         "open_reconciliation_items": open_reconciliation_items(),
+        "webhooks_per_hour": _series(webhooks),
+        "fulfilments_waiting": Fulfilment.objects.filter(status=Fulfilment.Status.PENDING).count(),
         "attempts_last_hour": attempts_last_hour,
         "success_rate_last_hour": success_rate,
         "circuit": circuit_state(),
     }
-    return Dashboard(figures, deliveries, assignments, delivery=health)
+    return Dashboard(figures, deliveries, assignments, delivery=health, webhooks=webhooks)
 
 
 def _pairs(rows: list[dict[str, Any]], field: str) -> dict[str, int]:

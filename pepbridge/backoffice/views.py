@@ -29,6 +29,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "generated_at": datetime.fromisoformat(data.figures["generated_at"]),
         "delivery_chart": charts.stacked_chart(data.deliveries, selectors.OUTCOMES),
         "assign_chart": charts.stacked_chart(data.assignments, ("accepted", "rejected")),
+        "webhook_chart": charts.stacked_chart(data.webhooks, ("received",)),
+        "fulfilment_url": reverse("admin:webhooks_fulfilment_changelist"),
         "outbox_url": reverse("admin:events_outboxmessage_changelist"),
     }
     return TemplateResponse(request, "admin/backoffice/dashboard.html", context)
