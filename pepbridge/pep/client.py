@@ -466,11 +466,11 @@ def _worth_retrying_now(exc: BaseException) -> bool:
 
 def _backoff(state: RetryCallState) -> float:
     """Exponential backoff with jitter, or the Retry-After PEP asked for if that is longer."""
-    delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (state.attempt_number - 1))
+    delay: float = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (state.attempt_number - 1))
     # Jitter only for spreading retries out, nothing secret depends on it.
     delay *= random.uniform(0.75, 1.0)  # noqa: S311
     exc = state.outcome.exception() if state.outcome else None
-    retry_after = getattr(exc, "retry_after", None)
+    retry_after: float | None = getattr(exc, "retry_after", None)
     return max(delay, retry_after) if retry_after is not None else delay
 
 
