@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -26,7 +25,7 @@ from django.utils import timezone
 from requests.structures import CaseInsensitiveDict
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from pepbridge import metrics
+from pepbridge import backoff, metrics
 from pepbridge.pep import contract, wire
 from pepbridge.pep.errors import PepError, PepPermanentError, PepTransientError
 from pepbridge.pep.token import (
@@ -466,9 +465,8 @@ def _worth_retrying_now(exc: BaseException) -> bool:
 
 def _backoff(state: RetryCallState) -> float:
     """Exponential backoff with jitter, or the Retry-After PEP asked for if that is longer."""
-    delay: float = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (state.attempt_number - 1))
-    # Jitter only for spreading retries out, nothing secret depends on it.
-    delay *= random.uniform(0.75, 1.0)  # noqa: S311
+    # Up to a quarter shorter: spreads retries out, and never past BACKOFF_CAP.
+    delay = backoff.delay(state.attempt_number, base=BACKOFF_BASE, cap=BACKOFF_CAP, jitter=0.25)
     exc = state.outcome.exception() if state.outcome else None
     retry_after: float | None = getattr(exc, "retry_after", None)
     return max(delay, retry_after) if retry_after is not None else delay
