@@ -69,8 +69,9 @@ class _Call:
 
     method: str
     url: str
-    body: bytes | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
+    # Out of the repr: the token call's body holds the client secret.
+    body: bytes | None = field(default=None, repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     params: Mapping[str, str] | None = None
     stream_limit: int | None = None  # refuse a larger answer ("too_large") without reading it
 
