@@ -277,7 +277,7 @@ class PlayerBonusAdmin(
         return None
 
 
-_TRANSITION_KINDS = {
+_TRANSITION_KINDS: dict[str, Kind] = {
     PlayerBonus.Status.CANCELLED: Kind.CANCEL_PLAYER_BONUS,
     PlayerBonus.Status.FORFEITED: Kind.FORFEIT_PLAYER_BONUS,
 }

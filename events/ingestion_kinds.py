@@ -38,7 +38,7 @@ from players import validators
 from players.serializers import AwareDateTimeField, PlayerIdField, flatten_errors
 
 STATUSES = ("APPROVED", "REJECTED", "PENDING", "CANCELED")
-_ID = {"max_length": 128}
+_ID: dict[str, Any] = {"max_length": 128}
 
 
 def _amount(**kwargs: Any) -> serializers.DecimalField:
@@ -86,7 +86,10 @@ class CasinoRoundSerializer(serializers.Serializer):
     gameProviderName = serializers.CharField(source="game_provider_name", max_length=200)
     gameSessionId = serializers.CharField(source="game_session_id", required=False, **_ID)
     playerIp = serializers.IPAddressField(source="player_ip", required=False)
-    transactions = GameTransactionSerializer(many=True, allow_empty=False, max_length=50)
+    # many=True hands max_length to the ListSerializer; the stubs type only the child's kwargs.
+    transactions = GameTransactionSerializer(  # type: ignore[call-arg]
+        many=True, allow_empty=False, max_length=50
+    )
 
 
 class SelectionSerializer(serializers.Serializer):
@@ -121,7 +124,9 @@ class SportTransactionSerializer(serializers.Serializer):
     bonusMoneyBalance = _amount(source="bonus_balance")
     realMoneyBalanceBefore = _amount(source="real_balance_before", required=False)
     bonusMoneyBalanceBefore = _amount(source="bonus_balance_before", required=False)
-    bet = SelectionSerializer(source="selections", many=True, required=False, max_length=100)
+    bet = SelectionSerializer(  # type: ignore[call-arg]  # max_length: as `transactions` above
+        source="selections", many=True, required=False, max_length=100
+    )
 
 
 class MoneyTransactionSerializer(serializers.Serializer):

@@ -102,7 +102,10 @@ class ItemResultSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["accepted", "duplicate", "conflict", "rejected"])
     id = serializers.CharField(required=False)
     message = serializers.CharField(required=False)
-    errors = serializers.DictField(child=serializers.ListField(), required=False)
+    # The wire name is the contract's; it shadows Serializer.errors only for the schema.
+    errors = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(), required=False
+    )
 
 
 class BatchOutputSerializer(serializers.Serializer):

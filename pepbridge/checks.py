@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,13 +32,13 @@ def check_persistent_connections(app_configs: Any, **kwargs: Any) -> list[Warnin
     return []
 
 
-def _uses_pool(db: dict[str, Any]) -> bool:
+def _uses_pool(db: Mapping[str, Any]) -> bool:
     return bool(db.get("OPTIONS", {}).get("pool"))
 
 
 @register()
 def check_task_queue(app_configs: Any, **kwargs: Any) -> list[Warning]:
-    conf = settings.Q_CLUSTER
+    conf: Mapping[str, Any] = settings.Q_CLUSTER
     warnings: list[Warning] = []
     if int(conf.get("retry", 0)) <= int(conf.get("timeout", 0)):
         warnings.append(
@@ -67,7 +68,8 @@ DRAIN_SLACK_SECONDS = 5.0
 @register()
 def check_drain_fits_task_timeout(app_configs: Any, **kwargs: Any) -> list[Warning]:
     """A delivery pass must end before django-q2 kills it, or its unwritten chunk is re-sent."""
-    timeout = float(settings.Q_CLUSTER.get("timeout", 0))
+    conf: Mapping[str, Any] = settings.Q_CLUSTER
+    timeout = float(conf.get("timeout", 0))
     longest = (
         settings.OUTBOX_DRAIN_MAX_SECONDS
         + settings.PEP_CONNECT_TIMEOUT

@@ -20,7 +20,7 @@ gave it. docs/security.md, "Database roles", is the recipe.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -130,7 +130,7 @@ def grant_app_role(connection: BaseDatabaseWrapper, app: str) -> list[str]:
 
 
 @contextmanager
-def connected_as(connection: BaseDatabaseWrapper, role: dict[str, Any]) -> Iterator[None]:
+def connected_as(connection: BaseDatabaseWrapper, role: Mapping[str, Any]) -> Iterator[None]:
     """Reconnect `connection` with another role's credentials (same database) for the block."""
     saved = {key: connection.settings_dict.get(key) for key in _CONNECTION_KEYS}
     connection.close()

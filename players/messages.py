@@ -27,7 +27,7 @@ from players.models import KycStatus, Player
 
 logger = logging.getLogger("players.messages")
 
-_KYC = {
+_KYC: dict[str, str] = {
     KycStatus.PENDING: "PENDING",
     KycStatus.VERIFIED: "VERIFIED",
     KycStatus.REJECTED: "REJECTED",

@@ -414,7 +414,7 @@ def parse_answer(answer: Any) -> tuple[str, dict[str, Any]]:
         "",
     )
     names = ("invalidPlayers", "errors", "invalid", "failed")
-    raw = next((answer[k] for k in names if k in answer), [])
+    raw: Any = next((answer[k] for k in names if k in answer), [])
     per_player: dict[str, Any] = {}
     if isinstance(raw, Mapping):
         per_player = {str(k): v for k, v in raw.items()}

@@ -150,7 +150,10 @@ class ConsentOutputSerializer(serializers.Serializer):
 class PlayerOutputSerializer(PlayerSerializer):
     """A player as the bridge holds it, for GET. Erased players show blanks and `erasedAt`."""
 
-    marketingConsents = ConsentOutputSerializer(source="consents.all", many=True)
+    # Output adds changedAt to the input's consent (a different serializer of the same name).
+    marketingConsents = ConsentOutputSerializer(  # type: ignore[assignment]
+        source="consents.all", many=True
+    )
     erasedAt = serializers.DateTimeField(source="erased_at", allow_null=True)
     updatedAt = serializers.DateTimeField(source="updated_at")
 

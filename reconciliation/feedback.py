@@ -34,6 +34,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from pepbridge import backoff
 from pepbridge.pep.client import get_pep_client
 from pepbridge.pep.errors import PepError
 from reconciliation.models import AuditStep, FeedbackDownload
@@ -283,7 +284,7 @@ def _record_failure(download: FeedbackDownload, exc: DetailsError, cause: str) -
         download.status = FeedbackDownload.Status.FAILED
         _request_step(download, Kind.FAILED, cause, f"gave up after {download.attempts} attempts")
     else:
-        minutes = min(2 ** (download.attempts - 1), 360)
+        minutes = backoff.delay(download.attempts, base=1, cap=360)  # 1, 2, 4 ... 360
         download.next_attempt_at = download.updated_at + timedelta(minutes=minutes)
     download.save(update_fields=["status", "last_error", "updated_at", "next_attempt_at"])
     logger.warning(

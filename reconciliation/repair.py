@@ -316,7 +316,7 @@ def _confirm_one(state: RepairState, row: OutboxMessage | None, cause: str) -> l
 
 
 # A closed outbox row that never reached PEP: (reason, detail) of the item's failure.
-_NOT_DELIVERED = {
+_NOT_DELIVERED: dict[str, tuple[Reason, str]] = {
     OutboxMessage.Status.FAILED: (Reason.PEP_REFUSED, "PEP did not take the update ({error})"),
     OutboxMessage.Status.CANCELLED: (
         Reason.MESSAGE_CANCELLED,

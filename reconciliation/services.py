@@ -260,6 +260,7 @@ def feedback_receive(
         cause=cause,
         fingerprint_of=without_url,
     )
+    download: FeedbackDownload | None
     if receipt.outcome == Outcome.ACCEPTED and errors_total > 0:
         download = FeedbackDownload.objects.create(request=receipt.request, url=details_url)
     elif receipt.original is not None and details_url:

@@ -58,7 +58,7 @@ _FEEDBACK_ERRORS = {400: "Malformed feedback (recorded in the audit trail)", **P
 class _RecordedView(APIView):
     """Parse and validate the body; a refused body is recorded before the 400 goes out."""
 
-    permission_classes: ClassVar[list[Any]] = [RequiresPepScope]
+    permission_classes = [RequiresPepScope]
     source: ClassVar[str]
     InputSerializer: ClassVar[type[serializers.Serializer]]
 
@@ -121,7 +121,10 @@ class ReconciliationView(_RecordedView):
     class InputSerializer(serializers.Serializer):
         requestId = StrictCharField(max_length=200)
         eventDate = WireDateTimeField()
-        players = PlayerFieldsSerializer(many=True, allow_empty=False, min_length=1)
+        # many=True hands min_length to the ListSerializer; the stubs type only the child's.
+        players = PlayerFieldsSerializer(  # type: ignore[call-arg]
+            many=True, allow_empty=False, min_length=1
+        )
 
         def validate_players(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
             limit = settings.RECONCILIATION_MAX_PLAYERS
@@ -284,9 +287,10 @@ class AuditExportView(PermissionRequiredMixin, View):
     def _listed(self, request: HttpRequest) -> QuerySet[AuditStep]:
         """The list's steps for the query string without this view's own parameters."""
         listed = copy.copy(request)
-        listed.GET = request.GET.copy()
+        query = request.GET.copy()  # a mutable copy, which the stubs' GET type does not allow
         for name in self.OWN_PARAMS:
-            listed.GET.pop(name, None)
+            query.pop(name, None)
+        listed.GET = query  # type: ignore[assignment]
         try:
             return self.model_admin.listed_steps(listed)
         except IncorrectLookupParameters as exc:

@@ -95,7 +95,7 @@ def assignment_accept(
     """
     fingerprint = request_fingerprint(body)
     bonus, errors = _bonus_check(request)
-    if errors:
+    if errors or bonus is None:  # None comes only with errors; this narrows the type
         existing = _assignment_find(sender, request.request_id)
         if existing is not None:
             return _assignment_repeat(existing, fingerprint, body)
@@ -163,7 +163,7 @@ def _assignment_create(
     request: AssignRequest,
     fingerprint: str,
     body: Any,
-    bonus: Bonus | None,
+    bonus: Bonus,
 ) -> BonusAssignment:
     """Insert the request; the players become AssignmentItems in the worker, off PEP's clock.
 

@@ -31,7 +31,7 @@ from events.models import DeliveryAttempt, OutboxMessage
 from events.services import endpoints, schedule, sending
 from events.services.claim import Claim, claim_lanes, release, release_lanes
 from events.services.kick import clear_kick
-from pepbridge import metrics
+from pepbridge import backoff, metrics
 from pepbridge.pep.client import PepClient, get_pep_client
 from pepbridge.pep.errors import PepPermanentError, PepTransientError
 
@@ -445,7 +445,7 @@ def _guarded_pass(
     ProgrammingError...) is a bug that retrying will not cure: logged with its traceback so it
     is seen, and still backed off, so the worker neither dies nor spins.
     """
-    wait = min(DB_BACKOFF_CAP, 0.5 * 2 ** min(failures + 1, 8))
+    wait = backoff.delay(failures + 1, base=1.0, cap=DB_BACKOFF_CAP)  # 1 s, 2 s, ... 30 s
     try:
         count, next_wait = _pass(worker, client or get_pep_client(), deadline)
     except OperationalError as exc:

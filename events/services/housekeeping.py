@@ -38,7 +38,7 @@ def replay_failed(
     replay is recorded (who, when, filter, count), even when it matched nothing, and each row
     keeps its own trace (replayed_at/_by, replay_count) after delivery resets its trigger.
     """
-    filters = {
+    filters: dict[str, Any] = {
         "message_ids": message_ids,
         "message_type": message_type,
         "player_id": player_id,
@@ -141,7 +141,9 @@ def setup_schedules(schedule_model: Any = None) -> None:
     `manage.py outbox_schedules` after changing OUTBOX_SWEEP_MINUTES.
     """
     if schedule_model is None:
-        from django_q.models import Schedule as schedule_model
+        from django_q.models import Schedule
+
+        schedule_model = Schedule
     schedule_model.objects.update_or_create(
         name=SWEEP_SCHEDULE,
         defaults={
@@ -159,5 +161,7 @@ def setup_schedules(schedule_model: Any = None) -> None:
 
 def remove_schedules(schedule_model: Any = None) -> None:
     if schedule_model is None:
-        from django_q.models import Schedule as schedule_model
+        from django_q.models import Schedule
+
+        schedule_model = Schedule
     schedule_model.objects.filter(name__in=[SWEEP_SCHEDULE, PRUNE_SCHEDULE]).delete()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import random
 from datetime import datetime, timedelta
 
 from django.conf import settings
 
+from pepbridge import backoff
 from pepbridge.pep.errors import PepTransientError
 
 # PEP asked us to slow down (429), or a request timed out (our client's timeout, or PEP's own
@@ -26,7 +26,7 @@ def retry_delay(attempts: int, error: PepTransientError) -> float:
     """The jittered schedule step, stretched to a Retry-After and to the throttle floor."""
     jitter = settings.OUTBOX_RETRY_JITTER
     # Jitter spreads retries of a burst of failures; nothing secret depends on it.
-    delay = base_delay(attempts) * random.uniform(1 - jitter, 1 + jitter)  # noqa: S311
+    delay = backoff.spread_around(base_delay(attempts), jitter)
     if error.retry_after is not None:
         delay = max(delay, error.retry_after)
     if error.status in THROTTLE_STATUSES or error.error_class in THROTTLE_CLASSES:

@@ -31,7 +31,7 @@ class MachineSecretHasher(BasePasswordHasher):
     algorithm = "pepbridge_hmac_sha256"
 
     def encode(self, password: str, salt: str) -> str:
-        self._check_encode_args(password, salt)
+        self._check_encode_args(password, salt)  # type: ignore[attr-defined]  # Django's, unstubbed
         if len(password) < MIN_SECRET_LENGTH:
             raise ValueError("machine secrets must have at least 256 bits (43 characters)")
         return f"{self.algorithm}${salt}${self._digest(password, salt)}"
@@ -45,7 +45,7 @@ class MachineSecretHasher(BasePasswordHasher):
         decoded = self.decode(encoded)
         return constant_time_compare(self._digest(password, decoded["salt"]), decoded["hash"])
 
-    def safe_summary(self, encoded: str) -> dict[str, str]:
+    def safe_summary(self, encoded: str) -> dict[Any, str]:  # keys: Django's labels
         decoded = self.decode(encoded)
         return {
             "algorithm": decoded["algorithm"],

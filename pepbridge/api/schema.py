@@ -21,7 +21,8 @@ class ErrorSerializer(serializers.Serializer):
     statusCode = serializers.IntegerField()
     error = serializers.CharField(help_text="The HTTP reason phrase, e.g. 'Bad Request'.")
     message = serializers.CharField(help_text="One human sentence.")
-    errors = serializers.JSONField(
+    # The wire name is the contract's; it shadows Serializer.errors only for the schema.
+    errors = serializers.JSONField(  # type: ignore[assignment]
         required=False,
         help_text="Field errors, DRF style ({field: [messages]}, nested for nested input); "
         "only for validation failures.",

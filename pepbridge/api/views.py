@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
@@ -68,7 +68,7 @@ def _token_error(response: HttpResponse) -> dict[str, Any]:
 class PlayerIdentityView(APIView):
     """`POST /api/auth/v1/player`: the player an identity token names, and until when."""
 
-    permission_classes: ClassVar[list[Any]] = [RequiresPepScope]
+    permission_classes = [RequiresPepScope]
 
     class InputSerializer(serializers.Serializer):
         identityToken = StrictCharField(max_length=8192, trim_whitespace=True)

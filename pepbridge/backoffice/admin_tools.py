@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from django import forms
@@ -48,7 +48,7 @@ class AppendOnlyMixin:
 class BigListMixin:
     """A list that stays fast on millions of rows: estimated totals, no full count."""
 
-    paginator = EstimatedCountPaginator
+    paginator: ClassVar[type] = EstimatedCountPaginator
     show_full_result_count = False
     # Facet counts are one COUNT per filter option: a scan each on a big table.
     show_facets = admin.ShowFacets.NEVER

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django.core.paginator import Paginator
 from django.db import connections
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 # Below this estimate an exact count is cheap and exact numbers are friendlier.
@@ -29,13 +32,15 @@ class EstimatedCountPaginator(Paginator):
         query = getattr(self.object_list, "query", None)
         if query is None or query.where:
             return None
-        connection = connections[self.object_list.db]
+        # A QuerySet from here on (it has a query): the changelists page nothing else.
+        rows = cast(QuerySet[Any], self.object_list)
+        connection = connections[rows.db]
         if connection.vendor != "postgresql":
             return None
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                [self.object_list.model._meta.db_table],
+                [rows.model._meta.db_table],
             )
             row = cursor.fetchone()
         # -1: never analysed; fall back to counting.

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
@@ -26,7 +25,7 @@ from django.utils import timezone
 from requests.structures import CaseInsensitiveDict
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from pepbridge import metrics
+from pepbridge import backoff, metrics
 from pepbridge.pep import contract, wire
 from pepbridge.pep.errors import PepError, PepPermanentError, PepTransientError
 from pepbridge.pep.token import (
@@ -58,6 +57,28 @@ class PepResponse:
     def json(self) -> Any:
         """Decode the body with PEP's wire rules (fractions as Decimal)."""
         return wire.loads(self.body)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Call:
+    """One HTTP exchange to make, handed down whole from `request` to `_send`.
+
+    Named fields instead of a positional bundle: each level passes the call on unchanged, and
+    the token (new after a 401) goes beside it, since it belongs to the attempt, not the call.
+    """
+
+    method: str
+    url: str
+    # Out of the repr: the token call's body holds the client secret.
+    body: bytes | None = field(default=None, repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    params: Mapping[str, str] | None = None
+    stream_limit: int | None = None  # refuse a larger answer ("too_large") without reading it
+
+    @property
+    def action(self) -> str:
+        """The "GET /path" that messages name the call by (no host, no query string)."""
+        return _action(self.method, self.url)
 
 
 class _Secret:
@@ -140,10 +161,18 @@ class PepClient:
         if body is not None:
             send_headers["Content-Type"] = "application/json"
         send_headers.update(headers or {})
+        call = _Call(
+            method=method,
+            url=url,
+            body=body,
+            headers=send_headers,
+            params=params,
+            stream_limit=stream_limit,
+        )
         for attempt in self._retrying(retry):
             with attempt:
                 self._context.attempt = attempt.retry_state.attempt_number
-                return self._authorized(method, url, body, send_headers, params, stream_limit)
+                return self._authorized(call)
         raise AssertionError("tenacity ended without a result")  # pragma: no cover
 
     def download(self, url: str, *, limit: int) -> PepResponse:
@@ -161,8 +190,9 @@ class PepClient:
         for attempt in self._retrying(True):
             with attempt:
                 self._context.attempt = attempt.retry_state.attempt_number
-                response = self._exchange("GET", url, None, {}, None, None, limit)
-                self._raise_for_status(response, _action("GET", url))
+                call = _Call(method="GET", url=url, stream_limit=limit)
+                response = self._exchange(call)
+                self._raise_for_status(response, call.action)
                 return response
         raise AssertionError("tenacity ended without a result")  # pragma: no cover
 
@@ -193,80 +223,56 @@ class PepClient:
 
     # --- one attempt ---------------------------------------------------------------------
 
-    def _authorized(
-        self,
-        method: str,
-        url: str,
-        body: bytes | None,
-        headers: Mapping[str, str],
-        params: Mapping[str, str] | None,
-        stream_limit: int | None,
-    ) -> PepResponse:
+    def _authorized(self, call: _Call) -> PepResponse:
         token = self.tokens.get()
-        response = self._exchange(method, url, body, headers, params, token, stream_limit)
+        response = self._exchange(call, token)
         if response.status == 401:
             # Revoked or expired early: drop it (only if nobody replaced it yet), retry once.
             self.tokens.invalidate(token)
             rejected, token = token, self.tokens.get()
-            response = self._exchange(method, url, body, headers, params, token, stream_limit)
+            response = self._exchange(call, token)
             if response.status == 401:
                 raise PepPermanentError(
-                    f"PEP rejected a freshly fetched token on {_action(method, url)}",
+                    f"PEP rejected a freshly fetched token on {call.action}",
                     status=401,
                     body_excerpt=self._excerpt(response.body, rejected.value, token.value),
                     error_class="token_rejected",
                 )
-        self._raise_for_status(response, _action(method, url), token.value)
+        self._raise_for_status(response, call.action, token.value)
         return response
 
-    def _exchange(
-        self,
-        method: str,
-        url: str,
-        body: bytes | None,
-        headers: Mapping[str, str],
-        params: Mapping[str, str] | None,
-        token: CachedToken | None,
-        stream_limit: int | None,
-    ) -> PepResponse:
+    def _exchange(self, call: _Call, token: CachedToken | None = None) -> PepResponse:
         """Do one HTTP exchange and log it; raise only when there is no HTTP answer."""
-        send = CaseInsensitiveDict(headers)
+        send = CaseInsensitiveDict(call.headers)
         if token is not None:
             send["Authorization"] = f"Bearer {token.value}"
         started = time.monotonic()
         try:
             with metrics.pep_request_in_flight():
-                response = self._send(method, url, body, send, params, stream_limit, started)
+                response = self._send(call, send, started)
         except PepError as exc:
-            self._log(method, url, exc.status, started, exc.error_class)
+            self._log(call.method, call.url, exc.status, started, exc.error_class)
             raise
-        self._log(method, url, response.status, started, _status_class(response.status))
+        status_class = _status_class(response.status)
+        self._log(call.method, call.url, response.status, started, status_class)
         return response
 
-    def _send(
-        self,
-        method: str,
-        url: str,
-        body: bytes | None,
-        headers: Mapping[str, str],
-        params: Mapping[str, str] | None,
-        stream_limit: int | None,
-        started: float,
-    ) -> PepResponse:
-        action = _action(method, url)
+    def _send(self, call: _Call, headers: Mapping[str, str], started: float) -> PepResponse:
+        """The request itself; `headers` are the call's with the attempt's Authorization."""
+        action = call.action
         try:
             raw = self.session.request(
-                method,
-                url,
-                data=body,
+                call.method,
+                call.url,
+                data=call.body,
                 headers=headers,
-                params=params,
+                params=call.params,
                 timeout=self.timeout,
                 allow_redirects=False,  # a redirect must not carry our token anywhere
                 stream=True,
             )
             try:
-                content = _read_body(raw, stream_limit, action)
+                content = _read_body(raw, call.stream_limit, action)
             finally:
                 raw.close()
         # `from None` throughout: requests' exceptions carry the prepared request, headers
@@ -308,7 +314,10 @@ class PepClient:
         url = self.base_url + TOKEN_PATH
         body = wire.dumps({"clientId": self.client_id, "clientSecret": self._secret.value})
         headers = {"Content-Type": "application/json"}
-        response = self._exchange("POST", url, body, headers, None, None, TOKEN_BODY_LIMIT)
+        call = _Call(
+            method="POST", url=url, body=body, headers=headers, stream_limit=TOKEN_BODY_LIMIT
+        )
+        response = self._exchange(call)
         if 400 <= response.status < 500 and response.status not in TRANSIENT_4XX:
             raise PepPermanentError(
                 f"PEP's token endpoint refused our client credentials ({response.status}): "
@@ -466,11 +475,10 @@ def _worth_retrying_now(exc: BaseException) -> bool:
 
 def _backoff(state: RetryCallState) -> float:
     """Exponential backoff with jitter, or the Retry-After PEP asked for if that is longer."""
-    delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (state.attempt_number - 1))
-    # Jitter only for spreading retries out, nothing secret depends on it.
-    delay *= random.uniform(0.75, 1.0)  # noqa: S311
+    # Up to a quarter shorter: spreads retries out, and never past BACKOFF_CAP.
+    delay = backoff.delay(state.attempt_number, base=BACKOFF_BASE, cap=BACKOFF_CAP, jitter=0.25)
     exc = state.outcome.exception() if state.outcome else None
-    retry_after = getattr(exc, "retry_after", None)
+    retry_after: float | None = getattr(exc, "retry_after", None)
     return max(delay, retry_after) if retry_after is not None else delay
 
 

@@ -123,6 +123,7 @@ class Sandbox:
         if fault is not None and fault.delay_ms:
             time.sleep(fault.delay_ms / 1000)
         outcome = fault.draw() if fault is not None else None
+        parse_error: Response | None
         try:
             body = self._parse_body(endpoint, request)
         except _BadBody as bad:

@@ -9,6 +9,7 @@ import json
 import secrets
 import threading
 from collections.abc import Callable
+from typing import Any
 
 
 def _b64(data: bytes) -> str:
@@ -52,7 +53,7 @@ class TokenIssuer:
 
     def issue(self) -> str:
         now = self._clock()
-        claims = {
+        claims: dict[str, Any] = {
             "sub": self.client_id,
             "iat": int(now),
             "exp": int(now) + self.lifetime,
@@ -83,7 +84,7 @@ class TokenIssuer:
                 return "token revoked"
         return None
 
-    def _verify(self, token: str) -> dict[str, object] | None:
+    def _verify(self, token: str) -> dict[str, Any] | None:
         try:
             header, body, signature = token.split(".")
             expected = hmac.new(self._key, f"{header}.{body}".encode(), hashlib.sha256).digest()
