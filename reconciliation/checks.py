@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.checks import Warning, register
-from django.db import DatabaseError, connection
+from django.core.checks import Tags, Warning, register
+from django.db import DatabaseError, connections
 
 from pepbridge import db_roles
 
 
-@register(deploy=True)
-def check_trail_not_owned_by_app_role(app_configs: Any, **kwargs: Any) -> list[Warning]:
+@register(Tags.database, deploy=True)
+def check_trail_not_owned_by_app_role(
+    app_configs: Any, databases: list[str] | None = None, **kwargs: Any
+) -> list[Warning]:
     """The owner of a table can disable its append-only trigger and truncate it: warn if that
-    is the role the app connects with (DATABASE_URL). Silent on SQLite and when unreachable."""
-    if connection.vendor != "postgresql":
+    is the role the app connects with (DATABASE_URL). Silent on SQLite and when unreachable.
+
+    A database check, as Django asks of checks that query: it runs with
+    `check --deploy --database default` (and in `migrate`), never where no database is wanted.
+    """
+    connection = connections["default"]
+    if "default" not in (databases or ()) or connection.vendor != "postgresql":
         return []
     try:
         with connection.cursor() as cursor:

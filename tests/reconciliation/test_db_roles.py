@@ -21,6 +21,7 @@ from urllib.parse import quote
 import psycopg
 import pytest
 from django.conf import settings
+from django.core.checks import run_checks
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from psycopg import errors
@@ -232,3 +233,13 @@ def test_the_app_role_does_the_normal_writes(two_roles: tuple[Role, Role]) -> No
         conn.execute("UPDATE reconciliation_repairstate SET status = 'new' WHERE false")
         conn.execute("UPDATE players_player SET city = '' WHERE false")
         conn.execute("SELECT count(*) FROM django_migrations")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_deploy_check_warns_when_the_app_role_owns_the_trail_and_only_when_asked() -> None:
+    """The test database is owned by the role the suite connects with: the production mistake."""
+    asked = {m.id for m in run_checks(include_deployment_checks=True, databases=["default"])}
+    assert "reconciliation.W001" in asked
+    # Without --database the check queries nothing (Django's rule for database checks).
+    assert "reconciliation.W001" not in {m.id for m in run_checks(include_deployment_checks=True)}
