@@ -11,9 +11,7 @@ from pepbridge import db_roles
 
 
 @register(Tags.database, deploy=True)
-def check_trail_not_owned_by_app_role(
-    app_configs: Any, databases: list[str] | None = None, **kwargs: Any
-) -> list[Warning]:
+def check_trail_not_owned_by_app_role(app_configs: Any, **kwargs: Any) -> list[Warning]:
     """The owner of a table can disable its append-only trigger and truncate it: warn if that
     is the role the app connects with (DATABASE_URL). Silent on SQLite and when unreachable.
 
@@ -21,7 +19,7 @@ def check_trail_not_owned_by_app_role(
     `check --deploy --database default` (and in `migrate`), never where no database is wanted.
     """
     connection = connections["default"]
-    if "default" not in (databases or ()) or connection.vendor != "postgresql":
+    if "default" not in (kwargs.get("databases") or ()) or connection.vendor != "postgresql":
         return []
     try:
         with connection.cursor() as cursor:

@@ -289,6 +289,7 @@ def listed_queryset(model_admin: admin.ModelAdmin, request: HttpRequest) -> Quer
         model_admin.list_max_show_all,
         model_admin.list_editable,
         model_admin,
-        model_admin.get_sortable_by(request),
-        model_admin.search_help_text,
+        # django-stubs type ChangeList's arguments narrower than the ModelAdmin getters return.
+        model_admin.get_sortable_by(request),  # type: ignore[arg-type]
+        model_admin.search_help_text,  # type: ignore[arg-type]
     ).queryset

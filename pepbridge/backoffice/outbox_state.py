@@ -118,6 +118,6 @@ class OutboxChangeList(ChangeList):
             else set()
         )
         for row in rows:
-            row._why = why_here(row, heads.get(row.pk), circuits, now)  # type: ignore[attr-defined]
-            row._previous_error = row.pk in replayed and row.pk not in tried  # type: ignore[attr-defined]
+            row._why = why_here(row, heads.get(row.pk), circuits, now)
+            row._previous_error = row.pk in replayed and row.pk not in tried
         self.result_list = rows
