@@ -107,7 +107,8 @@ def decode_item(raw: Any) -> Item | None:
     """Decode one item; None when it has no string `key` (nothing to file it under)."""
     if not isinstance(raw, dict) or not isinstance(raw.get("key"), str):
         return None
-    kind = raw.get("type") if isinstance(raw.get("type"), str) else ""
+    declared = raw.get("type")
+    kind = declared if isinstance(declared, str) else ""
     value = raw.get("value")
     decoder = _DECODERS.get(kind)
     if decoder is None:
