@@ -54,7 +54,9 @@ FLUSH_ROWS = 50
 # a lease shorter than one request plus this can send nothing (system check pepbridge.E001).
 LEASE_SLACK_SECONDS = 5.0
 FLUSH_SECONDS = 1.0
-QUICK_RETRY_DELAY = 0.025  # seconds, times 4 per quick retry (0.1 s, 0.4 s), with jitter
+# Seconds before a quick retry, times 4 per retry, jittered (up to 5 ms, then 20 ms): about an
+# RTT, since the sleeping thread holds one of the worker's in-flight slots meanwhile.
+QUICK_RETRY_DELAY = 0.00125
 # Tries of one chunk's outcome write that lost a deadlock / serialization conflict.
 RECORD_ATTEMPTS = 5
 LOCK_CONFLICT_CODES = frozenset({"40P01", "40001"})
@@ -230,7 +232,7 @@ def _send(
             break
         earlier.append(result)
         # Jitter only spreads retries; nothing secret depends on it.
-        time.sleep(QUICK_RETRY_DELAY * 4 ** len(earlier) * random.uniform(0.5, 1.0))  # noqa: S311
+        time.sleep(QUICK_RETRY_DELAY * 4 ** len(earlier) * random.uniform(0.0, 1.0))  # noqa: S311
     result.earlier = earlier
     result.finished_at = _clock()
     return result
@@ -309,8 +311,15 @@ def lock_conflict_code(exc: BaseException) -> str:
 
 
 def is_lock_conflict(exc: BaseException) -> bool:
-    """A deadlock (40P01) or serialization failure (40001): retrying the transaction cures it."""
-    return lock_conflict_code(exc) in LOCK_CONFLICT_CODES
+    """A lost lock race that retrying the transaction cures.
+
+    PostgreSQL's deadlock (40P01) or serialization failure (40001), or SQLite's "database is
+    locked" (another process held the write lock past busy_timeout). Giving up on a chunk
+    would leave its delivered rows leased, to be sent again after the lease.
+    """
+    if lock_conflict_code(exc) in LOCK_CONFLICT_CODES:
+        return True
+    return "database is locked" in str(exc)
 
 
 def _record_once(results: list[Result], worker: str) -> None:
