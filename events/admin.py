@@ -7,19 +7,17 @@ the replay / send-now services. Attempts, replays and circuit states are append-
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
-from django.utils import timezone
 from django.utils.html import format_html
 
 from events import services
@@ -39,7 +37,13 @@ from pepbridge.backoffice.admin_tools import (
     truncated,
 )
 from pepbridge.backoffice.models import REPLAY_DELIVERIES, StaffAction, has_backoffice_perm
-from pepbridge.backoffice.outbox_state import why_here
+from pepbridge.backoffice.outbox_state import (
+    FOLLOW_SECONDS,
+    OutboxChangeList,
+    being_followed,
+    has_previous_error,
+    why_here,
+)
 from pepbridge.backoffice.selectors import delivery_counts, open_circuits, player_heads
 from pepbridge.backoffice.services import reason_required, staff_action_record
 from pepbridge.pep import contract
@@ -160,55 +164,6 @@ class AttemptInline(ReadOnlyTabularInline):
     @admin.display(description="error excerpt")
     def error_excerpt_hidden(self, obj: DeliveryAttempt) -> str:
         return hidden(obj.error_excerpt)
-
-
-# A message page re-reads itself this often while a replay or "send now" is under way.
-FOLLOW_SECONDS = 3
-FOLLOW_WINDOW = timedelta(seconds=60)
-
-
-def _being_followed(row: OutboxMessage) -> bool:
-    """A row just replayed or sent by hand and due about now: its page follows the send."""
-    soon = timezone.now() + FOLLOW_WINDOW
-    return (
-        row.status == Status.PENDING
-        and row.trigger != OutboxMessage.Trigger.SCHEDULED
-        and row.next_attempt_at <= soon
-    )
-
-
-def has_previous_error(row: OutboxMessage) -> bool:
-    """A replayed row still pending with no attempt since its replay: its error is history."""
-    return bool(
-        row.status == Status.PENDING
-        and row.replayed_at
-        and row.last_error_class
-        and not row.deliveries.filter(started_at__gte=row.replayed_at).exists()
-    )
-
-
-class OutboxChangeList(ChangeList):
-    """The outbox list, with each row's state sentence worked out for the page in a few queries."""
-
-    def get_results(self, request: HttpRequest) -> None:
-        super().get_results(request)
-        rows = list(self.result_list)
-        now = timezone.now()
-        heads, circuits = player_heads(rows), open_circuits()
-        replayed = [r.pk for r in rows if r.status == Status.PENDING and r.replayed_at]
-        tried = (
-            set(
-                DeliveryAttempt.objects.filter(
-                    message_id__in=replayed, started_at__gte=F("message__replayed_at")
-                ).values_list("message_id", flat=True)
-            )
-            if replayed
-            else set()
-        )
-        for row in rows:
-            row._why = why_here(row, heads.get(row.pk), circuits, now)  # type: ignore[attr-defined]
-            row._previous_error = row.pk in replayed and row.pk not in tried  # type: ignore[attr-defined]
-        self.result_list = rows
 
 
 @admin.register(OutboxMessage)
@@ -335,7 +290,7 @@ class OutboxMessageAdmin(ExactSearchMixin, BigListMixin, admin.ModelAdmin):
         context = dict(extra_context or {})
         if row is not None:
             context["message_buttons"] = self._buttons(request, row)
-            context["refresh_seconds"] = FOLLOW_SECONDS if _being_followed(row) else None
+            context["refresh_seconds"] = FOLLOW_SECONDS if being_followed(row) else None
         return super().change_view(request, object_id, form_url, context)
 
     def _buttons(self, request: HttpRequest, row: OutboxMessage) -> list[tuple[str, str]]:

@@ -2,6 +2,10 @@
 
 Compliance and Admins may read it (migration pepbridge.0004); nobody may add, change or delete
 a record. Each action also shows in the History of every row it touched (admin LogEntry).
+
+Besides the back office's own actions (which call `staff_action_record`), the admin's form
+saves and deletions of any model (users, groups, bonuses...) are mirrored from the LogEntry
+Django writes, and the site-wide "delete selected" action records several rows as one action.
 """
 
 from __future__ import annotations
@@ -12,15 +16,27 @@ from datetime import UTC
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.actions import delete_selected as django_delete_selected
+from django.contrib.admin.exceptions import DisallowedModelAdminLookup
+from django.contrib.admin.models import LogEntry
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import BadRequest, PermissionDenied
+from django.db import transaction
 from django.db.models import QuerySet
+from django.db.models.signals import post_save
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import URLPattern, path
 from django.utils import timezone
 
-from pepbridge.backoffice.admin_tools import AppendOnlyMixin, BigListMixin, truncated
+from pepbridge.backoffice.admin_tools import (
+    AppendOnlyMixin,
+    BigListMixin,
+    listed_queryset,
+    truncated,
+)
 from pepbridge.backoffice.models import StaffAction
+from pepbridge.backoffice.services import staff_action_from_log_entry, staff_delete_record
 
 CSV_HEADER = (
     "time_utc",
@@ -32,6 +48,30 @@ CSV_HEADER = (
     "outcome",
     "reason",
 )
+
+
+@receiver(post_save, sender=LogEntry, dispatch_uid="pepbridge.staff_action_from_log_entry")
+def _mirror_log_entry(sender: type, instance: LogEntry, created: bool, **kwargs: Any) -> None:
+    if created:
+        staff_action_from_log_entry(instance)
+
+
+@admin.action(permissions=["delete"], description=django_delete_selected.short_description)
+def delete_selected(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
+) -> HttpResponse | None:
+    """Django's "delete selected"; a deletion of several rows is also one staff action (one
+    row's deletion is logged by Django with a single LogEntry, mirrored above)."""
+    confirmed = bool(request.POST.get("post"))
+    doomed = list(queryset) if confirmed else []
+    with transaction.atomic():
+        response = django_delete_selected(modeladmin, request, queryset)
+        if confirmed and response is None and len(doomed) > 1:
+            staff_delete_record(user=request.user, objects=doomed)
+    return response
+
+
+admin.site.add_action(delete_selected, "delete_selected")
 
 
 class UserFilter(admin.SimpleListFilter):
@@ -46,14 +86,6 @@ class UserFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         return queryset.filter(username=self.value()) if self.value() else queryset
-
-
-class _FiltersOnly(ChangeList):
-    """The list's filtering without counting or fetching a page: what the export streams."""
-
-    def get_results(self, request: HttpRequest) -> None:
-        self.result_count = self.full_result_count = 0
-        self.result_list = self.queryset.none()
 
 
 @admin.register(StaffAction)
@@ -94,23 +126,10 @@ class StaffActionAdmin(AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
         return response
 
     def _listed(self, request: HttpRequest) -> QuerySet:
-        list_display = self.get_list_display(request)
-        return _FiltersOnly(
-            request,
-            self.model,
-            list_display,
-            self.get_list_display_links(request, list_display),
-            self.get_list_filter(request),
-            self.date_hierarchy,
-            self.get_search_fields(request),
-            self.get_list_select_related(request),
-            self.list_per_page,
-            self.list_max_show_all,
-            self.list_editable,
-            self,
-            self.get_sortable_by(request),
-            self.search_help_text,
-        ).queryset
+        try:
+            return listed_queryset(self, request)
+        except (IncorrectLookupParameters, DisallowedModelAdminLookup) as exc:
+            raise BadRequest(f"not a filter of the staff actions list: {exc}") from None
 
 
 class _Line:

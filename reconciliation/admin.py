@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import URLPattern, path, reverse
@@ -20,6 +19,7 @@ from pepbridge.backoffice.admin_tools import (
     AppendOnlyMixin,
     BigListMixin,
     ExactSearchMixin,
+    listed_queryset,
     truncated,
 )
 from players.profile import WIRE_TO_FIELD
@@ -30,14 +30,6 @@ from reconciliation.views import AuditExportView
 
 class TrailAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
     """Viewing only; the trail is append-only (reconciliation.models)."""
-
-
-class _FiltersOnly(ChangeList):
-    """A change list's filtering, search and lookups, without counting or fetching a page."""
-
-    def get_results(self, request: HttpRequest) -> None:
-        self.result_count = self.full_result_count = 0
-        self.result_list = self.queryset.none()
 
 
 class FieldFilter(admin.SimpleListFilter):
@@ -130,21 +122,4 @@ class AuditStepAdmin(TrailAdmin):
 
         May raise IncorrectLookupParameters or DisallowedModelAdminLookup, as the list does.
         """
-        list_display = self.get_list_display(request)
-        changelist = _FiltersOnly(
-            request,
-            self.model,
-            list_display,
-            self.get_list_display_links(request, list_display),
-            self.get_list_filter(request),
-            self.date_hierarchy,
-            self.get_search_fields(request),
-            self.get_list_select_related(request),
-            self.list_per_page,
-            self.list_max_show_all,
-            self.list_editable,
-            self,
-            self.get_sortable_by(request),
-            self.search_help_text,
-        )
-        return changelist.queryset
+        return listed_queryset(self, request)

@@ -217,3 +217,36 @@ def caller_cell(obj: Any) -> str:
     if name is None:
         return obj.client_key
     return format_html('<span title="{}">{}</span>', obj.client_key, name)
+
+
+class _FiltersOnly(ChangeList):
+    """A change list's filtering, search and lookups, without counting or fetching a page."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        self.result_count = self.full_result_count = 0
+        self.result_list = self.queryset.none()
+
+
+def listed_queryset(model_admin: admin.ModelAdmin, request: HttpRequest) -> QuerySet:
+    """The rows a list shows for `request`'s query string (every filter, the search, any field
+    lookup), unpaginated and uncounted: what a CSV export streams.
+
+    May raise IncorrectLookupParameters or DisallowedModelAdminLookup, as the list does.
+    """
+    list_display = model_admin.get_list_display(request)
+    return _FiltersOnly(
+        request,
+        model_admin.model,
+        list_display,
+        model_admin.get_list_display_links(request, list_display),
+        model_admin.get_list_filter(request),
+        model_admin.date_hierarchy,
+        model_admin.get_search_fields(request),
+        model_admin.get_list_select_related(request),
+        model_admin.list_per_page,
+        model_admin.list_max_show_all,
+        model_admin.list_editable,
+        model_admin,
+        model_admin.get_sortable_by(request),
+        model_admin.search_help_text,
+    ).queryset

@@ -57,6 +57,11 @@ class StaffAction(models.Model):
         CLIENT_ENABLE = "client_enable", "Re-enable OAuth clients"
         CLIENT_REVOKE_TOKENS = "client_revoke_tokens", "Revoke OAuth clients' tokens"
         API_KEY_REVOKE = "api_key_revoke", "Revoke API keys"
+        # Saves and deletions through the admin's own forms and its "delete selected" action
+        # (bonuses, users, groups...), mirrored from the admin's LogEntry.
+        ADMIN_ADD = "admin_add", "Add (admin form)"
+        ADMIN_CHANGE = "admin_change", "Change (admin form)"
+        ADMIN_DELETE = "admin_delete", "Delete (admin)"
 
     at = models.DateTimeField(default=timezone.now)
     # SET_NULL plus the name kept apart: removing a staff account must not erase what it did.

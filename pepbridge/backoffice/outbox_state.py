@@ -7,13 +7,17 @@ waits behind its player's earlier message.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.contrib.admin.views.main import ChangeList
+from django.db.models import F
+from django.http import HttpRequest
 from django.utils import timezone
 
-from events.models import OutboxMessage
+from events.models import DeliveryAttempt, OutboxMessage
 from events.services.housekeeping import STAFF_CANCELLED_ERROR_CLASS
 from pepbridge.backoffice.admin_tools import local_time
+from pepbridge.backoffice.selectors import open_circuits, player_heads
 
 Status = OutboxMessage.Status
 
@@ -68,3 +72,52 @@ def _head_state(head: OutboxMessage, now: datetime) -> str:
         verb = "retrying" if head.attempts else "due"
         return f"{verb} at {local_time(head.next_attempt_at, now)}"
     return "due now"
+
+
+# A message page re-reads itself this often while a replay or "send now" is under way.
+FOLLOW_SECONDS = 3
+FOLLOW_WINDOW = timedelta(seconds=60)
+
+
+def being_followed(row: OutboxMessage) -> bool:
+    """A row just replayed or sent by hand and due about now: its page follows the send."""
+    soon = timezone.now() + FOLLOW_WINDOW
+    return (
+        row.status == Status.PENDING
+        and row.trigger != OutboxMessage.Trigger.SCHEDULED
+        and row.next_attempt_at <= soon
+    )
+
+
+def has_previous_error(row: OutboxMessage) -> bool:
+    """A replayed row still pending with no attempt since its replay: its error is history."""
+    return bool(
+        row.status == Status.PENDING
+        and row.replayed_at
+        and row.last_error_class
+        and not row.deliveries.filter(started_at__gte=row.replayed_at).exists()
+    )
+
+
+class OutboxChangeList(ChangeList):
+    """The outbox list, with each row's state sentence worked out for the page in a few queries."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        rows = list(self.result_list)
+        now = timezone.now()
+        heads, circuits = player_heads(rows), open_circuits()
+        replayed = [r.pk for r in rows if r.status == Status.PENDING and r.replayed_at]
+        tried = (
+            set(
+                DeliveryAttempt.objects.filter(
+                    message_id__in=replayed, started_at__gte=F("message__replayed_at")
+                ).values_list("message_id", flat=True)
+            )
+            if replayed
+            else set()
+        )
+        for row in rows:
+            row._why = why_here(row, heads.get(row.pk), circuits, now)  # type: ignore[attr-defined]
+            row._previous_error = row.pk in replayed and row.pk not in tried  # type: ignore[attr-defined]
+        self.result_list = rows

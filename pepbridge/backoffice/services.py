@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -42,6 +42,7 @@ def staff_action_record(
     reason: str = "",
     action_flag: int = CHANGE,
     describe: Callable[[Any], str] = str,
+    log_entries: bool = True,
 ) -> StaffAction:
     """Record who did `action` to `objects`, when, with what outcome and why.
 
@@ -63,7 +64,8 @@ def staff_action_record(
         outcome=outcome[:300],
         reason=reason,
     )
-    _log_entries(record, objects, content_type, action_flag, describe)
+    if log_entries:  # False where Django's admin logs the rows itself
+        _log_entries(record, objects, content_type, action_flag, describe)
     return record
 
 
@@ -93,4 +95,40 @@ def _log_entries(
             for obj in objects
         ),
         batch_size=LOG_BATCH,
+    )
+
+
+_FLAG_KINDS = {ADDITION: Kind.ADMIN_ADD, CHANGE: Kind.ADMIN_CHANGE, DELETION: Kind.ADMIN_DELETE}
+
+
+def staff_action_from_log_entry(entry: LogEntry) -> StaffAction:
+    """Mirror one admin LogEntry (a form save or a deletion) into the staff actions list.
+
+    The admin writes these itself for its add / change / delete pages; the entries that
+    `staff_action_record` writes are bulk-created and never come here.
+    """
+    return StaffAction.objects.create(
+        at=entry.action_time,
+        user_id=entry.user_id,
+        username=entry.user.get_username(),
+        action=_FLAG_KINDS.get(entry.action_flag, Kind.ADMIN_CHANGE),
+        content_type_id=entry.content_type_id,
+        object_ids=[str(entry.object_id)] if entry.object_id else [],
+        count=1,
+        outcome=f"{entry.object_repr}: {entry.get_change_message()}"[:300],
+    )
+
+
+def staff_delete_record(*, user: Any, objects: Sequence[Model]) -> StaffAction:
+    """Record a "delete selected" of several rows as one staff action.
+
+    Django's admin has already logged each row's deletion (bulk-created, so not mirrored by
+    `staff_action_from_log_entry`); this adds no second LogEntry.
+    """
+    return staff_action_record(
+        user=user,
+        action=Kind.ADMIN_DELETE,
+        objects=objects,
+        outcome=f"{len(objects)} deleted",
+        log_entries=False,
     )

@@ -50,3 +50,9 @@ def test_the_dashboard_shows_the_success_rate_of_the_last_hour(support) -> None:
 def test_without_attempts_the_rate_says_so(support) -> None:
     body = support.get(DASHBOARD).content.decode()
     assert 'id="bo-success-rate">no attempts<' in body
+
+
+def test_the_dashboard_time_is_in_the_staff_members_zone_with_seconds(support) -> None:
+    support.cookies["pepbridge_tz"] = "Asia/Tokyo"
+    body = support.get(DASHBOARD).content.decode()
+    assert re.search(r'id="bo-generated-at">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d JST<', body)

@@ -77,6 +77,7 @@ URLS = [
     reverse("admin:events_outboxmessage_changelist") + "?last_error_class=http_400",
     reverse("admin:events_outboxmessage_changelist") + "?q=p-123",
     reverse("admin:events_outboxmessage_changelist") + "?trigger__exact=replay",
+    reverse("admin:events_outboxmessage_changelist") + "?replayed=yes",
     reverse("admin:events_outboxmessage_changelist") + f"?created_at__gte={_TODAY}",
     reverse("admin:events_deliveryattempt_changelist"),
     reverse("admin:events_deliveryattempt_changelist") + "?outcome__exact=failed",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from unittest import mock
 
 import pytest
-from django.contrib.admin.models import LogEntry
+from django.contrib.admin.models import DELETION, LogEntry
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from oauth2_provider.models import get_application_model
@@ -213,3 +214,39 @@ def test_a_reason_that_looks_like_a_formula_is_exported_as_text(staff_client) ->
     )
     exported = staff_client("Compliance").get(EXPORT)
     assert "'=HYPERLINK(1)" in b"".join(exported.streaming_content).decode()
+
+
+# --- The admin's own forms and deletions --------------------------------------------------
+
+
+def test_form_saves_of_any_model_are_staff_actions_too(staff_client) -> None:
+    admins = staff_client("Admins")
+    group = Group.objects.create(name="Auditors")
+    change = reverse("admin:auth_group_change", args=[group.pk])
+    admins.post(change, {"name": "External auditors", "permissions": []})
+    record = StaffAction.objects.get()
+    assert (record.username, record.action, record.object_ids) == (
+        "admins",
+        Kind.ADMIN_CHANGE,
+        [str(group.pk)],
+    )
+    assert record.outcome == "External auditors: Changed Name."
+
+
+def test_deleting_several_rows_is_one_staff_action_and_one_history_line_each(staff_client):
+    admins = staff_client("Admins")
+    doomed = [Group.objects.create(name=f"temp {n}") for n in range(2)]
+    act(admins, Group, "delete_selected", doomed, post="yes")
+    assert not Group.objects.filter(name__startswith="temp").exists()
+    record = StaffAction.objects.get()
+    assert (record.action, sorted(record.object_ids)) == (
+        Kind.ADMIN_DELETE,
+        sorted(str(g.pk) for g in doomed),
+    )
+    assert LogEntry.objects.filter(action_flag=DELETION).count() == 2  # Django's own, not doubled
+
+
+def test_an_export_with_a_filter_the_list_does_not_offer_is_a_400(staff_client) -> None:
+    compliance = staff_client("Compliance")
+    assert compliance.get(EXPORT, {"at__gte": "not a date"}).status_code == 400
+    assert compliance.get(EXPORT, {"user__password__startswith": "p"}).status_code == 400
