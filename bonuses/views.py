@@ -131,24 +131,28 @@ class AssignBonusView(APIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        client = client_key(request)
+        client, sender = client_key(request), sender_of(request)
         raw = request.body  # read first: DRF cannot hand it back after a failed parse
         try:
             body = request.data
         except ParseError:
             body = body_for_the_record(raw, 10_000)
-            services.assignment_reject(client_key=client, body=body, errors={"body": ["bad JSON"]})
+            services.assignment_reject(
+                client_key=client, sender=sender, body=body, errors={"body": ["bad JSON"]}
+            )
             raise
         data = self.InputSerializer(data=body)
         if not data.is_valid():
             # A JSON `null` body is kept as its text: the record's body column takes no NULL.
             kept = body if body is not None else body_for_the_record(raw, 10_000)
-            services.assignment_reject(client_key=client, body=kept, errors=data.errors)
+            services.assignment_reject(
+                client_key=client, sender=sender, body=kept, errors=data.errors
+            )
             raise ValidationError(data.errors)
         request_data = services.AssignRequest(**data.validated_data)
         try:
             services.assignment_accept(
-                client_key=client, sender=sender_of(request), request=request_data, body=body
+                client_key=client, sender=sender, request=request_data, body=body
             )
         except services.AssignmentInvalid as exc:
             raise ValidationError(exc.errors) from None
