@@ -8,6 +8,7 @@ validated data), with `consents` as a list of {channel, granted, changed_at}.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +47,8 @@ class ChangeHook(Protocol):
 # their AppConfig.ready(); a hook that raises rolls the change back, so hooks must only record,
 # never call out.
 on_player_changed: list[ChangeHook] = []
+
+logger = logging.getLogger(__name__)
 
 
 class PlayerError(Exception):
@@ -330,6 +333,11 @@ def player_erase(*, player_id: str) -> PlayerChange:
     are deleted, and the outbox rows already written with personal data are redacted, the
     unsent ones cancelled (events.services.outbox_redact_player). Erasing twice changes nothing
     the second time.
+
+    A player whose stored id is not a safe path segment (a row written before ids were checked,
+    e.g. "..") is erased here all the same, but PEP's delete is not queued: its URL cannot name
+    that player. A warning (`player_erase_pep_not_told`, with the row's pk, not the id) records
+    it for staff to tell PEP another way; the answer is the same (docs/security.md).
     """
     player = Player.objects.select_for_update().filter(player_id=player_id).first()
     if player is None:
@@ -346,10 +354,24 @@ def player_erase(*, player_id: str) -> PlayerChange:
     MigrationError.objects.filter(player=player).delete()
     _redact_chunk_errors(player)
     outbox_redact_player(player_id=player_id)
-    sent = _enqueue_all([messages.delete(player, now)])
+    sent = _enqueue_all([_delete_message(player, now)])
     changed = frozenset(camel(name) for name in profile.PERSONAL_FIELDS) | {"accountStatus"}
     _notify(player, changed)
     return PlayerChange(player, False, changed, sent)
+
+
+def _delete_message(player: Player, when: datetime) -> PepMessage | None:
+    """PEP's player delete, or None (logged) when the stored id cannot be a URL path segment."""
+    try:
+        validators.validate_player_id(player.player_id)
+    except ValidationError:
+        logger.warning(
+            "player_erase_pep_not_told player_pk=%s reason=unsafe_player_id; erased locally, "
+            "tell PEP another way",
+            player.pk,
+        )
+        return None
+    return messages.delete(player, when)
 
 
 def _redact_chunk_errors(player: Player) -> None:
