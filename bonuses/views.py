@@ -212,6 +212,16 @@ class BonusListView(APIView):
         expiresAfterDays = serializers.IntegerField(source="expires_after_days")
         maxGrantsPerPlayer = serializers.IntegerField(source="max_grants_per_player")
         active = serializers.BooleanField(source="is_active")
+        # The per-grant limits decide PEP's request at accept (a 400): shown so PEP's admins do
+        # not configure an amount the bridge refuses. The daily caps and budget are the
+        # operator's own risk controls, decided at grant time: not shown (docs/contract.md).
+        amountOverrideAllowed = serializers.BooleanField(source="amount_override_allowed")
+        minAmountPerGrant = serializers.DecimalField(
+            source="min_amount_per_grant", max_digits=18, decimal_places=4, coerce_to_string=False
+        )
+        maxAmountPerGrant = serializers.DecimalField(
+            source="max_amount_per_grant", max_digits=18, decimal_places=4, coerce_to_string=False
+        )
 
     @extend_schema_serializer(component_name="BonusPage")
     class PageSerializer(serializers.Serializer):
@@ -254,6 +264,9 @@ class BonusListView(APIView):
                             "expiresAfterDays": 7,
                             "maxGrantsPerPlayer": 1,
                             "active": True,
+                            "amountOverrideAllowed": False,
+                            "minAmountPerGrant": None,
+                            "maxAmountPerGrant": None,
                         }
                     ],
                     "page": 1,

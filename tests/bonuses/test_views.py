@@ -370,8 +370,32 @@ def test_it_lists_the_bonuses_pep_may_offer_but_not_retired_ones(pep_client, she
         "expiresAfterDays": None,
         "maxGrantsPerPlayer": None,
         "active": True,
+        "amountOverrideAllowed": False,
+        "minAmountPerGrant": None,
+        "maxAmountPerGrant": None,
     }
     assert response.json()["total"] == 3
+
+
+def test_the_list_shows_the_per_grant_limits_but_not_the_daily_ones(pep_client, make_bonus):
+    make_bonus(
+        amount_override_allowed=True,
+        min_amount_per_grant=Decimal("5"),
+        max_amount_per_grant=Decimal("50"),
+        daily_cap=Decimal("1000"),
+        daily_cap_per_player=Decimal("100"),
+    )
+    (item,) = pep_client.get(LIST).json()["items"]
+    assert (
+        item["amountOverrideAllowed"],
+        item["minAmountPerGrant"],
+        item["maxAmountPerGrant"],
+    ) == (
+        True,
+        5.0,
+        50.0,
+    )
+    assert not {key for key in item if "daily" in key.lower() or "cap" in key.lower()}
 
 
 @pytest.mark.parametrize(
