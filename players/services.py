@@ -362,9 +362,7 @@ def player_erase(*, player_id: str) -> PlayerChange:
 
 def _delete_message(player: Player, when: datetime) -> PepMessage | None:
     """PEP's player delete, or None (logged) when the stored id cannot be a URL path segment."""
-    try:
-        validators.validate_player_id(player.player_id)
-    except ValidationError:
+    if not _addressable(player):
         logger.warning(
             "player_erase_pep_not_told player_pk=%s reason=unsafe_player_id; erased locally, "
             "tell PEP another way",
@@ -372,6 +370,15 @@ def _delete_message(player: Player, when: datetime) -> PepMessage | None:
         )
         return None
     return messages.delete(player, when)
+
+
+def _addressable(player: Player) -> bool:
+    """Can PEP's URLs name this player? Not if the id predates the id check (e.g. "..")."""
+    try:
+        validators.validate_player_id(player.player_id)
+    except ValidationError:
+        return False
+    return True
 
 
 def _redact_chunk_errors(player: Player) -> None:
@@ -392,10 +399,14 @@ def player_resend_fields(
     """Write a profile update carrying `wire_fields` (those the bridge has a value for).
 
     For reconciliation: PEP says it misses fields; the bridge sends what it holds. Returns the
-    queued message, or None when the bridge holds none of them (or the player was erased).
+    queued message, or None when the bridge holds none of them (or the player was erased, or
+    has a stored id PEP's URLs cannot carry).
     `cause` (e.g. "reconciliation:<request id>") is logged with the message.
     """
     if player.erased_at is not None:
+        return None
+    if not _addressable(player):  # its URL cannot name it: nothing can be sent (was a 500)
+        logger.warning("player_resend_skipped player_pk=%s reason=unsafe_player_id", player.pk)
         return None
     names = [profile.WIRE_TO_FIELD[w] for w in wire_fields if w in profile.WIRE_TO_FIELD]
     values = {k: v for k, v in profile.profile_values(player, names).items() if v is not None}
