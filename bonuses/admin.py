@@ -420,6 +420,7 @@ class RejectedAssignmentAdmin(
     ordering = ("-id",)
     fields = (
         "request_id",
+        "sender",
         "caller",
         "attempts",
         "first_seen_at",

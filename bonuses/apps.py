@@ -5,3 +5,6 @@ from django.apps import AppConfig
 
 class BonusesConfig(AppConfig):
     name = "bonuses"
+
+    def ready(self) -> None:
+        from bonuses import checks  # noqa: F401  (registers the system checks)

@@ -437,9 +437,13 @@ class RejectedAssignment(models.Model):
     """An assign-bonus request answered 400: recorded once per body, counting PEP's retries.
 
     It does not hold the requestId: if the same request becomes valid later (the bonus was added
-    to the catalogue meanwhile), PEP's next retry is accepted.
+    to the catalogue meanwhile), PEP's next retry is accepted. Keyed on the PEP instance
+    (`sender`), like BonusAssignment: a retry that comes with another credential of the same
+    instance (e.g. during a key rotation) counts as a retry, not as a new rejection;
+    `client_key` is the credential that last sent it, kept for staff.
     """
 
+    sender = models.CharField(max_length=64, default=DEFAULT_SENDER)
     client_key = models.CharField(max_length=128)
     request_id = models.CharField(max_length=128, blank=True)
     fingerprint = models.CharField(max_length=64)
@@ -459,8 +463,8 @@ class RejectedAssignment(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["client_key", "request_id", "fingerprint"],
-                name="rejectedassignment_one_per_body",
+                fields=["sender", "request_id", "fingerprint"],
+                name="rejectedassignment_one_per_sender_body",
             ),
         ]
 

@@ -134,24 +134,28 @@ class AssignBonusView(APIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        client = client_key(request)
+        client, sender = client_key(request), sender_of(request)
         raw = request.body  # read first: DRF cannot hand it back after a failed parse
         try:
             body: Any = request.data  # JSON of any shape, or the raw text when it is not JSON
         except ParseError:
             body = body_for_the_record(raw, 10_000)
-            services.assignment_reject(client_key=client, body=body, errors={"body": ["bad JSON"]})
+            services.assignment_reject(
+                client_key=client, sender=sender, body=body, errors={"body": ["bad JSON"]}
+            )
             raise
         data = self.InputSerializer(data=body)
         if not data.is_valid():
             # A JSON `null` body is kept as its text: the record's body column takes no NULL.
             kept = body if body is not None else body_for_the_record(raw, 10_000)
-            services.assignment_reject(client_key=client, body=kept, errors=data.errors)
+            services.assignment_reject(
+                client_key=client, sender=sender, body=kept, errors=data.errors
+            )
             raise ValidationError(data.errors)
         request_data = services.AssignRequest(**data.validated_data)
         try:
             services.assignment_accept(
-                client_key=client, sender=sender_of(request), request=request_data, body=body
+                client_key=client, sender=sender, request=request_data, body=body
             )
         except services.AssignmentInvalid as exc:
             raise ValidationError(exc.errors) from None
@@ -211,6 +215,16 @@ class BonusListView(APIView):
         expiresAfterDays = serializers.IntegerField(source="expires_after_days")
         maxGrantsPerPlayer = serializers.IntegerField(source="max_grants_per_player")
         active = serializers.BooleanField(source="is_active")
+        # The per-grant limits decide PEP's request at accept (a 400): shown so PEP's admins do
+        # not configure an amount the bridge refuses. The daily caps and budget are the
+        # operator's own risk controls, decided at grant time: not shown (docs/contract.md).
+        amountOverrideAllowed = serializers.BooleanField(source="amount_override_allowed")
+        minAmountPerGrant = serializers.DecimalField(
+            source="min_amount_per_grant", max_digits=18, decimal_places=4, coerce_to_string=False
+        )
+        maxAmountPerGrant = serializers.DecimalField(
+            source="max_amount_per_grant", max_digits=18, decimal_places=4, coerce_to_string=False
+        )
 
     @extend_schema_serializer(component_name="BonusPage")
     class PageSerializer(serializers.Serializer):
@@ -253,6 +267,9 @@ class BonusListView(APIView):
                             "expiresAfterDays": 7,
                             "maxGrantsPerPlayer": 1,
                             "active": True,
+                            "amountOverrideAllowed": False,
+                            "minAmountPerGrant": None,
+                            "maxAmountPerGrant": None,
                         }
                     ],
                     "page": 1,

@@ -192,7 +192,8 @@ class PlayerAdmin(
         if sent < len(players):
             self.message_user(
                 request,
-                f"{len(players) - sent} player(s) had nothing to send (erased or empty).",
+                f"{len(players) - sent} player(s) had nothing to send (erased, empty, or an "
+                "old id PEP's URLs cannot carry).",
                 messages.WARNING,
             )
 

@@ -8,6 +8,7 @@ validated data), with `consents` as a list of {channel, granted, changed_at}.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +47,8 @@ class ChangeHook(Protocol):
 # their AppConfig.ready(); a hook that raises rolls the change back, so hooks must only record,
 # never call out.
 on_player_changed: list[ChangeHook] = []
+
+logger = logging.getLogger(__name__)
 
 
 class PlayerError(Exception):
@@ -330,6 +333,11 @@ def player_erase(*, player_id: str) -> PlayerChange:
     are deleted, and the outbox rows already written with personal data are redacted, the
     unsent ones cancelled (events.services.outbox_redact_player). Erasing twice changes nothing
     the second time.
+
+    A player whose stored id is not a safe path segment (a row written before ids were checked,
+    e.g. "..") is erased here all the same, but PEP's delete is not queued: its URL cannot name
+    that player. A warning (`player_erase_pep_not_told`, with the row's pk, not the id) records
+    it for staff to tell PEP another way; the answer is the same (docs/security.md).
     """
     player = Player.objects.select_for_update().filter(player_id=player_id).first()
     if player is None:
@@ -346,10 +354,31 @@ def player_erase(*, player_id: str) -> PlayerChange:
     MigrationError.objects.filter(player=player).delete()
     _redact_chunk_errors(player)
     outbox_redact_player(player_id=player_id)
-    sent = _enqueue_all([messages.delete(player, now)])
+    sent = _enqueue_all([_delete_message(player, now)])
     changed = frozenset(camel(name) for name in profile.PERSONAL_FIELDS) | {"accountStatus"}
     _notify(player, changed)
     return PlayerChange(player, False, changed, sent)
+
+
+def _delete_message(player: Player, when: datetime) -> PepMessage | None:
+    """PEP's player delete, or None (logged) when the stored id cannot be a URL path segment."""
+    if not _addressable(player):
+        logger.warning(
+            "player_erase_pep_not_told player_pk=%s reason=unsafe_player_id; erased locally, "
+            "tell PEP another way",
+            player.pk,
+        )
+        return None
+    return messages.delete(player, when)
+
+
+def _addressable(player: Player) -> bool:
+    """Can PEP's URLs name this player? Not if the id predates the id check (e.g. "..")."""
+    try:
+        validators.validate_player_id(player.player_id)
+    except ValidationError:
+        return False
+    return True
 
 
 def _redact_chunk_errors(player: Player) -> None:
@@ -370,10 +399,14 @@ def player_resend_fields(
     """Write a profile update carrying `wire_fields` (those the bridge has a value for).
 
     For reconciliation: PEP says it misses fields; the bridge sends what it holds. Returns the
-    queued message, or None when the bridge holds none of them (or the player was erased).
+    queued message, or None when the bridge holds none of them (or the player was erased, or
+    has a stored id PEP's URLs cannot carry).
     `cause` (e.g. "reconciliation:<request id>") is logged with the message.
     """
     if player.erased_at is not None:
+        return None
+    if not _addressable(player):  # its URL cannot name it: nothing can be sent (was a 500)
+        logger.warning("player_resend_skipped player_pk=%s reason=unsafe_player_id", player.pk)
         return None
     names = [profile.WIRE_TO_FIELD[w] for w in wire_fields if w in profile.WIRE_TO_FIELD]
     values = {k: v for k, v in profile.profile_values(player, names).items() if v is not None}

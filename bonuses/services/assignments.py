@@ -99,7 +99,7 @@ def assignment_accept(
         existing = _assignment_find(sender, request.request_id)
         if existing is not None:
             return _assignment_repeat(existing, fingerprint, body)
-        _rejection_store(client_key, request.request_id, fingerprint, body, errors)
+        _rejection_store(sender, client_key, request.request_id, fingerprint, body, errors)
         raise AssignmentInvalid(errors)
     try:
         assignment = _assignment_create(sender, client_key, request, fingerprint, body, bonus)
@@ -224,25 +224,39 @@ def _conflict_record(assignment: BonusAssignment, fingerprint: str, body: Any) -
     )
 
 
-def assignment_reject(*, client_key: str, body: Any, errors: Mapping[str, Any]) -> None:
-    """Record a request answered 400 once per body, counting how often PEP sent it again."""
+def assignment_reject(
+    *, client_key: str, body: Any, errors: Mapping[str, Any], sender: str = DEFAULT_SENDER
+) -> None:
+    """Record a request answered 400 once per (sender, body), counting PEP's retries.
+
+    `sender` is the PEP instance: its retries count on one row whichever credential they use.
+    """
     request_id = body.get("requestId") if isinstance(body, Mapping) else None
     request_id = request_id if isinstance(request_id, str) else ""
-    _rejection_store(client_key, request_id[:128], request_fingerprint(body), body, errors)
+    _rejection_store(sender, client_key, request_id[:128], request_fingerprint(body), body, errors)
 
 
 def _rejection_store(
-    client_key: str, request_id: str, fingerprint: str, body: Any, errors: Mapping[str, Any]
+    sender: str,
+    client_key: str,
+    request_id: str,
+    fingerprint: str,
+    body: Any,
+    errors: Mapping[str, Any],
 ) -> None:
     rejected, created = RejectedAssignment.objects.get_or_create(
-        client_key=client_key,
+        sender=sender,
         request_id=request_id,
         fingerprint=fingerprint,
-        defaults={"body": body, "errors": json.loads(json.dumps(errors, default=str))},
+        defaults={
+            "client_key": client_key,
+            "body": body,
+            "errors": json.loads(json.dumps(errors, default=str)),
+        },
     )
     if not created:
         RejectedAssignment.objects.filter(pk=rejected.pk).update(
-            attempts=F("attempts") + 1, last_seen_at=timezone.now()
+            attempts=F("attempts") + 1, last_seen_at=timezone.now(), client_key=client_key
         )
     logger.info("bonus_assignment_rejected client=%s request_id=%s", client_key, request_id)
 

@@ -31,7 +31,7 @@ from oauth2_provider.models import (
 )
 
 from pepbridge.api import services
-from pepbridge.api.models import ApiKey, Scope
+from pepbridge.api.models import DEFAULT_SENDER, ApiKey, Scope, sender_problem
 from pepbridge.backoffice.admin_tools import reason_or_confirmation
 from pepbridge.backoffice.models import StaffAction
 from pepbridge.backoffice.services import staff_action_record
@@ -61,6 +61,19 @@ class CredentialForm(forms.Form):
         help_text="What it opens. One scope per credential: PEP's credential never writes "
         "operator data.",
     )
+    sender = forms.CharField(
+        max_length=64,
+        required=False,  # left empty: the default
+        initial=DEFAULT_SENDER,
+        help_text="The PEP instance it belongs to. Keep the default: all of PEP's credentials "
+        "share one requestId space. Only a second PEP (e.g. staging) gets its own sender.",
+    )
+
+    def clean_sender(self) -> str:
+        sender = self.cleaned_data["sender"] or DEFAULT_SENDER
+        if problem := sender_problem(sender):
+            raise forms.ValidationError(problem.capitalize() + ".")
+        return sender
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,7 @@ class Issued:
     identifier: str
     secret: str
     scope: str
+    sender: str
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -108,7 +122,7 @@ class IssuingAdmin(ReadOnlyAdmin):
         # The model's own add permission: the Admins group and superusers hold it.
         return admin.ModelAdmin.has_add_permission(self, request)
 
-    def issue(self, *, name: str, scope: str) -> Issued:
+    def issue(self, *, name: str, scope: str, sender: str) -> Issued:
         raise NotImplementedError
 
     def add_view(
@@ -125,7 +139,7 @@ class IssuingAdmin(ReadOnlyAdmin):
                     user=request.user,
                     action=Kind.CREDENTIAL_CREATE,
                     objects=[issued.obj],
-                    outcome=f"scope {issued.scope}",
+                    outcome=f"scope {issued.scope}, sender {issued.sender}",
                     action_flag=ADDITION,
                 )
             return self._render(
@@ -161,24 +175,32 @@ def change_url(obj: Model) -> str:
 
 @admin.register(Application)
 class ClientAdmin(IssuingAdmin):
-    list_display = ("name", "client_id", "scope", "state", "created")
+    list_display = ("name", "client_id", "scope", "sender", "state", "created")
     search_fields = ("name", "client_id")
-    fields = ("name", "client_id", "scope", "state", "created", "updated")
+    fields = ("name", "client_id", "scope", "sender", "state", "created", "updated")
     readonly_fields = fields
     actions = ("disable", "enable", "revoke_tokens")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).select_related("pepbridge_scope")
 
-    def issue(self, *, name: str, scope: str) -> Issued:
-        client = services.oauth_client_create(name=name, scope=scope)
+    def issue(self, *, name: str, scope: str, sender: str) -> Issued:
+        client = services.oauth_client_create(name=name, scope=scope, sender=sender)
         obj = Application.objects.get(client_id=client.client_id)
-        return Issued(obj, "Client id", client.client_id, client.client_secret, client.scope)
+        return Issued(
+            obj, "Client id", client.client_id, client.client_secret, client.scope, sender
+        )
 
     @admin.display(description="scope")
     def scope(self, obj: Any) -> str:
         scope = getattr(obj, "pepbridge_scope", None)
         return scope.scope if scope else "(none)"
+
+    @admin.display(description="sender")
+    def sender(self, obj: Any) -> str:
+        """The PEP instance (docs/credentials.md): its credentials share one requestId space."""
+        scope = getattr(obj, "pepbridge_scope", None)
+        return scope.sender if scope else "(none)"
 
     @admin.display(description="state")
     def state(self, obj: Any) -> str:
@@ -264,17 +286,17 @@ class AccessTokenAdmin(ReadOnlyAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(IssuingAdmin):
-    list_display = ("name", "key_id", "scope", "created_at", "revoked_at")
-    list_filter = ("scope", ("revoked_at", admin.EmptyFieldListFilter))
+    list_display = ("name", "key_id", "scope", "sender", "created_at", "revoked_at")
+    list_filter = ("scope", "sender", ("revoked_at", admin.EmptyFieldListFilter))
     search_fields = ("name", "key_id")
-    fields = ("name", "key_id", "scope", "created_at", "revoked_at")
+    fields = ("name", "key_id", "scope", "sender", "created_at", "revoked_at")
     readonly_fields = fields
     actions = ("revoke",)
 
-    def issue(self, *, name: str, scope: str) -> Issued:
-        key = services.api_key_create(name=name, scope=scope)
+    def issue(self, *, name: str, scope: str, sender: str) -> Issued:
+        key = services.api_key_create(name=name, scope=scope, sender=sender)
         obj = ApiKey.objects.get(key_id=key.key_id)
-        return Issued(obj, "Key id", key.key_id, key.api_key, key.scope)
+        return Issued(obj, "Key id", key.key_id, key.api_key, key.scope, sender)
 
     @admin.action(description="Revoke the selected API keys", permissions=["revoke"])
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.contrib.auth.hashers import check_password
 from django.db import models
 from django.utils import timezone
@@ -11,6 +13,23 @@ from oauth2_provider.settings import oauth2_settings
 # instance, so all of PEP's credentials (OAuth clients and API keys, old and new during a
 # rotation) are one sender and share assign-bonus idempotency (docs/contract.md).
 DEFAULT_SENDER = "pep"
+
+
+# What a sender may be called: short, lower-case, readable in the admin and in logs. "legacy-"
+# is kept for the rows migrations bonuses.0009/0013 set apart, so no credential shares their space.
+SENDER_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+LEGACY_SENDER_PREFIX = "legacy-"
+
+
+def sender_problem(sender: str) -> str | None:
+    """Why `sender` cannot name a PEP instance, or None if it can."""
+    if not SENDER_PATTERN.fullmatch(sender):
+        return (
+            "use 1-64 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    if sender.startswith(LEGACY_SENDER_PREFIX):
+        return f"{LEGACY_SENDER_PREFIX!r} is kept for requests set apart by migrations"
+    return None
 
 
 def _sender_field() -> models.CharField:

@@ -14,7 +14,7 @@ from oauth2_provider.settings import oauth2_settings
 
 from pepbridge.api.authentication import API_KEY_PREFIX, DISABLED_GRANT
 from pepbridge.api.hashers import MachineSecretHasher, generate_secret
-from pepbridge.api.models import DEFAULT_SENDER, ApiKey, ClientScope, Scope
+from pepbridge.api.models import DEFAULT_SENDER, ApiKey, ClientScope, Scope, sender_problem
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,13 @@ def _checked_scope(scope: str) -> str:
     return scope
 
 
+def _checked_sender(sender: str) -> str:
+    problem = sender_problem(sender)
+    if problem:
+        raise ValueError(f"sender {sender!r}: {problem}")
+    return sender
+
+
 @transaction.atomic
 def oauth_client_create(
     *, name: str, scope: str = Scope.PEP, sender: str = DEFAULT_SENDER
@@ -47,7 +54,7 @@ def oauth_client_create(
 
     `sender` is the PEP instance it belongs to (shared idempotency; keep the default).
     """
-    scope = _checked_scope(scope)
+    scope, sender = _checked_scope(scope), _checked_sender(sender)
     secret = generate_secret()
     application = get_application_model().objects.create(
         name=name,
@@ -64,7 +71,7 @@ def api_key_create(
     *, name: str, scope: str = Scope.PEP, sender: str = DEFAULT_SENDER
 ) -> IssuedApiKey:
     """Create an API key `pbk_<key_id>_<secret>` carrying exactly one scope (and a sender)."""
-    scope = _checked_scope(scope)
+    scope, sender = _checked_scope(scope), _checked_sender(sender)
     key_id, secret = secrets.token_hex(6), generate_secret()
     hashed = make_password(secret, hasher=MachineSecretHasher.algorithm)
     ApiKey.objects.create(name=name, key_id=key_id, secret_hash=hashed, scope=scope, sender=sender)

@@ -85,6 +85,17 @@ def test_resync_sends_the_whole_profile_to_pep(support) -> None:
     assert "user0@example.com" in message.body
 
 
+def test_resync_skips_a_player_whose_old_id_pep_urls_cannot_carry(support) -> None:
+    # Written before ids were checked: building its URL raised ValueError, a 500 in the admin.
+    player = Player.objects.create(player_id="..", email="anna@example.com")
+    response = support.post(
+        LIST, {"action": "resync_selected", "_selected_action": [str(player.pk)]}, follow=True
+    )
+    assert response.status_code == 200
+    assert any("cannot carry" in str(m) for m in response.context["messages"])
+    assert not OutboxMessage.objects.exists()
+
+
 def test_reconciliation_resync_is_recorded_in_the_audit_trail(support) -> None:
     (player,) = make_players(1)
     support.post(LIST, {"action": "resync_reconciliation", "_selected_action": [str(player.pk)]})

@@ -13,6 +13,7 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 from pepbridge.api import services
 from pepbridge.api.admin import AccessTokenAdmin, ApiKeyAdmin, ClientAdmin
 from pepbridge.api.models import ApiKey
+from pepbridge.backoffice.models import StaffAction
 
 # The confirmation page's answer: risky actions need a reason (issue 13).
 CONFIRMED = {"confirm": "yes", "reason": "ticket 42"}
@@ -134,3 +135,33 @@ def test_staff_can_revoke_a_clients_tokens(staff, secrets_in_db):
         {"action": "revoke_tokens", "_selected_action": [app.pk]},
     )
     assert not get_access_token_model().objects.exists()
+
+
+def test_the_credential_lists_and_pages_show_the_sender(staff):
+    services.oauth_client_create(name="PEP staging client", scope="pep", sender="pep-staging")
+    services.api_key_create(name="PEP staging key", scope="pep", sender="pep-staging")
+    app, key = get_application_model().objects.get(), ApiKey.objects.get()
+    for page in (
+        "/admin/oauth2_provider/application/",
+        f"/admin/oauth2_provider/application/{app.pk}/change/",
+        "/admin/api/apikey/",
+        f"/admin/api/apikey/{key.pk}/change/",
+    ):
+        assert "pep-staging" in staff.get(page).content.decode(), page
+
+
+def test_the_add_page_sets_the_sender_and_records_it(staff):
+    form = {"name": "staging", "scope": "pep", "sender": "pep-staging"}
+    answer = staff.post("/admin/api/apikey/add/", form)
+    assert answer.context["issued"].sender == "pep-staging"
+    assert ApiKey.objects.get().sender == "pep-staging"
+    assert StaffAction.objects.get().outcome == "scope pep, sender pep-staging"
+
+
+def test_the_add_page_refuses_a_bad_sender_and_creates_nothing(staff):
+    form = {"name": "x", "scope": "pep", "sender": "legacy-1"}
+    for page in ("/admin/api/apikey/add/", "/admin/oauth2_provider/application/add/"):
+        answer = staff.post(page, form)
+        assert answer.status_code == 200 and "issued" not in answer.context, page
+        assert answer.context["form"].errors["sender"], page
+    assert not ApiKey.objects.exists() and not get_application_model().objects.exists()

@@ -24,8 +24,8 @@ def _run(*args: str) -> str:
 
 def test_create_pep_client_prints_json_and_stores_the_secret_hashed():
     printed = json.loads(_run("create_pep_client", "PEP production", "--json"))
-    assert set(printed) == {"name", "client_id", "client_secret", "scope"}
-    assert printed["scope"] == "pep"
+    assert set(printed) == {"name", "client_id", "client_secret", "scope", "sender"}
+    assert (printed["scope"], printed["sender"]) == ("pep", "pep")
     assert len(printed["client_secret"]) >= 43  # 256 bits
     app = get_application_model().objects.get(client_id=printed["client_id"])
     assert app.name == "PEP production"
@@ -77,3 +77,23 @@ def test_both_commands_refuse_an_unknown_scope():
     for command in ("create_pep_client", "create_pep_api_key"):
         with pytest.raises(CommandError):
             call_command(command, "x", "--scope", "admin")
+
+
+def test_both_commands_take_the_sender_and_default_to_pep():
+    client = json.loads(_run("create_pep_client", "staging", "--sender", "pep-staging", "--json"))
+    key = json.loads(_run("create_pep_api_key", "staging", "--sender", "pep-staging", "--json"))
+    default = json.loads(_run("create_pep_api_key", "production", "--json"))
+    assert (client["sender"], key["sender"], default["sender"]) == ("pep-staging",) * 2 + ("pep",)
+    app = get_application_model().objects.get(client_id=client["client_id"])
+    assert ClientScope.objects.get(application=app).sender == "pep-staging"
+    assert ApiKey.objects.get(key_id=key["key_id"]).sender == "pep-staging"
+    assert ApiKey.objects.get(key_id=default["key_id"]).sender == "pep"
+    assert "sender 'pep-staging'" in _run("create_pep_api_key", "text", "--sender", "pep-staging")
+
+
+@pytest.mark.parametrize("sender", ["", "PEP", "a" * 65, "legacy-7", "pep staging"])
+def test_both_commands_refuse_a_sender_that_cannot_name_an_instance(sender):
+    for command in ("create_pep_client", "create_pep_api_key"):
+        with pytest.raises(CommandError, match="--sender"):
+            call_command(command, "x", "--sender", sender)
+    assert not ApiKey.objects.exists() and not ClientScope.objects.exists()

@@ -43,3 +43,36 @@ def test_existing_requests_become_the_default_sender_s_and_old_duplicates_stay_a
     senders = dict(apps.get_model("bonuses", "BonusAssignment").objects.values_list("pk", "sender"))
     assert senders == {first.pk: "pep", copy.pk: f"legacy-{copy.pk}", other.pk: "pep"}
     assert apps.get_model("api", "ApiKey").objects.get(pk=key.pk).sender == "pep"
+
+
+REJECTED_BEFORE = [("bonuses", "0012_new_bonuses_refuse_amount_overrides")]
+REJECTED_AFTER = [("bonuses", "0013_rejected_assignment_per_sender")]
+
+
+def _rejected_rows(apps, **by_credential: str) -> dict[str, int]:
+    model = apps.get_model("bonuses", "RejectedAssignment")
+    fields = {"request_id": "r-1", "body": {}, "errors": {}}
+    return {
+        name: model.objects.create(client_key=key, fingerprint=fp, **fields).pk
+        for name, (key, fp) in by_credential.items()
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refused_requests_keep_their_rows_under_the_default_sender_and_migrate_back() -> None:
+    apps = _migrate(REJECTED_BEFORE)
+    pks = _rejected_rows(
+        apps, first=("oauth:a", "f"), copy=("apikey:b", "f"), other=("apikey:b", "g")
+    )
+
+    apps = _migrate(REJECTED_AFTER)
+    rows = apps.get_model("bonuses", "RejectedAssignment").objects
+    assert dict(rows.values_list("pk", "sender")) == {
+        pks["first"]: "pep",
+        pks["copy"]: f"legacy-{pks['copy']}",
+        pks["other"]: "pep",
+    }
+
+    apps = _migrate(REJECTED_BEFORE)  # reversible: the rows survive the way back
+    assert apps.get_model("bonuses", "RejectedAssignment").objects.count() == 3
+    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())

@@ -185,6 +185,28 @@ def test_a_credential_of_another_pep_instance_has_its_own_request_ids(catalogue)
     ]
 
 
+def test_a_refused_request_retried_with_another_credential_of_the_instance_counts_once(
+    catalogue,
+) -> None:
+    for name in ("pep-a", "pep-b"):  # a key rotation between two of PEP's retries
+        assert _post(pep_api_client(name), bonusOfferId="NOPE").status_code == 400
+    rejected = RejectedAssignment.objects.get()
+    assert (rejected.sender, rejected.attempts) == ("pep", 2)
+    assert rejected.client_key.startswith("apikey:")  # the credential that sent it last
+
+
+def test_a_refused_request_of_another_pep_instance_is_recorded_apart(catalogue) -> None:
+    assert _post(pep_api_client("pep"), bonusOfferId="NOPE").status_code == 400
+    staging = api_key_create(name="PEP staging", scope="pep", sender="pep-staging")
+    client = APIClient()
+    client.credentials(HTTP_X_AUTHORIZATION=staging.api_key)
+    assert _post(client, bonusOfferId="NOPE").status_code == 400
+    assert sorted(RejectedAssignment.objects.values_list("sender", flat=True)) == [
+        "pep",
+        "pep-staging",
+    ]
+
+
 def test_it_accepts_a_retry_once_the_unknown_bonus_exists(pep_client, make_bonus) -> None:
     first = _post(pep_client)
     assert first.status_code == 400
@@ -348,8 +370,32 @@ def test_it_lists_the_bonuses_pep_may_offer_but_not_retired_ones(pep_client, she
         "expiresAfterDays": None,
         "maxGrantsPerPlayer": None,
         "active": True,
+        "amountOverrideAllowed": False,
+        "minAmountPerGrant": None,
+        "maxAmountPerGrant": None,
     }
     assert response.json()["total"] == 3
+
+
+def test_the_list_shows_the_per_grant_limits_but_not_the_daily_ones(pep_client, make_bonus):
+    make_bonus(
+        amount_override_allowed=True,
+        min_amount_per_grant=Decimal("5"),
+        max_amount_per_grant=Decimal("50"),
+        daily_cap=Decimal("1000"),
+        daily_cap_per_player=Decimal("100"),
+    )
+    (item,) = pep_client.get(LIST).json()["items"]
+    assert (
+        item["amountOverrideAllowed"],
+        item["minAmountPerGrant"],
+        item["maxAmountPerGrant"],
+    ) == (
+        True,
+        5.0,
+        50.0,
+    )
+    assert not {key for key in item if "daily" in key.lower() or "cap" in key.lower()}
 
 
 @pytest.mark.parametrize(

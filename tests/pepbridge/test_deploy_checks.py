@@ -7,6 +7,10 @@ from django.core.checks import run_checks
 
 from pepbridge.api.checks import BUILTIN_VALIDATOR
 
+# check --deploy reads the database (bonuses/checks.py looks at the catalogue), as it does in
+# production: an empty test database, as in CI.
+pytestmark = pytest.mark.django_db
+
 
 def deploy_ids() -> set[str]:
     return {message.id for message in run_checks(include_deployment_checks=True)}

@@ -141,3 +141,16 @@ def test_it_names_the_calling_client_to_the_change_hooks(api, hooks):
     api.patch(f"{URL}/p-1", data=json.dumps({"city": "Bern"}), content_type="application/json")
     assert len(hooks.causes) == 2
     assert all(cause and cause.startswith("api:oauth:") for cause in hooks.causes)
+
+
+@pytest.mark.parametrize("stored", ["..", "a b"])
+def test_it_erases_a_player_whose_old_stored_id_is_no_safe_path_locally(api, caplog, stored):
+    # Written before ids were checked: PEP's delete URL cannot name this player.
+    player = Player.objects.create(player_id=stored, email="anna@example.com")
+    answer = api.delete(f"{URL}/{stored.replace('.', '%2E').replace(' ', '%20')}")
+    assert answer.status_code == 202
+    player.refresh_from_db()
+    assert (player.email, player.erased_at is not None) == ("", True)
+    assert not OutboxMessage.objects.filter(message_type="player_delete").exists()
+    assert f"player_erase_pep_not_told player_pk={player.pk}" in caplog.text
+    assert stored not in caplog.text.split("player_erase_pep_not_told", 1)[1]
