@@ -103,17 +103,22 @@ def outbox_cancel(*, message_ids: list[int], actor: str, reason: str) -> int:
     cancelled row no longer holds back its player's later messages.
     """
     now = timezone.now()
-    return (
-        OutboxMessage.objects.filter(id__in=message_ids, status__in=[Status.PENDING, Status.FAILED])
-        .filter(selectors.lease_free(now))
-        .update(
-            status=Status.CANCELLED,
-            lease_expires_at=None,
-            claimed_by="",
-            last_error_class=STAFF_CANCELLED_ERROR_CLASS,
-            last_error=f"Cancelled by {actor}: {reason}",
-        )
+    rows = OutboxMessage.objects.filter(
+        id__in=message_ids, status__in=[Status.PENDING, Status.FAILED]
+    ).filter(selectors.lease_free(now))
+    # The lane may wait out the cancelled head's backoff: the next row may go at once.
+    players = rows.exclude(player_id=None).values_list("player_id", flat=True).distinct()
+    lanes.touch(list(players), due=now, wake=True)
+    count = rows.update(
+        status=Status.CANCELLED,
+        lease_expires_at=None,
+        claimed_by="",
+        last_error_class=STAFF_CANCELLED_ERROR_CLASS,
+        last_error=f"Cancelled by {actor}: {reason}",
     )
+    if count:
+        transaction.on_commit(request_delivery)
+    return count
 
 
 def prune_delivered(*, older_than_days: int | None = None, batch_size: int | None = None) -> int:

@@ -143,3 +143,18 @@ def test_send_now_makes_a_waiting_row_due_with_the_manual_trigger(
     assert services.send_now(message_ids=[row.pk]) == 1
     assert drain(outbox_client) == 1
     assert DeliveryAttempt.objects.get(message=row).trigger == "manual"
+
+
+def test_cancelling_a_players_waiting_head_lets_the_next_row_go_at_once(
+    outbox_pep, outbox_client
+) -> None:
+    outbox_pep.post(URL, status=200)
+    head, behind = put(message("p-1", 1)) + put(message("p-1", 2))
+    OutboxMessage.objects.filter(pk=head.pk).update(
+        next_attempt_at=timezone.now() + timedelta(hours=1)
+    )
+    assert drain(outbox_client) == 0  # the head waits out its backoff, and its lane with it
+    assert services.outbox_cancel(message_ids=[head.pk], actor="ops", reason="wrong amount") == 1
+    assert drain(outbox_client) == 1
+    behind.refresh_from_db()
+    assert behind.status == Status.DELIVERED
