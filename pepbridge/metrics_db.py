@@ -23,6 +23,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from bonuses.models import AssignmentConflict, BonusAssignment, RejectedAssignment
+from bonuses.selectors import limit_refusals
 from events import selectors
 from events.models import EndpointState, OutboxMessage
 
@@ -185,6 +186,15 @@ class DatabaseCollector(Collector):
         for outcome, (figure, _estimate) in assign_bonus_last_hour(now).items():
             family.add_metric([outcome], figure)
         yield family
+        refusals = GaugeMetricFamily(
+            "pepbridge_bonus_limit_refusals_last_hour",
+            "Players refused a grant by a money limit in the last hour, by reason (override "
+            "denied, above max, daily caps, daily budget...): alert on any daily_budget.",
+            labels=["reason"],
+        )
+        for reason, count in sorted(limit_refusals(since=now - WINDOW).items()):
+            refusals.add_metric([reason], count)
+        yield refusals
         yield GaugeMetricFamily(
             "pepbridge_assign_bonus_oldest_unprocessed_age_seconds",
             "How long the oldest accepted assign-bonus request has waited for its grants.",

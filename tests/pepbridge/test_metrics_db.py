@@ -12,7 +12,13 @@ from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bonuses.models import Bonus, BonusAssignment, BonusType, RejectedAssignment
+from bonuses.models import (
+    AssignmentItem,
+    Bonus,
+    BonusAssignment,
+    BonusType,
+    RejectedAssignment,
+)
 from events.models import EndpointState, OutboxMessage
 from pepbridge import metrics_db
 from pepbridge.metrics_db import DatabaseCollector
@@ -127,6 +133,30 @@ def test_assign_bonus_requests_by_outcome_over_the_last_hour() -> None:
     assert oldest == pytest.approx(600, abs=5)
 
 
+def test_money_limit_refusals_of_the_last_hour_by_reason() -> None:
+    now = timezone.now()
+    bonus = Bonus.objects.create(bonus_id="B", name="B", bonus_type=BonusType.CASH,
+                                 amount=Decimal("5"), currency="EUR")  # fmt: skip
+    request = BonusAssignment.objects.create(
+        request_id="r1", bonus=bonus, client_key="pep", fingerprint="f" * 64, body={},
+        event_date=now,
+    )  # fmt: skip
+    refused = AssignmentItem.Outcome.REFUSED
+    for n, (reason, ago) in enumerate(
+        [("daily_budget", 5), ("daily_budget", 10), ("above_max", 20), ("above_max", 90),
+         ("unknown_player", 5)]
+    ):  # fmt: skip
+        AssignmentItem.objects.create(
+            assignment=request, player_id=f"p-{n}", outcome=refused, reason=reason,
+            decided_at=now - timedelta(minutes=ago),
+        )  # fmt: skip
+
+    refusals = collected()["pepbridge_bonus_limit_refusals_last_hour"]
+
+    # Only money limits, only the last hour: not the unknown player, not the 90-minute-old one.
+    assert refusals == {(("reason", "daily_budget"),): 2, (("reason", "above_max"),): 1}
+
+
 def test_a_scrape_costs_the_same_queries_at_any_depth() -> None:
     shallow = scrape_queries()
     for index in range(20):
@@ -137,7 +167,7 @@ def test_a_scrape_costs_the_same_queries_at_any_depth() -> None:
 
     deep = scrape_queries()
 
-    assert len(deep) == len(shallow) <= 8
+    assert len(deep) == len(shallow) <= 9
     # No query reads the outbox without a LIMIT: never a count over the whole table.
     outbox = [sql for sql in deep if "events_outboxmessage" in sql]
     assert outbox
