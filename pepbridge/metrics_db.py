@@ -22,7 +22,12 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from bonuses.models import AssignmentConflict, BonusAssignment, RejectedAssignment
+from bonuses.models import (
+    AssignmentConflict,
+    AssignmentItem,
+    BonusAssignment,
+    RejectedAssignment,
+)
 from bonuses.selectors import limit_refusals
 from events import selectors
 from events.models import EndpointState, OutboxMessage
@@ -192,8 +197,10 @@ class DatabaseCollector(Collector):
             "denied, above max, daily caps, daily budget...): alert on any daily_budget.",
             labels=["reason"],
         )
-        for reason, count in sorted(limit_refusals(since=now - WINDOW).items()):
-            refusals.add_metric([reason], count)
+        # Every reason is a series, zero included, so an alert on one of them always evaluates.
+        counts = limit_refusals(since=now - WINDOW)
+        for reason in sorted(AssignmentItem.LIMIT_REASONS):
+            refusals.add_metric([str(reason)], counts.get(reason, 0))
         yield refusals
         yield GaugeMetricFamily(
             "pepbridge_assign_bonus_oldest_unprocessed_age_seconds",

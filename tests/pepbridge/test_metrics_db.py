@@ -153,8 +153,12 @@ def test_money_limit_refusals_of_the_last_hour_by_reason() -> None:
 
     refusals = collected()["pepbridge_bonus_limit_refusals_last_hour"]
 
-    # Only money limits, only the last hour: not the unknown player, not the 90-minute-old one.
-    assert refusals == {(("reason", "daily_budget"),): 2, (("reason", "above_max"),): 1}
+    # Only money limits, only the last hour: not the unknown player, not the 90-minute-old one;
+    # every limit is a series, at zero when nothing was refused for it.
+    assert refusals[(("reason", "daily_budget"),)] == 2
+    assert refusals[(("reason", "above_max"),)] == 1
+    assert (("reason", "unknown_player"),) not in refusals
+    assert sum(refusals.values()) == 3 and len(refusals) == len(AssignmentItem.LIMIT_REASONS)
 
 
 def test_a_scrape_costs_the_same_queries_at_any_depth() -> None:
