@@ -393,6 +393,14 @@ PEP_WEBHOOK_MAX_BODY_BYTES = env_int("PEP_WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, 
 PEP_WEBHOOK_MAX_EVENTS = env_int("PEP_WEBHOOK_MAX_EVENTS", 1000, minimum=1)
 PEP_WEBHOOK_KICK_DEBOUNCE = env_float("PEP_WEBHOOK_KICK_DEBOUNCE", 0.5, minimum=0)
 PEP_WEBHOOK_SWEEP_AFTER = env_int("PEP_WEBHOOK_SWEEP_AFTER", 60, minimum=1)
+# Rewards poller (webhooks/poller.py): seconds between polls of PEP's reward-processor
+# rewards; 0 = off. The Data Fetch API allows 100 requests/min: the poller keeps under
+# PEP_REWARDS_POLL_PER_MINUTE and re-reads PEP_REWARDS_POLL_OVERLAP_SECONDS before its cursor.
+PEP_REWARDS_POLL_SECONDS = env_int("PEP_REWARDS_POLL_SECONDS", 0, minimum=0)
+PEP_REWARDS_POLL_PER_MINUTE = env_int("PEP_REWARDS_POLL_PER_MINUTE", 90, minimum=1)
+if PEP_REWARDS_POLL_PER_MINUTE > 100:
+    raise ImproperlyConfigured("PEP_REWARDS_POLL_PER_MINUTE: the Data Fetch API allows 100")
+PEP_REWARDS_POLL_OVERLAP_SECONDS = env_int("PEP_REWARDS_POLL_OVERLAP_SECONDS", 60, minimum=0)
 
 # --- Inbound API credentials (pepbridge/api; docs/credentials.md) ---------------------------
 # Client secrets and API keys are 256-bit random strings checked with one salted HMAC; PBKDF2
