@@ -137,10 +137,18 @@ def _grant(record: Fulfilment, mapping: ProductMapping) -> None:
 
 
 def fulfilments_fulfil(*, fulfilment_ids: list[int]) -> dict[str, int]:
-    """Attempt each (staff's "fulfil now"); counts the outcomes by status."""
+    """Attempt each (staff's "fulfil now", the sweep); counts the outcomes by status.
+
+    One that raises is logged and counted as "error" (its savepoint rolled back), so it
+    cannot stop the others or the caller's transaction.
+    """
     counts: dict[str, int] = {}
     for fulfilment_id in fulfilment_ids:
-        status = fulfilment_attempt(fulfilment_id=fulfilment_id).status
+        try:
+            status = str(fulfilment_attempt(fulfilment_id=fulfilment_id).status)
+        except Exception:
+            logger.exception("webhook_fulfilment_error id=%s", fulfilment_id)
+            status = "error"
         counts[status] = counts.get(status, 0) + 1
     return counts
 

@@ -233,3 +233,25 @@ def test_a_pass_does_not_spin_on_an_event_the_database_keeps_locked(
     monkeypatch.setattr("webhooks.handlers.dispatch", locked)
     assert inbox_process_pending(max_seconds=5) == 1
     assert len(calls) == 1 and InboxEvent.objects.get().status == InboxEvent.Status.PENDING
+
+
+def test_one_fulfilment_that_raises_does_not_stop_the_others(
+    post_events: Any, player: Player, bonus: Bonus, monkeypatch: Any
+) -> None:
+    process_all(post_events, [purchase(purchase_id="o-1"), purchase(purchase_id="o-2")])
+    ProductMapping.objects.create(pep_product_id="prod-1", bonus=bonus)
+    first, second = Fulfilment.objects.order_by("pk")
+    real = fulfilment._grant
+
+    def flaky(record: Fulfilment, mapping: ProductMapping) -> None:
+        if record.pk == first.pk:
+            raise RuntimeError("boom")
+        real(record, mapping)
+
+    monkeypatch.setattr("webhooks.fulfilment._grant", flaky)
+    counts = fulfilment.fulfilments_fulfil(fulfilment_ids=[first.pk, second.pk])
+
+    assert counts == {"error": 1, "done": 1}
+    first.refresh_from_db()
+    assert first.status == Fulfilment.Status.PENDING and first.attempts == 0
+    assert PlayerBonus.objects.count() == 1
