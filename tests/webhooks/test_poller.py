@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses as responses_lib
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from bonuses.models import Bonus, BonusType, PlayerBonus
@@ -224,3 +225,22 @@ def test_the_client_caps_the_page_size(pep: responses_lib.RequestsMock) -> None:
     poller.get_pep_client().rewards_fetch(limit=5000)
 
     assert rewards_calls(pep)[0]["limit"] == ["1000"]
+
+
+def test_staff_see_the_cursor_read_only(admin_client: Any) -> None:
+    cursor = RewardsCursor.objects.create(delta="2026-12-01T00:00:00Z", last_error="PEP 503")
+
+    listed = admin_client.get("/admin/webhooks/rewardscursor/")
+    page = admin_client.get(f"/admin/webhooks/rewardscursor/{cursor.pk}/change/")
+
+    assert listed.status_code == 200 and b"PEP 503" in listed.content
+    assert page.status_code == 200 and b"2026-12-01T00:00:00Z" in page.content
+    assert (
+        admin_client.post(f"/admin/webhooks/rewardscursor/{cursor.pk}/delete/").status_code == 403
+    )
+
+
+def test_support_sees_the_cursor(db: None) -> None:
+    assert (
+        Group.objects.get(name="Support").permissions.filter(codename="view_rewardscursor").exists()
+    )
