@@ -132,9 +132,13 @@ def _poll() -> PollResult:
         # granted (staff may set an older delta in the cursor to catch up on purpose).
         cursor.delta = _delta_text(poll_started)
     new_delta = ""
+    deadline = time.monotonic() + RUN_SECONDS  # slow answers must not outlive the lease
     for _ in range(MAX_PAGES_PER_POLL):
         if not _budget_allows(cursor):
             result.stopped = "rate budget"
+            break
+        if result.requests and time.monotonic() > deadline:
+            result.stopped = "time budget"
             break
         cursor.recent_requests = [*cursor.recent_requests, time.time()]
         result.requests += 1

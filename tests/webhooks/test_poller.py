@@ -244,3 +244,15 @@ def test_support_sees_the_cursor(db: None) -> None:
     assert (
         Group.objects.get(name="Support").permissions.filter(codename="view_rewardscursor").exists()
     )
+
+
+def test_a_slow_feed_stops_before_the_lease_runs_out(
+    pep: responses_lib.RequestsMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pep.get(REWARDS_URL, json={"data": [], "next": "p-2"})
+    monkeypatch.setattr(poller, "RUN_SECONDS", -1.0)  # past the deadline after one page
+
+    result = poller.rewards_poll()
+
+    assert (result.requests, result.stopped) == (1, "time budget")
+    assert RewardsCursor.objects.get().next_page == "p-2"
