@@ -208,7 +208,7 @@ class ProductMappingAdmin(admin.ModelAdmin):
 
 @admin.register(RewardsCursor)
 class RewardsCursorAdmin(AppendOnlyMixin, admin.ModelAdmin):
-    """The rewards poller's state (docs/webhooks.md §8): where it is, when it last worked."""
+    """The rewards poller's state (docs/webhooks.md §9): where it is, when it last worked."""
 
     list_display = (
         "name",

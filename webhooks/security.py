@@ -135,6 +135,7 @@ def verify(meta: Mapping[str, Any], raw: bytes, now: datetime) -> Verified:
     """Check timestamp and signature; parse the body (a 400 only once the signature holds)."""
     timestamp = str(meta.get(TIMESTAMP_HEADER, "")).strip()
     signature = str(meta.get(SIGNATURE_HEADER, "")).strip().lower()
+    signature = signature.removeprefix("sha256=")  # tolerated, in case PEP adds the scheme
     signed_at = check_timestamp(timestamp, now)
     if not _HEX64.fullmatch(signature) or not settings.PEP_WEBHOOK_SECRETS:
         raise WebhookRefused(401, "bad_signature", "The webhook signature does not match.")

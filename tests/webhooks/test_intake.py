@@ -120,3 +120,12 @@ def test_a_burst_of_requests_queues_one_processing_pass(
         for level in range(5):
             post_events([level_up(level=level)])
     assert task.call_count == 1
+
+
+def test_a_signature_with_a_sha256_prefix_or_in_capitals_is_accepted(db: None) -> None:
+    body = json.dumps({"events": [level_up()]}).encode()
+    headers = signed_headers(body)
+    signature = headers["HTTP_X_GMZ_PEP_WEBHOOK_SIGNATURE"]
+    headers["HTTP_X_GMZ_PEP_WEBHOOK_SIGNATURE"] = "sha256=" + signature.upper()
+    answer = Client().post(URL, data=body, content_type="application/json", **headers)
+    assert answer.status_code == 202
