@@ -104,7 +104,8 @@ def _send_webhook(sandbox: Sandbox, request: Request) -> Response:
     """
     if sandbox.webhooks is None:
         return error_response(409, "no webhook target: start pep_sandbox with a webhook key")
-    is_form = "form" in (request.headers.get("Content-Type") or "")
+    # curl -d sends JSON labelled as a form: the body's first byte decides.
+    is_form = not request.body.lstrip().startswith(b"{")
     try:
         if is_form:
             fields: Any = dict(parse_qsl(request.body.decode()))

@@ -111,3 +111,15 @@ def test_the_command_sends_a_purchase_that_becomes_a_granted_bonus(
 def test_the_command_fails_loudly_when_the_bridge_does_not_accept(db: None) -> None:
     with pytest.raises(CommandError, match="answered nothing"):
         call_command("pep_webhook", "level_up", "--url", "http://127.0.0.1:9/none")
+
+
+def test_json_labelled_as_a_form_is_read_as_json(live_server: Any, demo_mapped: None) -> None:
+    """`curl -d '{...}'` labels its JSON as a form; the docs' example must work."""
+    sender = WebhookSender(url=f"{live_server.url}{URL}", key=KEY)
+    sandbox = Sandbox(client_id="id", client_secret="secret", webhooks=sender)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    body = b'{"event": "rank_up", "player": "demo-1001"}'
+
+    answer = sandbox.handle(Request("POST", "/_sandbox/webhooks", {}, form, body))
+
+    assert answer.status == 200 and json.loads(answer.body)["status"] == 202
