@@ -25,7 +25,9 @@ from bonuses.models import Bonus
 from bonuses.services import bonus_create
 from events.ingestion import ingest_events
 from pepbridge.private_files import write_private
+from pepbridge.sandbox.webhooks import DEMO_PRODUCT_ID, DEMO_PRODUCT_NAME
 from players.loading import ingest_players
+from webhooks.models import ProductMapping
 
 DEMO_PLAYERS = ("demo-1001", "demo-1002", "demo-1003")
 # Fixed, not "now minus 30 minutes": a date that moved on each start made every restart a
@@ -129,6 +131,16 @@ def _bonuses() -> None:
             bonus_create(**fields)
 
 
+def _product_mapping() -> None:
+    """The sandbox's reward-shop product, so its "product purchase" button grants free spins."""
+    if not ProductMapping.objects.filter(pep_product_id=DEMO_PRODUCT_ID).exists():
+        ProductMapping.objects.create(
+            pep_product_id=DEMO_PRODUCT_ID,
+            pep_product_name=DEMO_PRODUCT_NAME,
+            bonus=Bonus.objects.get(bonus_id="FS-STARBURST-20"),
+        )
+
+
 def _players_and_events() -> None:
     start = DEMO_START
     players = [
@@ -180,5 +192,6 @@ def demo_setup() -> DemoLogin:
     staff = _staff_logins()
     client_id, client_secret = _pep_client()
     _bonuses()
+    _product_mapping()
     _players_and_events()
     return DemoLogin(admin_user, admin_password, client_id, client_secret, staff)

@@ -400,9 +400,12 @@ RECONCILIATION_RECHECK_MINUTES = env_int("RECONCILIATION_RECHECK_MINUTES", 5, mi
 
 # --- Event webhooks from PEP (webhooks/; docs/webhooks.md) --------------------------------
 # One or two signature keys (comma-separated): during a rotation both are accepted.
-PEP_WEBHOOK_SECRETS = [
-    key.strip() for key in (env_secret("PEP_WEBHOOK_SECRETS") or "").split(",") if key.strip()
-]
+# In DEBUG without a key, a generated dev key (VAR_DIR/dev-secrets), shared with the sandbox's
+# webhook sender, so a local demo run accepts the sandbox's signed webhooks.
+_WEBHOOK_KEYS = env_secret("PEP_WEBHOOK_SECRETS") or (
+    _dev_secret("pep_webhook_secret") if DEBUG else ""
+)
+PEP_WEBHOOK_SECRETS = [key.strip() for key in _WEBHOOK_KEYS.split(",") if key.strip()]
 if len(PEP_WEBHOOK_SECRETS) > 2:
     raise ImproperlyConfigured("PEP_WEBHOOK_SECRETS takes one or two keys (rotation)")
 PEP_WEBHOOK_TOLERANCE_SECONDS = env_int("PEP_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1)
@@ -421,6 +424,19 @@ PEP_WEBHOOK_MAX_BODY_BYTES = env_int("PEP_WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, 
 PEP_WEBHOOK_MAX_EVENTS = env_int("PEP_WEBHOOK_MAX_EVENTS", 1000, minimum=1)
 PEP_WEBHOOK_KICK_DEBOUNCE = env_float("PEP_WEBHOOK_KICK_DEBOUNCE", 0.5, minimum=0)
 PEP_WEBHOOK_SWEEP_AFTER = env_int("PEP_WEBHOOK_SWEEP_AFTER", 60, minimum=1)
+# Rewards poller (webhooks/poller.py): seconds between polls of PEP's reward-processor
+# rewards; 0 = off. The Data Fetch API allows 100 requests/min: the poller keeps under
+# PEP_REWARDS_POLL_PER_MINUTE and re-reads PEP_REWARDS_POLL_OVERLAP_SECONDS before its cursor.
+PEP_REWARDS_POLL_SECONDS = env_int("PEP_REWARDS_POLL_SECONDS", 0, minimum=0)
+PEP_REWARDS_POLL_PER_MINUTE = env_int("PEP_REWARDS_POLL_PER_MINUTE", 90, minimum=1)
+if PEP_REWARDS_POLL_PER_MINUTE > 100:
+    raise ImproperlyConfigured("PEP_REWARDS_POLL_PER_MINUTE: the Data Fetch API allows 100")
+PEP_REWARDS_POLL_OVERLAP_SECONDS = env_int("PEP_REWARDS_POLL_OVERLAP_SECONDS", 60, minimum=0)
+# Where `pep_sandbox` and `manage.py pep_webhook` send their signed webhooks (the local bridge).
+PEP_SANDBOX_WEBHOOK_URL = env_str(
+    "PEP_SANDBOX_WEBHOOK_URL",
+    f"http://127.0.0.1:{env_str('PORT', '8000')}/api/webhooks/v1/pep-events",
+)
 
 # --- Inbound API credentials (pepbridge/api; docs/credentials.md) ---------------------------
 # Client secrets and API keys are 256-bit random strings checked with one salted HMAC; PBKDF2

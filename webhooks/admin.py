@@ -20,7 +20,13 @@ from pepbridge.backoffice.models import StaffAction
 from pepbridge.backoffice.services import staff_action_record
 from webhooks import fulfilment, processing
 from webhooks.decoding import decode_payload, display
-from webhooks.models import Fulfilment, InboxEvent, ProductMapping, WebhookDelivery
+from webhooks.models import (
+    Fulfilment,
+    InboxEvent,
+    ProductMapping,
+    RewardsCursor,
+    WebhookDelivery,
+)
 
 MASK = "***"
 HIDDEN = "[hidden: may hold personal data; Support and Admins can see it]"
@@ -199,3 +205,20 @@ class ProductMappingAdmin(admin.ModelAdmin):
     ) -> None:
         # Django records the change in the history (LogEntry) with the staff member.
         fulfilment.product_mapping_save(mapping=obj)
+
+
+@admin.register(RewardsCursor)
+class RewardsCursorAdmin(AppendOnlyMixin, admin.ModelAdmin):
+    """The rewards poller's state (docs/webhooks.md §9): where it is, when it last worked."""
+
+    list_display = (
+        "name",
+        "delta",
+        "last_polled_at",
+        "last_success_at",
+        "rewards_seen",
+        "bonus_offers_stored",
+        "last_error",
+    )
+    readonly_fields = (*list_display, "next_page", "lease_until")
+    exclude = ("recent_requests",)

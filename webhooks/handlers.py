@@ -26,7 +26,9 @@ RANK_KEYS = ("CurrentRankExternalName", "CurrentRankName", "RankExternalName", "
 XP_KEYS = ("XpBalance", "CurrentXp", "XP")
 BALANCE_KEYS = ("Balance", "CurrentBalance", "WalletBalance", "TokenBalance", "NewBalance")
 CURRENCY_KEYS = ("VirtualCurrency", "Currency", "CurrencyName", "WalletType")
-PURCHASE_EVENTS = frozenset({"product_purchase"})
+# A `bonus_offer` reward polled from the Data Fetch API (webhooks/poller.py), fulfilled alike.
+POLLED_REWARD_EVENT = "reward_bonus_offer"
+PURCHASE_EVENTS = frozenset({"product_purchase", POLLED_REWARD_EVENT})
 
 
 # What the snapshot columns hold (IntegerField; DecimalField(24, 4)): a value beyond them is

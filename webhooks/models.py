@@ -21,6 +21,7 @@ class WebhookDelivery(models.Model):
     class SignedForm(models.TextChoices):
         RAW = "raw", "Body as sent"
         COMPACT = "compact", "Compact re-serialisation"
+        POLL = "poll", "Polled (Data Fetch API, not signed)"
 
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
@@ -187,3 +188,27 @@ class Fulfilment(models.Model):
 
     def __str__(self) -> str:
         return f"purchase {self.product_id or self.product_name} by {self.player_ref}"
+
+
+class RewardsCursor(models.Model):
+    """The rewards poller's place in PEP's reward-processor feed (one row, name "rewards").
+
+    `delta` is sent as PEP's `delta` parameter; `next_page` is set while a drain is cut short
+    (the rate budget), so the next run continues it. `lease_until` keeps two runs apart (a
+    compare-and-set UPDATE, no lock held during HTTP); `recent_requests` holds the epoch
+    seconds of the requests of the last minute, for the Data Fetch API's 100/min limit.
+    """
+
+    name = models.CharField(max_length=32, unique=True, default="rewards")
+    delta = models.CharField(max_length=64, blank=True)
+    next_page = models.CharField(max_length=512, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    recent_requests = models.JSONField(default=list, blank=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    rewards_seen = models.PositiveBigIntegerField(default=0)
+    bonus_offers_stored = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"rewards cursor {self.delta or '(start)'}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from webhooks import fulfilment, processing
+from webhooks import fulfilment, poller, processing
 
 
 def inbox_process_task() -> int:
@@ -18,3 +18,8 @@ def inbox_sweep_task() -> int:
 def fulfil_mapped_task() -> int:
     """After staff save a product mapping: fulfil the purchases waiting for it."""
     return fulfilment.fulfilments_fulfil_mapped()
+
+
+def rewards_poll_task() -> int:
+    """Every minute: poll PEP's rewards if PEP_REWARDS_POLL_SECONDS > 0 (else nothing)."""
+    return sum(result.stored for result in poller.rewards_poll_run())

@@ -44,6 +44,8 @@ BACKOFF_CAP = 3.0  # longest wait inside a call; a longer Retry-After goes back 
 EXCERPT_BYTES = 4096  # how much of an error body is kept on the exception
 TOKEN_BODY_LIMIT = 64 * 1024
 TRANSIENT_4XX = frozenset({408, 425, 429})
+REWARDS_PATH = "/api/data-fetch/v1/reward-processor/rewards"
+REWARDS_PAGE_LIMIT = 1000  # the Data Fetch API's largest page
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -195,6 +197,31 @@ class PepClient:
                 self._raise_for_status(response, call.action)
                 return response
         raise AssertionError("tenacity ended without a result")  # pragma: no cover
+
+    def rewards_fetch(
+        self, *, delta: str = "", next_page: str = "", limit: int = REWARDS_PAGE_LIMIT
+    ) -> Any:
+        """One page of the Data Fetch API's reward-processor rewards, decoded (the envelope is
+        PEP's, undocumented: webhooks/poller.py reads it tolerantly).
+
+        `delta` asks for rewards changed since then; `next_page` continues a page sequence.
+        No retry inside the call: the poller's next run is the retry, and a retry here would
+        spend the 100 requests/min the Data Fetch API allows. `limit` is capped at 1000.
+        """
+        params = {"limit": str(max(1, min(limit, REWARDS_PAGE_LIMIT)))}
+        if delta:
+            params["delta"] = delta
+        if next_page:
+            params["next"] = next_page
+        response = self.request("GET", REWARDS_PATH, params=params, retry=False)
+        try:
+            return response.json()
+        except ValueError:
+            raise PepPermanentError(
+                "PEP answered the rewards fetch with a body that is not JSON",
+                status=response.status,
+                error_class="bad_json",
+            ) from None
 
     def _check_details_host(self, url: str) -> None:
         """Refuse a download URL that is neither on PEP's origin nor on an allowed host."""

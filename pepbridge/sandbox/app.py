@@ -29,6 +29,7 @@ from pepbridge.sandbox.responses import (
     json_response,
 )
 from pepbridge.sandbox.tokens import TokenIssuer
+from pepbridge.sandbox.webhooks import WebhookSender
 
 MAX_BODY = 15 * 1024 * 1024  # [DOC] PEP's limit for a migration batch; applied to every call
 
@@ -50,7 +51,9 @@ class Sandbox:
         token_lifetime: int = 300,
         clock: Callable[[], float] = time.time,
         max_records: int = 10_000,
+        webhooks: WebhookSender | None = None,
     ) -> None:
+        self.webhooks = webhooks  # None: the page has no webhook buttons
         self.tokens = TokenIssuer(
             client_id=client_id, client_secret=client_secret, lifetime=token_lifetime, clock=clock
         )

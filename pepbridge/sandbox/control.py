@@ -8,12 +8,13 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from pepbridge.pep import wire
 from pepbridge.sandbox import page
 from pepbridge.sandbox.records import to_json
 from pepbridge.sandbox.responses import Request, Response, error_response, json_response
+from pepbridge.sandbox.webhooks import EVENT_KINDS
 
 if TYPE_CHECKING:
     from pepbridge.sandbox.app import Sandbox
@@ -32,7 +33,7 @@ def handle_control(sandbox: Sandbox, request: Request) -> Response:
 
 
 def _page(sandbox: Sandbox, request: Request) -> Response:
-    html = page.render(sandbox.received(limit=200), sandbox.faults())
+    html = page.render(sandbox.received(limit=200), sandbox.faults(), sandbox.webhooks)
     return Response(200, html.encode(), content_type="text/html; charset=utf-8")
 
 
@@ -96,6 +97,33 @@ def _files(sandbox: Sandbox, request: Request, name: str) -> Response:
     return Response(200, stored.data, content_type=stored.content_type, headers=headers)
 
 
+def _send_webhook(sandbox: Sandbox, request: Request) -> Response:
+    """Send PEP's webhook `event` for `player` to the bridge (the page's buttons, or curl).
+
+    A form post (the page) is answered with a redirect back to the page; JSON with the result.
+    """
+    if sandbox.webhooks is None:
+        return error_response(409, "no webhook target: start pep_sandbox with a webhook key")
+    # curl -d sends JSON labelled as a form: the body's first byte decides.
+    is_form = not request.body.lstrip().startswith(b"{")
+    try:
+        if is_form:
+            fields: Any = dict(parse_qsl(request.body.decode()))
+        else:
+            fields = wire.loads(request.body or b"{}")
+        if not isinstance(fields, dict):
+            raise ValueError("the body must be a JSON object")
+        kind, player = str(fields.get("event", "")), str(fields.get("player") or "demo-1001")
+        if kind not in EVENT_KINDS:
+            raise ValueError(f"event must be one of {', '.join(EVENT_KINDS)}")
+    except ValueError as exc:
+        return error_response(400, str(exc))
+    sent = sandbox.webhooks.send_kind(kind, player[:128])
+    if is_form:
+        return Response(303, content_type="", headers={"Location": "/_sandbox/"})
+    return json_response(200, {"status": sent.status, "answer": sent.answer})
+
+
 _ROUTES = {
     ("GET", ""): _page,
     ("GET", "received"): _received,
@@ -103,4 +131,5 @@ _ROUTES = {
     ("POST", "faults"): _set_fault,
     ("DELETE", "faults"): _clear_faults,
     ("POST", "reset"): _reset,
+    ("POST", "webhooks"): _send_webhook,
 }

@@ -7,6 +7,7 @@ from html import escape
 
 from pepbridge.sandbox.faults import Fault
 from pepbridge.sandbox.records import Record, pretty
+from pepbridge.sandbox.webhooks import EVENT_KINDS, WebhookSender
 
 REFRESH_SECONDS = 3
 
@@ -19,7 +20,9 @@ pre{margin:4px 0;font-size:12px;max-height:30em;overflow:auto}
 """
 
 
-def render(records: list[Record], faults: Mapping[str, Fault]) -> str:
+def render(
+    records: list[Record], faults: Mapping[str, Fault], webhooks: WebhookSender | None = None
+) -> str:
     """Render records (given oldest first) as a table, newest first."""
     rows = "\n".join(_row(record) for record in reversed(records))
     return (
@@ -30,6 +33,7 @@ def render(records: list[Record], faults: Mapping[str, Fault]) -> str:
         f"<p class='muted'>What the sandbox received, newest first ({len(records)} shown). "
         "JSON: <a href='/_sandbox/received'>/_sandbox/received</a>. "
         f"Faults: {_faults(faults)}</p>"
+        f"{_webhooks(webhooks)}"
         "<table><thead><tr><th>time (UTC)</th><th>type</th><th>player</th><th>status</th>"
         "<th>request</th></tr></thead><tbody>"
         f"{rows or _EMPTY}</tbody></table></body></html>"
@@ -61,4 +65,27 @@ def _row(record: Record) -> str:
         f"<td class='{css}'>{status}{fault}</td>"
         f"<td><details><summary>{escape(record.method)} {escape(record.path)}</summary>"
         f"<pre>{body}</pre></details></td></tr>"
+    )
+
+
+def _webhooks(sender: WebhookSender | None) -> str:
+    """Buttons that make "PEP" send a signed webhook to the bridge, and the last answers."""
+    if sender is None:
+        return ""
+    buttons = "".join(
+        f"<button name='event' value='{kind}'>{kind.replace('_', ' ')}</button> "
+        for kind in EVENT_KINDS
+    )
+    rows = "".join(
+        f"<li>{s.at:%H:%M:%S} {escape(', '.join(s.events))} for {escape(s.player)}: "
+        f"<span class='{'ok' if s.status == 202 else 'bad'}'>{s.status or 'no answer'}</span> "
+        f"<code>{escape(s.answer[:200])}</code></li>"
+        for s in reversed(sender.recent())
+    )
+    return (
+        "<h2>Send a webhook to the bridge</h2>"
+        f"<form method='post' action='/_sandbox/webhooks'>player "
+        f"<input name='player' value='demo-1001' size='12'> {buttons}</form>"
+        f"<p class='muted'>to {escape(sender.url)}, signed as PEP signs.</p>"
+        f"<ul>{rows}</ul>"
     )

@@ -16,6 +16,7 @@ from pepbridge.sandbox.app import Sandbox
 from pepbridge.sandbox.faults import Fault
 from pepbridge.sandbox.records import Record
 from pepbridge.sandbox.responses import DROP, Request, Response
+from pepbridge.sandbox.webhooks import WebhookSender
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +138,7 @@ class SandboxServer:
         token_lifetime: int = 300,
         clock: Callable[[], float] = time.time,
         max_records: int = 10_000,
+        webhooks: WebhookSender | None = None,
     ) -> None:
         self.sandbox = Sandbox(
             client_id=client_id,
@@ -144,6 +146,7 @@ class SandboxServer:
             token_lifetime=token_lifetime,
             clock=clock,
             max_records=max_records,
+            webhooks=webhooks,
         )
         self._httpd = _Server((host, port), self.sandbox)
         self._thread: threading.Thread | None = None

@@ -14,7 +14,7 @@ from django.test import Client, override_settings
 from bonuses.models import Bonus, BonusType
 from players.models import Player
 from webhooks.intake import KICK_KEY
-from webhooks.models import ProductMapping
+from webhooks.models import ProductMapping, RewardsCursor
 from webhooks.processing import inbox_process_pending
 from webhooks.security import sign
 
@@ -96,3 +96,4 @@ def make_webhook_rows() -> None:
         )
     assert answer.status_code == 202, answer.content
     inbox_process_pending(max_seconds=30)
+    RewardsCursor.objects.get_or_create(name="rewards", defaults={"delta": "2026-12-01T00:00:00Z"})

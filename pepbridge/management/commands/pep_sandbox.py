@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from pepbridge.sandbox import SandboxServer
+from pepbridge.sandbox.webhooks import WebhookSender
 
 
 class Command(BaseCommand):
@@ -22,6 +23,17 @@ class Command(BaseCommand):
         parser.add_argument("--client-id", default=settings.PEP_CLIENT_ID)
         parser.add_argument("--client-secret", default=settings.PEP_CLIENT_SECRET)
         parser.add_argument("--token-lifetime", type=int, default=300, help="seconds")
+        parser.add_argument(
+            "--webhook-url",
+            default=settings.PEP_SANDBOX_WEBHOOK_URL,
+            help="the bridge's webhook intake, for the page's webhook buttons",
+        )
+
+    @staticmethod
+    def _webhooks(url: str) -> WebhookSender | None:
+        """Signed with the bridge's first webhook key, as PEP would; none: no buttons."""
+        keys = settings.PEP_WEBHOOK_SECRETS
+        return WebhookSender(url=url, key=keys[0]) if keys and url else None
 
     def handle(self, *args: Any, **options: Any) -> None:
         server = SandboxServer(
@@ -30,6 +42,7 @@ class Command(BaseCommand):
             client_id=options["client_id"],
             client_secret=options["client_secret"],
             token_lifetime=options["token_lifetime"],
+            webhooks=self._webhooks(options["webhook_url"]),
         )
         self.stdout.write(f"PEP sandbox on {server.base_url} (page: {server.base_url}/_sandbox/)")
         self.stdout.flush()  # the first line tells scripts (bin/dev, tests) the actual port

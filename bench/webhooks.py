@@ -1,0 +1,352 @@
+"""Benchmark PEP's webhook intake against a real server, beside a minimal view.
+
+    .venv/bin/python bench/webhooks.py [--seconds 8] [--rate 200] [--clients 32] [--sqlite]
+
+Standalone, set up like bench/operator_api.py: a fresh PostgreSQL database (or SQLite with
+`--sqlite`), migrated, and gunicorn with production settings (gthread workers) on a free
+loopback port, with one signature key. Every request is what PEP sends: 10 events, signed
+(`x-gmz-pep-webhook-timestamp`, `x-gmz-pep-webhook-signature`), all new, so each request takes
+the full path (verify, parse, check, store the delivery and 10 inbox rows, queue processing).
+Bodies are signed before the clock starts, so the load generator's HMAC costs no server time.
+
+1. closed loop, as fast as the server answers: requests/s of a minimal view (same DRF view
+   base, no authentication, no database: reads the body and answers 202) and of the intake;
+2. open loop at a fixed rate (default 200 requests/s, i.e. 2000 events/s): p50/p99 of the
+   intake, measured from each request's scheduled send time, so a stalled server cannot hide
+   its queue.
+
+No worker runs: processing is not what is measured. The last line printed is one JSON object
+with the figures and the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import http.client
+import json
+import multiprocessing
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pg  # bench/pg.py: a fresh PostgreSQL database, reached as .ci/run reaches it
+from operator_api import _free_port, _merge, _stop_server, _summary
+from server_env import PRODUCTION_LIKE
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
+INTAKE = "/api/webhooks/v1/pep-events"
+MINIMAL = "/bench/minimal"
+KEY = "bench-webhook-key-" + "k" * 32
+EVENTS_PER_REQUEST = 10
+TARGET_P99_MS = 50.0
+TARGET_RATE = 200
+TARGET_RATIO = 0.5
+
+
+# --- what the server process loads (gunicorn "bench.webhooks:build_wsgi()") --------------------
+
+
+def build_wsgi() -> Any:
+    """The project's WSGI app plus one minimal view with the intake's DRF configuration."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pepbridge.settings")
+    import django
+
+    django.setup()
+    from types import ModuleType
+
+    from django.conf import settings
+    from django.core.wsgi import get_wsgi_application
+    from django.urls import include, path
+    from rest_framework.response import Response
+    from rest_framework.views import APIView
+
+    from webhooks.views import PepEventsView
+
+    class MinimalView(APIView):
+        authentication_classes = PepEventsView.authentication_classes
+        permission_classes = PepEventsView.permission_classes
+        throttle_classes = PepEventsView.throttle_classes
+
+        def post(self, request: Any) -> Response:
+            request.body  # noqa: B018  (read it, as the intake does)
+            return Response({"received": EVENTS_PER_REQUEST, "new": 0}, status=202)
+
+    urls = ModuleType("bench_webhook_urls")
+    urls.urlpatterns = [  # type: ignore[attr-defined]
+        path("bench/minimal", MinimalView.as_view()),
+        path("", include("pepbridge.urls")),
+    ]
+    sys.modules[urls.__name__] = urls
+    settings.ROOT_URLCONF = urls.__name__
+    return get_wsgi_application()
+
+
+# --- set-up ----------------------------------------------------------------------------------
+
+
+def _database(workdir: Path, sqlite: bool) -> tuple[str, str, str | None]:
+    """(DATABASE_URL, label, PostgreSQL database to drop afterwards or None); no quiet fallback."""
+    if sqlite:
+        return f"sqlite:///{workdir / 'bench.sqlite3'}", "sqlite", None
+    name = f"pepbridge_bench_wh_{os.getpid()}"
+    try:
+        return pg.fresh_database(name), "postgresql", name
+    except pg.PostgresUnavailable as exc:
+        needed = f"PostgreSQL is needed for this benchmark ({exc}); or pass --sqlite"
+        raise SystemExit(needed) from None
+
+
+def _env(database_url: str, workdir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        PEPBRIDGE_VAR_DIR=str(workdir),
+        **PRODUCTION_LIKE,
+        PEP_WEBHOOK_SECRETS=KEY,
+        # The project first: its app `webhooks` must win over this file (bench/webhooks.py).
+        PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'bench'}",
+        DJANGO_SETTINGS_MODULE="pepbridge.settings",
+    )
+    return env
+
+
+def _start_server(env: dict[str, str], port: int, workers: int, threads: int) -> Any:
+    command = [
+        GUNICORN,
+        "bench.webhooks:build_wsgi()",
+        f"--bind=127.0.0.1:{port}",
+        f"--workers={workers}",
+        f"--threads={threads}",
+        "--worker-class=gthread",
+        "--keep-alive=30",
+        "--log-level=warning",
+    ]
+    # This file as `bench.webhooks` (a namespace package from ROOT), since `webhooks` is the app.
+    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("gunicorn exited during start-up")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return server
+        except OSError:
+            time.sleep(0.1)
+    _stop_server(server)
+    raise RuntimeError("gunicorn did not start within 30 s")
+
+
+# --- load ------------------------------------------------------------------------------------
+
+
+def _signed_body(player_base: int) -> tuple[bytes, dict[str, str]]:
+    """One request as PEP sends it: 10 new events (level ups of 10 players), signed."""
+    stamp = str(int(time.time()))
+    date = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    nonce = uuid.uuid4().hex[:12]
+    events = [
+        {
+            "eventName": "level_up",
+            "payload": [
+                {"key": "PlayerId", "type": "string", "value": f"p-{player_base + i}"},
+                {"key": "CurrentLevel", "type": "number", "value": str(i + 2)},
+                {"key": "XpBalance", "type": "number", "value": str((i + 2) * 100)},
+                {"key": "CurrentRankExternalName", "type": "string", "value": "Gold"},
+                {"key": "Timestamp", "type": "date", "value": date},
+                {"key": "Nonce", "type": "string", "value": nonce},
+            ],
+            "eventDate": date,
+        }
+        for i in range(EVENTS_PER_REQUEST)
+    ]
+    body = json.dumps({"events": events}, separators=(",", ":")).encode()
+    signature = hmac.new(KEY.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    headers = {
+        "Content-Type": "application/json",
+        "x-gmz-pep-webhook-timestamp": stamp,
+        "x-gmz-pep-webhook-signature": signature,
+    }
+    return body, headers
+
+
+def _client(job: dict[str, Any]) -> dict[str, Any]:
+    """One client process: `threads` keep-alive connections, closed or open loop."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    finished = [0.0]
+    lock = threading.Lock()
+    start = job["start"]
+    # Enough signed bodies for the run, made before it starts (the open loop's share, or a
+    # closed loop's generous guess); reused round-robin if a closed loop outruns the guess.
+    per_thread = int(job["budget"] / job["threads_total"]) + 2
+    base = job["id_base"] * 1_000_000
+
+    def run(index: int) -> None:
+        bodies = [_signed_body(base + index * 10_000 + n * 10) for n in range(per_thread)]
+        conn = http.client.HTTPConnection("127.0.0.1", job["port"], timeout=30)
+        step = job["interval"]
+        n = 0
+        time.sleep(max(0.0, start - time.time()))
+        while True:
+            planned = start + (index + n * job["threads_total"]) * step if step else time.time()
+            if planned >= start + job["seconds"]:
+                break
+            if step:
+                time.sleep(max(0.0, planned - time.time()))
+            body, headers = bodies[n % len(bodies)]
+            if n >= len(bodies):  # a body sent again would be a 409 replay: make it new
+                body, headers = _signed_body(base + index * 10_000 + n * 10)
+            try:
+                conn.request("POST", job["path"], body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", job["port"], timeout=30)
+                status = 0
+            now = time.time()
+            with lock:
+                latencies.append(now - planned)
+                finished[0] = max(finished[0], now)
+                statuses[status] = statuses.get(status, 0) + 1
+            n += 1
+        conn.close()
+
+    offset = job["offset"]
+    threads = [threading.Thread(target=run, args=(offset + i,)) for i in range(job["threads"])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"latencies": latencies, "statuses": statuses, "finished": finished[0]}
+
+
+_RUN = [0]
+
+
+def _load(port: int, path: str, *, seconds: float, clients: int, rate: float) -> dict[str, Any]:
+    """Run `clients` connections over 2 processes; rate 0 = closed loop (as fast as answered)."""
+    processes = 2
+    per = max(1, clients // processes)
+    _RUN[0] += 1
+    start = time.time() + 1.5  # time to sign the bodies first
+    budget = (rate or 1500) * seconds
+    jobs = [
+        {
+            "port": port,
+            "path": path,
+            "seconds": seconds,
+            "start": start,
+            "threads": per,
+            "threads_total": per * processes,
+            "offset": p * per,
+            "id_base": _RUN[0] * 100 + p,  # players differ per run: every event is new
+            "interval": (1.0 / rate) if rate else 0.0,
+            "budget": budget,
+        }
+        for p in range(processes)
+    ]
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        results = pool.map(_client, jobs)
+    latencies = sorted(x for r in results for x in r["latencies"])
+    statuses: dict[int, int] = {}
+    for r in results:
+        for status, count in r["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+    elapsed = max(r["finished"] for r in results) - start
+    return _summary(latencies, statuses, elapsed)
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--sqlite", action="store_true", help="measure SQLite (no targets)")
+    parser.add_argument("--rate", type=float, default=TARGET_RATE)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="pepbridge-bench-wh-"))
+    database_url, database, pg_name = _database(workdir, args.sqlite)
+    env = _env(database_url, workdir)
+    server = None
+    try:
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
+        port = _free_port()
+        server = _start_server(env, port, args.workers, args.threads)
+        _load(port, MINIMAL, seconds=1, clients=4, rate=0)  # warm-up
+        _load(port, INTAKE, seconds=1, clients=4, rate=0)
+        # Alternate the two closed loops so a change in the machine's load hits both alike.
+        load = {"seconds": args.seconds / 2, "clients": args.clients, "rate": 0}
+        runs = [_load(port, path, **load) for path in (MINIMAL, INTAKE) * 2]
+        minimal, intake = _merge(runs[0::2]), _merge(runs[1::2])
+        paced = _load(port, INTAKE, seconds=args.seconds, clients=args.clients, rate=args.rate)
+    finally:
+        if server is not None:
+            _stop_server(server)
+        if pg_name:
+            pg.drop_database(pg_name)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    ratio = round(intake["requests_per_s"] / minimal["requests_per_s"], 3)
+    print(
+        f"database={database} workers={args.workers} threads={args.threads} cpus={os.cpu_count()}"
+        f" events_per_request={EVENTS_PER_REQUEST}"
+    )
+    for label, figures in (
+        ("minimal view, closed loop", minimal),
+        ("webhook intake, closed loop", intake),
+        (f"webhook intake, {args.rate:.0f}/s open loop", paced),
+    ):
+        shown = {k: v for k, v in figures.items() if k not in ("latencies", "elapsed")}
+        print(f"{label + ':':36} {json.dumps(shown)}")
+    non_202 = sum(
+        v for figures in (paced, intake) for k, v in figures["statuses"].items() if k != "202"
+    )
+    result = {
+        "database": database,
+        "p99_ms": paced["p99_ms"],
+        "p50_ms": paced["p50_ms"],
+        "rate_per_s": args.rate,
+        "events_per_request": EVENTS_PER_REQUEST,
+        "achieved_rate_per_s": paced["requests_per_s"],
+        "requests_per_s": intake["requests_per_s"],
+        "minimal_requests_per_s": minimal["requests_per_s"],
+        "ratio_vs_minimal": ratio,
+        "non_202": non_202,
+        "target_p99_ms": TARGET_P99_MS,
+        "target_rate_per_s": TARGET_RATE,
+        "target_ratio_vs_minimal": TARGET_RATIO,
+        "meets_targets": database == "postgresql"
+        and non_202 == 0
+        and paced["p99_ms"] <= TARGET_P99_MS
+        and ratio >= TARGET_RATIO,
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
