@@ -494,7 +494,8 @@ class DeliveryAttemptAdmin(ExactSearchMixin, AppendOnlyMixin, BigListMixin, admi
     list_display = ("started_at", "message_link", "outcome_code", "error_short", "duration_ms")
     list_select_related = ("message",)
     # Each filter has an index (docs/back-office.md). No `trigger` filter: the outbox list's
-    # answers "which messages were replayed or sent by hand" without one more index here.
+    # "replayed" filter and the staff actions list answer "which messages were replayed or sent
+    # by hand" without one more index on this table.
     list_filter = ("outcome", ("started_at", admin.DateFieldListFilter))
     search_fields = ("=message__player_id",)
     search_help_text = "Exact player id of the message."
