@@ -81,8 +81,9 @@ class UserFilter(admin.SimpleListFilter):
     parameter_name = "username"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        names = StaffAction.objects.values_list("username", flat=True).distinct()
-        return [(name, name) for name in names.order_by("username")]
+        rows = model_admin.get_queryset(request)
+        names = rows.values_list("username", flat=True).distinct().order_by("username")
+        return [(name, name) for name in names]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         return queryset.filter(username=self.value()) if self.value() else queryset
@@ -109,6 +110,13 @@ class StaffActionAdmin(AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
     @admin.display(description="reason")
     def reason_short(self, obj: StaffAction) -> str:
         return truncated(obj.reason, 60)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        """A staff member sees their own actions; Compliance and Admins see everyone's."""
+        rows = super().get_queryset(request)
+        if request.user.has_perm("pepbridge.view_all_staffaction"):
+            return rows
+        return rows.filter(user_id=request.user.pk)
 
     def get_urls(self) -> list[URLPattern]:
         export = self.admin_site.admin_view(self.export_view)

@@ -84,6 +84,8 @@ class StaffAction(models.Model):
     class Meta:
         verbose_name = "staff action"
         default_permissions = ("view",)
+        # `view` shows a staff member their own actions; this one, everyone's (Compliance, Admins).
+        permissions = [("view_all_staffaction", "Can view every staff member's actions")]
         indexes = [
             # The list, newest first, and its date filter.
             models.Index(fields=["-at"], name="staffaction_at_idx"),

@@ -196,9 +196,19 @@ def test_compliance_filters_the_staff_actions_and_exports_them(staff_client) -> 
     assert len(lines) == 2 and ",support,send_now," in lines[1]
 
 
-def test_the_list_is_for_compliance_and_admins_only_and_append_only(staff_client) -> None:
-    assert staff_client("Support").get(STAFF_ACTIONS).status_code == 403
-    assert staff_client("Bonus managers").get(EXPORT).status_code == 403
+def test_the_list_is_append_only_and_a_bonus_manager_exports_only_their_own(
+    staff_client,
+) -> None:
+    support = staff_client("Support")
+    staff_action_record(
+        user=get_user_model().objects.get(username="support"),
+        action="send_now",
+        objects=outbox_rows(1),
+    )
+    assert support.get(STAFF_ACTIONS).status_code == 200
+    exported = staff_client("Bonus managers").get(EXPORT)
+    assert exported.status_code == 200
+    assert b"support" not in b"".join(exported.streaming_content)  # the header line only
     admins = staff_client("Admins")
     assert admins.get(STAFF_ACTIONS).status_code == 200
     assert admins.get(reverse("admin:pepbridge_staffaction_add")).status_code == 403
@@ -259,3 +269,23 @@ def test_an_export_with_a_filter_the_list_does_not_offer_is_a_400(staff_client) 
     compliance = staff_client("Compliance")
     assert compliance.get(EXPORT, {"at__gte": "not a date"}).status_code == 400
     assert compliance.get(EXPORT, {"user__password__startswith": "p"}).status_code == 400
+
+
+def test_each_group_sees_its_own_actions_and_compliance_sees_everyones(staff_client) -> None:
+    users = {
+        group: staff_client(group)
+        for group in ("Support", "Bonus managers", "Compliance", "Admins")
+    }
+    rows = outbox_rows(2)
+    for group in ("Support", "Bonus managers"):
+        user = get_user_model().objects.get(username=group.lower().replace(" ", "-"))
+        staff_action_record(user=user, action="send_now", objects=rows)
+    listed = {group: client.get(changelist(StaffAction)) for group, client in users.items()}
+    assert all(page.status_code == 200 for page in listed.values())
+    assert [r.username for r in listed["Bonus managers"].context["cl"].result_list] == [
+        "bonus-managers"
+    ]
+    assert [r.username for r in listed["Support"].context["cl"].result_list] == ["support"]
+    everyone = {r.username for r in listed["Compliance"].context["cl"].result_list}
+    assert everyone == {"support", "bonus-managers"}
+    assert {r.username for r in listed["Admins"].context["cl"].result_list} == everyone

@@ -219,13 +219,6 @@ def test_bonus_manager_cancels_a_bonus_with_a_reason_kept_in_its_history(
     screenshot(page, "bonus-manager-3-history")
 
 
-@pytest.mark.xfail(
-    reason=MISSING.format(
-        what="bonus managers cannot open the staff-actions list (migration pepbridge.0004 "
-        "grants it to Compliance and Admins only)"
-    ),
-    strict=False,
-)
 def test_bonus_manager_finds_their_cancellation_in_the_staff_actions_list(
     log_in, live_server: Any
 ) -> None:
