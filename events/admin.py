@@ -169,14 +169,13 @@ class AttemptInline(ReadOnlyTabularInline):
 
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(OfferedLookupsMixin, ExactSearchMixin, BigListMixin, admin.ModelAdmin):
-    # Fits 1,400 px: the state sentence replaces next attempt / delivered / trigger columns,
-    # the error is one truncated cell (full text on the message page).
+    # Fits 1,400 px: the state sentence (it names the status, in the status's colour) replaces
+    # the status, attempts, next attempt, delivered and trigger columns; the error is one
+    # truncated cell (full text on the message page).
     list_display = (
         "id",
         "message_type",
-        "status_badge",
         "player_id",
-        "attempts",
         "created_at",
         "state",
         "error_short",
@@ -366,14 +365,14 @@ class OutboxMessageAdmin(OfferedLookupsMixin, ExactSearchMixin, BigListMixin, ad
     def has_replay_permission(self, request: HttpRequest) -> bool:
         return has_backoffice_perm(request.user, REPLAY_DELIVERIES)
 
-    @admin.display(description="where it is and why")
+    @admin.display(description="where it is and why", ordering="status")
     def state(self, obj: OutboxMessage) -> str:
         # The list sets `_why` for a whole page at once (OutboxChangeList); a page shows one.
-        cached = getattr(obj, "_why", None)
-        if cached is not None:
-            return cached
-        heads = player_heads([obj])
-        return why_here(obj, heads.get(obj.pk), open_circuits())
+        why = getattr(obj, "_why", None)
+        if why is None:
+            why = why_here(obj, player_heads([obj]).get(obj.pk), open_circuits())
+        colour = _STATUS_COLOURS.get(obj.status, "inherit")
+        return format_html('<span style="color:{}">{}</span>', colour, why)
 
     @admin.display(description="last error")
     def error_short(self, obj: OutboxMessage) -> str:

@@ -14,11 +14,11 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_staff_member_is_told_which_permission_is_missing_and_who_holds_it(staff_client):
-    page = staff_client("Support").get(reverse("admin:pepbridge_staffaction_changelist"))
+    page = staff_client("Support").get(reverse("admin:api_apikey_changelist"))
     assert page.status_code == 403
     body = page.content.decode()
-    assert "Can view staff action" in body and "pepbridge.view_staffaction" in body
-    assert "The groups Admins, Compliance hold it." in body
+    assert "Can view API key" in body and "api.view_apikey" in body
+    assert "The group Admins holds it." in body
     assert 'id="user-tools"' in body and reverse("admin:index") in body  # the admin's header
 
 

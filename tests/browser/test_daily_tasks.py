@@ -122,9 +122,6 @@ def asks_for_reason(page: Any) -> bool:
     return page.locator(REASON_FIELD).count() > 0
 
 
-# Still missing from issue 13's admin half at this branch's deadline: strict=False, so the mark
-# can go as soon as the feature lands (an XPASS in the summary says so).
-MISSING = "issue 13, not done yet: {what}. Remove this mark when it is."
 
 
 def test_support_finds_a_player_by_her_email_and_replays_her_stuck_message(
@@ -396,12 +393,6 @@ def _long_values() -> None:
     PlayerBonus.objects.update(amount=Decimal("20"), source_request_id=REQUEST_ID)
 
 
-@pytest.mark.xfail(
-    reason=MISSING.format(
-        what="some lists still need sideways scrolling at 1,400 px (the failure names them)"
-    ),
-    strict=False,
-)
 def test_no_list_page_of_the_four_apps_needs_sideways_scrolling_at_1400_px(
     log_in, live_server: Any
 ) -> None:
