@@ -8,8 +8,9 @@ coming in, and back. It prints the rates and the drain time and holds them to th
 docs/delivery.md: throughput at 30 % failures >= 0.6 of the fault-free rate, and the backlog left
 by the outage gone within backlog / rate + 30 s of PEP's return. Slow (about 2 minutes):
 marked e2e like the other subprocess tests, and run on PostgreSQL only (production's database,
-where the fault run of issue 10 was made; `.ci/run` runs it there), so CI pays for it once. The throughput goal is not met yet: the test then
-ends as an expected failure naming the measured ratio, while every other check stays hard.
+where the fault run of issue 10 was made; `.ci/run` runs it there), so CI pays for it once.
+The throughput goal is not met yet: the test then ends as an expected failure naming the
+measured ratio, while every other check stays hard.
 """
 
 from __future__ import annotations
