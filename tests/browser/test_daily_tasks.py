@@ -122,8 +122,6 @@ def asks_for_reason(page: Any) -> bool:
     return page.locator(REASON_FIELD).count() > 0
 
 
-
-
 def test_support_finds_a_player_by_her_email_and_replays_her_stuck_message(
     log_in, live_server: Any, sandbox: SandboxServer, pep: PepClient
 ) -> None:
