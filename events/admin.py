@@ -22,6 +22,14 @@ from django.utils.html import format_html
 
 from events import services
 from events.models import DeliveryAttempt, EndpointState, OutboxMessage, Replay
+from events.outbox_state import (
+    FOLLOW_SECONDS,
+    OutboxChangeList,
+    being_followed,
+    has_previous_error,
+    why_here,
+)
+from events.selectors import delivery_counts, open_circuits, player_heads
 from events.services.redaction import PERSONAL_MESSAGE_TYPES
 from pepbridge.backoffice.admin_tools import (
     AppendOnlyMixin,
@@ -38,14 +46,6 @@ from pepbridge.backoffice.admin_tools import (
     truncated,
 )
 from pepbridge.backoffice.models import REPLAY_DELIVERIES, StaffAction, has_backoffice_perm
-from pepbridge.backoffice.outbox_state import (
-    FOLLOW_SECONDS,
-    OutboxChangeList,
-    being_followed,
-    has_previous_error,
-    why_here,
-)
-from pepbridge.backoffice.selectors import delivery_counts, open_circuits, player_heads
 from pepbridge.backoffice.services import reason_required, staff_action_record
 from pepbridge.pep import contract
 

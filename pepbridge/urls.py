@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from pepbridge import health
 
 urlpatterns = [
-    path("admin/backoffice/", include("pepbridge.backoffice.urls")),
+    path("admin/backoffice/", include("pepbridge.dashboard.urls")),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("metrics", health.metrics_view, name="metrics"),
