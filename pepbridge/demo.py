@@ -23,9 +23,9 @@ from django.contrib.auth.models import Group
 
 from bonuses.models import Bonus
 from bonuses.services import bonus_create
-from events.ingestion import ingest_events
 from pepbridge.private_files import write_private
 from pepbridge.sandbox.webhooks import DEMO_PRODUCT_ID, DEMO_PRODUCT_NAME
+from players.event_ingestion import ingest_events
 from players.loading import ingest_players
 from webhooks.models import ProductMapping
 

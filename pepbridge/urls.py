@@ -14,7 +14,6 @@ urlpatterns = [
     path("", include("pepbridge.api.urls")),
     path("", include("bonuses.urls")),
     path("", include("players.urls")),
-    path("", include("events.urls")),
     path("", include("reconciliation.urls")),
     path("", include("webhooks.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -262,7 +262,7 @@ class EventKind:
     key: Callable[[Mapping[str, Any]], str | None]
     input_names: Callable[[Mapping[str, list[str]]], dict] = _SAME
     # Casino rounds only: the builder's input, so the round can be rebuilt without the
-    # transactions already accepted (events.ingestion_rounds).
+    # transactions already accepted (players.event_rounds).
     round_input: Callable[[Mapping[str, Any]], GameRoundInput] | None = None
 
 

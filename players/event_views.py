@@ -20,16 +20,16 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from events.ingestion import (
+from pepbridge.api.exceptions import ApiError
+from pepbridge.api.schema import error_examples
+from players.event_ingestion import (
     MAX_BATCH_ITEMS,
     EventConflict,
     EventRejected,
     ingest_events,
     record_event,
 )
-from events.ingestion_kinds import EVENT_KINDS
-from pepbridge.api.exceptions import ApiError
-from pepbridge.api.schema import error_examples
+from players.event_kinds import EVENT_KINDS
 from players.ingest_api import INGEST_ERRORS, IngestView, ingest_schema_tags
 from players.results import DUPLICATE
 
