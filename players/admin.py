@@ -77,6 +77,7 @@ def add_player_action(action: Callable[[Any, HttpRequest, QuerySet], None]) -> N
 def _with_sections(
     sets: list[tuple[str | None, dict[str, Any]]],
 ) -> list[tuple[str | None, dict[str, Any]]]:
+    """`sets` with each registered block after the one it names, in registration order."""
     for section in player_sections:
         titles = [title for title, _ in sets]
         anchor = section.after if section.after in titles else None
