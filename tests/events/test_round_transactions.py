@@ -124,3 +124,10 @@ def test_the_migration_fills_the_table_from_a_live_outbox(player) -> None:
     with pytest.raises(EventConflict):
         record_event(changed)
     assert OutboxMessage.objects.count() == 4
+
+
+def test_every_event_kind_is_built_one_way() -> None:
+    """A round is built only from its round input (settled first); every other kind by `build`."""
+    for name, kind in EVENT_KINDS.items():
+        assert (kind.build is None) != (kind.round_input is None), name
+    assert EVENT_KINDS["casino_round"].build is None
