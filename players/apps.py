@@ -7,5 +7,6 @@ class PlayersConfig(AppConfig):
     name = "players"
 
     def ready(self) -> None:
-        # The identity view's OpenAPI documentation (players/schema_identity.py).
-        from players import schema_identity  # noqa: F401
+        # The OpenAPI documentation of the ingestion views (players/schema.py, event_schema.py)
+        # and of the identity view (players/schema_identity.py).
+        from players import event_schema, schema, schema_identity  # noqa: F401
