@@ -46,10 +46,21 @@ IDLE_EXIT_AFTER = 20.0
 BUSY_POLL = 0.25  # seconds between claims while due rows exist but none could be claimed
 DB_BACKOFF_CAP = 30.0
 # Outcomes are written after this many sends or seconds, whichever comes first: a worker
-# killed mid-batch re-sends at most one such chunk (at-least-once), and a 100-row batch is two
-# transactions, not a hundred. Measured (bench/delivery.py, SQLite, one worker): chunks of 10
-# gave 0.57 of the plain-HTTP ceiling, chunks of 50 with 100-row claims 0.70.
+# killed mid-batch re-sends at most what unrecorded_bound() says (at-least-once), and a 100-row
+# batch is two transactions, not a hundred. Measured (bench/delivery.py, SQLite, one worker):
+# chunks of 10 gave 0.57 of the plain-HTTP ceiling, chunks of 50 with 100-row claims 0.70.
 FLUSH_ROWS = 50
+
+
+def unrecorded_bound(in_flight: int) -> int:
+    """The most sends of one worker whose outcome is not written: what a SIGKILL re-sends.
+
+    One chunk being written, the next filling meanwhile, and the requests in flight. The send
+    threads wait for room beyond it (sending.Sender), so it holds however slow the database is.
+    """
+    return 2 * FLUSH_ROWS + in_flight
+
+
 # A send starts only while the row's lease outlives it by this much (room to write its outcome);
 # a lease shorter than one request plus this can send nothing (system check pepbridge.E001).
 LEASE_SLACK_SECONDS = 5.0
@@ -108,10 +119,13 @@ def deliver_batch(
     worker killed mid-batch re-sends at most the unwritten chunk plus the requests in flight.
     """
     run = _Run(worker, client, deadline)
-    run.submit(rows)
-    while run.sender.running:
-        run.collect()
-    return run.finish()
+    try:
+        run.submit(rows)
+        while run.sender.running:
+            run.collect()
+        return run.finish()
+    finally:
+        run.sender.stop()  # after a failure, no send thread may wait for room forever
 
 
 class _Run:
@@ -130,6 +144,7 @@ class _Run:
             send=lambda row: _send(row, client, late, margin),
             late=late,
             margin=margin,
+            max_unrecorded=unrecorded_bound(settings.OUTBOX_MAX_IN_FLIGHT),
         )
         self.results: list[Result] = []
         self.chunk: list[Result] = []
@@ -188,6 +203,7 @@ class _Run:
 
     def flush(self, at: float | None = None) -> None:
         _record(self.chunk, self.worker)
+        self.sender.recorded(len(self.chunk))
         self.results += self.chunk
         self.chunk, self.chunk_started = [], _clock() if at is None else at
         # After the outcomes: a lane handed back earlier would let another worker find its
@@ -488,6 +504,13 @@ def _pass(worker: str, client: PepClient, deadline: float) -> tuple[int, float |
     and so may end one request later.
     """
     run = _Run(worker, client, deadline + sum(client.timeout))
+    try:
+        return _claim_and_send(run, worker, deadline)
+    finally:
+        run.sender.stop()  # after a failure, no send thread may wait for room forever
+
+
+def _claim_and_send(run: _Run, worker: str, deadline: float) -> tuple[int, float | None]:
     refill = max(settings.OUTBOX_MAX_IN_FLIGHT // 2, 1)
     claim_open, claimed = True, 0
     while True:

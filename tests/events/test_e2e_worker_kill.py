@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from events.services.delivery import FLUSH_ROWS
+from events.services.delivery import unrecorded_bound
 from pepbridge.sandbox.server import SandboxServer
 from tests.events import test_e2e_cluster as cluster
 
@@ -38,7 +38,7 @@ KILL_AFTER = 48
 LEASE_SECONDS, CONNECT_TIMEOUT, READ_TIMEOUT = 10, 0.5, 2.0
 # A SIGKILL re-sends at most the unwritten chunk plus the requests in flight (docs/delivery.md).
 IN_FLIGHT = 2  # the worker's OUTBOX_MAX_IN_FLIGHT
-RESEND_BOUND = FLUSH_ROWS + IN_FLIGHT
+RESEND_BOUND = unrecorded_bound(IN_FLIGHT)
 
 ENQUEUE = f"""
 from datetime import datetime, timedelta, UTC
