@@ -29,7 +29,7 @@ from django.utils import timezone
 from events import selectors
 from events.models import DeliveryAttempt, OutboxMessage
 from events.services import endpoints, schedule, sending
-from events.services.claim import Claim, claim_lanes, release, release_lanes
+from events.services.claim import Claim, claim_lanes, release, release_dead, release_lanes
 from events.services.kick import clear_kick
 from pepbridge import backoff, metrics
 from pepbridge.pep.client import PepClient, get_pep_client
@@ -71,6 +71,9 @@ QUICK_RETRY_DELAY = 0.00125
 # Tries of one chunk's outcome write that lost a deadlock / serialization conflict.
 RECORD_ATTEMPTS = 5
 LOCK_CONFLICT_CODES = frozenset({"40P01", "40001"})
+# Seconds between looks for leases held by a killed worker of this host (claim.release_dead).
+DEAD_CHECK_SECONDS = 1.0
+_dead_checked_at = float("-inf")
 # The clock of drain deadlines and chunk timing (tests replace it to simulate slow sends).
 _clock = time.monotonic
 
@@ -494,14 +497,25 @@ def _guarded_pass(
     return count, next_wait, 0
 
 
+def _release_dead_now() -> None:
+    """Look for a killed worker's leases (claim.release_dead) at most every DEAD_CHECK_SECONDS."""
+    global _dead_checked_at
+    if _clock() - _dead_checked_at >= DEAD_CHECK_SECONDS:
+        _dead_checked_at = _clock()
+        release_dead(timezone.now())
+
+
 def _pass(worker: str, client: PepClient, deadline: float) -> tuple[int, float | None]:
     """Claim and send until nothing more can be claimed; returns (attempts, seconds to wait).
 
     Claims overlap the sends: a new claim is made whenever no more than half of
     OUTBOX_MAX_IN_FLIGHT lanes are still busy, so the pipe to PEP never runs dry while rows
-    are due. After a claim that found nothing, the next waits until some lane finished (which
-    may have made a player's next row sendable). A send may start until the drain's deadline,
-    and so may end one request later.
+    are due. A claim takes at most the players that keep every send thread busy until the next
+    refill (twice OUTBOX_MAX_IN_FLIGHT, less the lanes running): a lane leased but queued
+    behind busy threads is a player no other worker may serve meanwhile, and one that waits
+    out the whole lease if this worker is killed on another host. After a claim that found
+    nothing, the next waits until some lane finished (which may have made a player's next row
+    sendable). A send may start until the drain's deadline, and so may end one request later.
     """
     run = _Run(worker, client, deadline + sum(client.timeout))
     try:
@@ -515,8 +529,11 @@ def _claim_and_send(run: _Run, worker: str, deadline: float) -> tuple[int, float
     claim_open, claimed = True, 0
     while True:
         if claim_open and run.sender.running <= refill and _clock() < deadline:
+            _release_dead_now()
             limit = settings.OUTBOX_BATCH_SIZE
-            claim = claim_lanes(worker=worker, limit=limit, now=timezone.now())
+            # Enough players to keep every thread busy until the next refill, no more.
+            room = 2 * settings.OUTBOX_MAX_IN_FLIGHT - run.sender.running
+            claim = claim_lanes(worker=worker, limit=limit, now=timezone.now(), max_lanes=room)
             claimed += len(claim.rows)
             run.submit_claim(claim)
             claim_open = bool(claim.rows)

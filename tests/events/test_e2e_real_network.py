@@ -8,9 +8,11 @@ coming in, and back. It prints the rates and the drain time and holds them to th
 docs/delivery.md: throughput at 30 % failures >= 0.6 of the fault-free rate, and the backlog left
 by the outage gone within backlog / rate + 30 s of PEP's return. Slow (about 2 minutes):
 marked e2e like the other subprocess tests, and run on PostgreSQL only (production's database,
-where the fault run of issue 10 was made; `.ci/run` runs it there), so CI pays for it once.
-The throughput goal is not met yet: the test then ends as an expected failure naming the
-measured ratio, while every other check stays hard.
+where the fault run of issue 10 was made; `.ci/run` runs it there), so CI pays for it once. The
+killed worker's players are freed at once by the next worker on this host (claim.release_dead);
+before that they waited out the 10 s lease, which alone held the failing phase to 0.4-0.5 of the
+fault-free rate. The throughput goal is not met in every run yet: the test then ends as an
+expected failure naming the measured ratio, while every other check stays hard.
 """
 
 from __future__ import annotations
@@ -188,5 +190,6 @@ def test_delivery_keeps_its_goals_at_network_speed_with_failures_a_kill_and_an_o
     assert all(seqs == sorted(seqs) for seqs in seen.values())  # order per player
     assert drained <= goal
     if failing_rate < 0.6 * clean_rate:
-        # Not met yet (about 0.4-0.5 on the shared 2-core machine): reported, not hidden.
+        # Met in some runs, not all: 0.48-0.97 over four runs on the shared 2-core machine
+        # (the 1,000-message fault-free reference alone moved 449-894/s). Reported, not hidden.
         pytest.xfail(f"30 % failing ran at {failing_rate / clean_rate:.2f} of fault-free (< 0.6)")
