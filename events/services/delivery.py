@@ -195,6 +195,12 @@ class _Run:
                 self._give_back(item)
         if not got and self.chunk and time.monotonic() - self.chunk_opened >= FLUSH_SECONDS:
             self.flush()
+        elif not self.chunk and self.lanes_done:
+            # Every result of these lanes is written already (a lane's results come before its
+            # LaneDone): hand them back now, not with the next chunk. Waiting left a finished
+            # lane leased for up to FLUSH_SECONDS, and a lone hot player's next claim empty.
+            done, self.lanes_done = self.lanes_done, []
+            _with_lock_retry(lambda: self._hand_back_lanes(done))
 
     def _give_back(self, done: sending.LaneDone) -> None:
         if done.lease_too_short and not self.results and not self.chunk:
@@ -510,9 +516,10 @@ def _pass(worker: str, client: PepClient, deadline: float) -> tuple[int, float |
 
     Claims overlap the sends: a new claim is made whenever no more than half of
     OUTBOX_MAX_IN_FLIGHT lanes are still busy, so the pipe to PEP never runs dry while rows
-    are due. A claim takes at most as many players as there are free send threads: a lane
-    leased but queued behind busy threads is a player no other worker may serve meanwhile,
-    and one that waits out the whole lease if this worker is killed. After a claim that found
+    are due. A claim takes at most the players that keep every send thread busy until the next
+    refill (twice OUTBOX_MAX_IN_FLIGHT, less the lanes running): a lane leased but queued
+    behind busy threads is a player no other worker may serve meanwhile, and one that waits
+    out the whole lease if this worker is killed on another host. After a claim that found
     nothing, the next waits until some lane finished (which may have made a player's next row
     sendable). A send may start until the drain's deadline, and so may end one request later.
     """
@@ -530,8 +537,9 @@ def _claim_and_send(run: _Run, worker: str, deadline: float) -> tuple[int, float
         if claim_open and run.sender.running <= refill and _clock() < deadline:
             _release_dead_now()
             limit = settings.OUTBOX_BATCH_SIZE
-            free = settings.OUTBOX_MAX_IN_FLIGHT - run.sender.running
-            claim = claim_lanes(worker=worker, limit=limit, now=timezone.now(), max_lanes=free)
+            # Enough players to keep every thread busy until the next refill, no more.
+            room = 2 * settings.OUTBOX_MAX_IN_FLIGHT - run.sender.running
+            claim = claim_lanes(worker=worker, limit=limit, now=timezone.now(), max_lanes=room)
             claimed += len(claim.rows)
             run.submit_claim(claim)
             claim_open = bool(claim.rows)

@@ -9,9 +9,13 @@ import subprocess
 import pytest
 from django.utils import timezone
 
+from events import services
 from events.models import OutboxLane, OutboxMessage
 from events.services import claim as claims
-from tests.events.outbox_fixtures import message, put
+from events.services import delivery
+from tests.events.outbox_fixtures import BASE, message, put
+
+URL = f"{BASE}/rx-api/test/game_round"
 
 HOST = socket.gethostname()
 
@@ -67,3 +71,25 @@ def test_only_tokens_of_this_host_and_pid_namespace_name_a_dead_claimant() -> No
     assert not claims._dead_claimant(f"{HOST}:{pid}:abc", HOST, namespace)  # no namespace
     assert not claims._dead_claimant(f"{HOST}:{os.getpid()}:abc:ns{namespace}", HOST, namespace)
     assert not claims._dead_claimant(f"w1:abc:ns{namespace}", HOST, namespace)
+
+
+@pytest.mark.django_db
+def test_a_finished_lane_goes_back_at_once_when_its_outcomes_are_written(
+    outbox_pep, outbox_client, settings, monkeypatch
+) -> None:
+    settings.OUTBOX_BATCH_SIZE = 50  # = FLUSH_ROWS: the chunk is written with the lane's last row
+    outbox_pep.post(URL, status=200)
+    put(*[message("p-hot", n) for n in range(100)])
+    passes = []
+    real = delivery._pass
+
+    def counting(*args):
+        sent, wait = real(*args)
+        passes.append(sent)
+        return sent, wait
+
+    monkeypatch.setattr(delivery, "_pass", counting)
+    assert services.drain(max_seconds=10, worker="w1", client=outbox_client, sleep=lambda s: None)
+    # One pass sends both runs: the lane is free for its next claim as soon as its rows' outcomes
+    # are written, not only with the next chunk (which never came: the pass ended instead).
+    assert passes[0] == 100
