@@ -26,7 +26,7 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from events import selectors
+from events import forwarding, selectors
 from events.models import DeliveryAttempt, OutboxMessage
 from events.services import endpoints, schedule, sending
 from events.services.claim import Claim, claim_lanes, release, release_lanes
@@ -34,6 +34,7 @@ from events.services.kick import clear_kick
 from pepbridge import backoff, metrics
 from pepbridge.pep.client import PepClient, get_pep_client
 from pepbridge.pep.errors import PepPermanentError, PepTransientError
+from pepbridge.pep.webhook_sender import get_webhook_sender
 
 logger = logging.getLogger("events")
 
@@ -246,7 +247,7 @@ def _attempt_send(row: OutboxMessage, client: PepClient) -> Result:
         return round((time.monotonic() - clock) * 1000)
 
     try:
-        response = client.request(row.method, row.path, body=row.body_bytes(), retry=False)
+        status = _deliver(row, client)
     except PepPermanentError as exc:
         return Result(row, started_at, took(), Outcome.FAILED, exc.status, exc.error_class,
                       _excerpt(exc))  # fmt: skip
@@ -256,7 +257,27 @@ def _attempt_send(row: OutboxMessage, client: PepClient) -> Result:
         logger.exception("outbox send crashed", extra={"message_id": row.pk})
         error = PepTransientError(f"{type(exc).__name__}: {exc}", error_class="internal")
         return _transient(row, started_at, took(), error)
-    return Result(row, started_at, took(), Outcome.DELIVERED, response.status)
+    return Result(row, started_at, took(), Outcome.DELIVERED, status)
+
+
+def _deliver(row: OutboxMessage, client: PepClient) -> int:
+    """One request to the row's target (PEP, or an operator subscription); its status code.
+
+    A subscription's URL and secret are read as they are now (the claim loaded them), so an
+    edited URL or a rotated secret applies to retries; a disabled subscription's rows are
+    dead-lettered, to be replayed once it is enabled again.
+    """
+    if row.subscription_id is None:
+        return client.request(row.method, row.path, body=row.body_bytes(), retry=False).status
+    target = row.subscription
+    if target is None or not target.enabled:
+        raise PepPermanentError("the subscription is disabled", error_class="subscription_off")
+    return get_webhook_sender().send(
+        url=target.url,
+        secret=target.secret,
+        message_id=row.webhook_id(),
+        body=row.body_bytes() or b"",
+    )
 
 
 def _transient(row: OutboxMessage, started: datetime, took: int, exc: PepTransientError) -> Result:
@@ -327,9 +348,13 @@ def _record_once(results: list[Result], worker: str) -> None:
     now = timezone.now()
     with transaction.atomic():
         _mark_delivered([r for r in results if r.outcome == Outcome.DELIVERED], now)
+        dead = []
         for result in results:
-            if result.outcome != Outcome.DELIVERED:
-                _mark_failed_attempt(result, now)
+            if result.outcome == Outcome.DELIVERED or not _mark_failed_attempt(result, now):
+                continue
+            if result.outcome == Outcome.FAILED:
+                dead.append(result)
+        _forward_dead_letters(dead, now)
         tries = [try_ for r in results for try_ in [*r.earlier, r]]
         DeliveryAttempt.objects.bulk_create([_attempt(r, worker) for r in tries])
         _count_for_circuits(results, now)  # same commit: one transaction per chunk
@@ -356,7 +381,8 @@ def _mark_delivered(results: list[Result], now: datetime) -> None:
         )
 
 
-def _mark_failed_attempt(result: Result, now: datetime) -> None:
+def _mark_failed_attempt(result: Result, now: datetime) -> bool:
+    """Write a failed attempt's outcome; False when the row is no longer ours (lease lost)."""
     changes: dict[str, object] = {
         "attempts": F("attempts") + result.tries,
         "lease_expires_at": None,
@@ -373,9 +399,35 @@ def _mark_failed_attempt(result: Result, now: datetime) -> None:
     else:
         changes["status"] = Status.FAILED
         changes["failed_at"] = now
-    OutboxMessage.objects.filter(pk=result.row.pk, claimed_by=result.row.claimed_by).update(
-        **changes
-    )
+    mine = OutboxMessage.objects.filter(pk=result.row.pk, claimed_by=result.row.claimed_by)
+    return mine.update(**changes) == 1
+
+
+def _forward_dead_letters(dead: list[Result], now: datetime) -> None:
+    """Tell the operator's subscriptions about messages to PEP that were dead-lettered.
+
+    In the outcome's transaction. Never about a forwarded row itself: a subscription that is
+    down would otherwise feed itself a dead letter per dead letter.
+    """
+    events = [
+        forwarding.Event(
+            type="bridge.message_dead_lettered",
+            key=f"dead-letter:{r.row.pk}:{r.row.attempts + r.tries}",
+            data={
+                "messageId": r.row.pk,
+                "messageType": r.row.message_type,
+                "playerId": r.row.player_id,
+                "statusCode": r.status_code,
+                "errorClass": r.error_class,
+                "failedAt": now,
+            },
+            occurred_at=now,
+            player_id=r.row.player_id,
+        )
+        for r in dead
+        if r.row.subscription_id is None
+    ]
+    forwarding.forward(events)
 
 
 def _attempt(result: Result, worker: str) -> DeliveryAttempt:
@@ -397,7 +449,7 @@ def _count_for_circuits(results: list[Result], now: datetime) -> None:
     for result in results:
         for try_ in [*result.earlier, result]:
             sent = endpoints.Sent(result.row.lease_expires_at, try_.transient)
-            sends[result.row.message_type].append(sent)
+            sends[result.row.endpoint()].append(sent)
     # One lock order for every worker (sorted endpoint names): two chunks meeting the same
     # endpoints in opposite orders would otherwise deadlock on their EndpointState rows.
     for message_type, group in sorted(sends.items()):
