@@ -33,7 +33,7 @@ from events.services.claim import Claim, claim_lanes, release, release_lanes
 from events.services.kick import clear_kick
 from pepbridge import backoff, metrics
 from pepbridge.pep.client import PepClient, get_pep_client
-from pepbridge.pep.errors import PepPermanentError, PepTransientError
+from pepbridge.pep.errors import PepError, PepPermanentError, PepTransientError
 from pepbridge.pep.webhook_sender import get_webhook_sender
 
 logger = logging.getLogger("events")
@@ -149,11 +149,28 @@ class _Run:
         self.submit(claim.rows)
 
     def submit(self, rows: list[OutboxMessage]) -> None:
-        if rows:
-            # Warm the shared token here, on the worker's thread: the send threads then read it
-            # from memory and never open a database connection of their own.
+        if not rows:
+            return
+        # Warm the shared token here, on the worker's thread: the send threads then read it
+        # from memory and never open a database connection of their own. Rows to operator
+        # subscriptions need none, and are not held up when PEP's token cannot be had.
+        to_pep = [row for row in rows if row.subscription_id is None]
+        if len(to_pep) == len(rows):
             self.client.tokens.get()
-            self.sender.submit(rows)
+        elif to_pep:
+            try:
+                self.client.tokens.get()
+            except PepError as exc:
+                rows = [row for row in rows if row.subscription_id is not None]
+                self._hold_back(to_pep, exc)
+        self.sender.submit(rows)
+
+    def _hold_back(self, rows: list[OutboxMessage], exc: PepError) -> None:
+        """Rows to PEP that cannot go without a token: unsent, no attempt counted. Their lanes
+        stay leased, so they are claimed again when the lease runs out (a pause, not a spin)."""
+        logger.warning("outbox: no PEP token; rows to PEP wait for their lease to run out",
+                       extra={"rows": len(rows), "error_class": exc.error_class})  # fmt: skip
+        release(rows)
 
     def collect(self) -> None:
         """Take what the send threads finished (waiting at most until the chunk is due).

@@ -234,3 +234,24 @@ def test_a_dead_lettered_forwarded_row_is_not_forwarded_again(outbox_pep, outbox
     drain(outbox_client)
     assert OutboxMessage.objects.count() == 1
     assert OutboxMessage.objects.get().status == Status.FAILED
+
+
+def test_subscriptions_are_not_held_up_when_peps_token_cannot_be_had(outbox_pep, outbox_client):
+    issued = subscribe()
+    outbox_pep.replace("POST", f"{BASE}/api/oauth/v1/token", status=503)
+    outbox_pep.post(HOOK, status=200)
+    put(message("p-1", 1))
+    forward(an_event(1, "p-2"))
+    drain(outbox_client)
+    forwarded = OutboxMessage.objects.get(subscription=issued.subscription)
+    assert forwarded.status == Status.DELIVERED
+    to_pep = OutboxMessage.objects.get(subscription__isnull=True)
+    assert (to_pep.status, to_pep.attempts, to_pep.lease_expires_at) == (Status.PENDING, 0, None)
+
+
+def test_a_claim_of_only_forwarded_rows_never_asks_pep_for_a_token(outbox_pep, outbox_client):
+    subscribe()
+    outbox_pep.post(HOOK, status=200)
+    forward(an_event())
+    drain(outbox_client)
+    assert not [call for call in outbox_pep.calls if call.request.url.endswith("/token")]
