@@ -8,7 +8,9 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from pepbridge.demo import operator_secret
 from pepbridge.sandbox import SandboxServer
+from pepbridge.sandbox.operator import OperatorInbox
 from pepbridge.sandbox.webhooks import WebhookSender
 
 
@@ -43,6 +45,8 @@ class Command(BaseCommand):
             client_secret=options["client_secret"],
             token_lifetime=options["token_lifetime"],
             webhooks=self._webhooks(options["webhook_url"]),
+            # Read per request: demo_setup may write it after the sandbox started.
+            operator=OperatorInbox(secret=operator_secret if settings.DEBUG else lambda: None),
         )
         self.stdout.write(f"PEP sandbox on {server.base_url} (page: {server.base_url}/_sandbox/)")
         self.stdout.flush()  # the first line tells scripts (bin/dev, tests) the actual port
