@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,12 +26,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import gunicorn_server
 import pg  # bench/pg.py: a fresh PostgreSQL database, reached as .ci/run reaches it
 from server_env import PRODUCTION_LIKE
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTHON = str(ROOT / ".venv" / "bin" / "python")
-GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
+PYTHON = sys.executable
 PG_DB = "pepbridge_bench_ingest"
 TARGETS = {"events_per_s": 2000, "service_median_ms": 2.0}
 BATCH = 1000
@@ -149,8 +148,8 @@ def _child(options: argparse.Namespace) -> dict[str, Any]:
     call_command("migrate", verbosity=0)
     _make_players(100)
     client_id, secret = _ingest_client()
-    port = _free_port()
-    server = _start_server(port, options.workers)
+    port = gunicorn_server.free_port()
+    server = gunicorn_server.start("pepbridge.wsgi", os.environ.copy(), port, options.workers, 2)
     try:
         token = _token(port, client_id, secret)
         figures = _post_batches(port, token, options.batches, options.clients)
@@ -159,8 +158,7 @@ def _child(options: argparse.Namespace) -> dict[str, Any]:
         )
         figures["mixed_events_per_s"] = mixed["events_per_s"]
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        gunicorn_server.stop(server)
     figures.update(_time_service(options.service_events))
     figures["workers"] = options.workers
     return figures
@@ -182,34 +180,6 @@ def _ingest_client() -> tuple[str, str]:
     call_command("create_pep_client", "bench-ingest", "--scope", "ingest", "--json", stdout=out)
     created = json.loads(out.getvalue())
     return created["client_id"], created["client_secret"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
-    command = [
-        GUNICORN,
-        "pepbridge.wsgi",
-        f"--bind=127.0.0.1:{port}",
-        f"--workers={workers}",
-        "--worker-class=gthread",
-        "--threads=2",
-        "--log-level=warning",
-    ]
-    server = subprocess.Popen(command, cwd=ROOT, env=os.environ.copy())
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return server
-        except OSError:
-            time.sleep(0.1)
-    server.terminate()
-    sys.exit("gunicorn did not start")
 
 
 def _token(port: int, client_id: str, secret: str) -> str:

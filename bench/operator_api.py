@@ -26,9 +26,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,12 +35,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import gunicorn_server
 import pg  # bench/pg.py: a fresh PostgreSQL database, reached as .ci/run reaches it
 from server_env import PRODUCTION_LIKE
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTHON = str(ROOT / ".venv" / "bin" / "python")
-GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
+PYTHON = sys.executable
 ASSIGN = "/api/bonus/v1/assign-bonus"
 MINIMAL = "/bench/minimal"
 TARGET_P99_MS = 50.0
@@ -163,47 +160,6 @@ def _token_headers(port: int, credentials: dict[str, str]) -> dict[str, str]:
     return {"x-authorization": f"Bearer {token['access_token']}"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _start_server(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen:
-    command = [
-        GUNICORN,
-        "operator_api:build_wsgi()",
-        f"--bind=127.0.0.1:{port}",
-        f"--workers={workers}",
-        f"--threads={threads}",
-        "--worker-class=gthread",
-        "--keep-alive=30",
-        "--log-level=warning",
-    ]
-    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("gunicorn exited during start-up")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return server
-        except OSError:
-            time.sleep(0.1)
-    _stop_server(server)
-    raise RuntimeError("gunicorn did not start within 30 s")
-
-
-def _stop_server(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-
-
 # --- load ------------------------------------------------------------------------------------
 
 
@@ -299,35 +255,7 @@ def _load(
         for status, count in r["statuses"].items():
             statuses[status] = statuses.get(status, 0) + count
     elapsed = max(r["finished"] for r in results) - start
-    return _summary(latencies, statuses, elapsed)
-
-
-def _merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Two runs of one loop as one: all latencies, total requests over total time."""
-    latencies = sorted(x for run in runs for x in run["latencies"])
-    statuses: dict[int, int] = {}
-    for run in runs:
-        for status, count in run["statuses"].items():
-            statuses[int(status)] = statuses.get(int(status), 0) + count
-    return _summary(latencies, statuses, sum(run["elapsed"] for run in runs))
-
-
-def _summary(latencies: list[float], statuses: dict[int, int], elapsed: float) -> dict[str, Any]:
-    """Percentiles of the latencies; the rate is requests over the wall time they really took."""
-
-    def pct(q: float) -> float:
-        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000, 2)
-
-    return {
-        "latencies": latencies,
-        "elapsed": elapsed,
-        "requests": len(latencies),
-        "requests_per_s": round(len(latencies) / elapsed, 1),
-        "p50_ms": pct(0.50),
-        "p99_ms": pct(0.99),
-        "mean_ms": round(statistics.fmean(latencies) * 1000, 2),
-        "statuses": {str(k): v for k, v in sorted(statuses.items())},
-    }
+    return gunicorn_server.summary(latencies, statuses, elapsed)
 
 
 # --- main ------------------------------------------------------------------------------------
@@ -350,21 +278,23 @@ def main() -> int:
     server = None
     try:
         credentials = _prepare(env)
-        port = _free_port()
-        server = _start_server(env, port, args.workers, args.threads)
+        port = gunicorn_server.free_port()
+        server = gunicorn_server.start(
+            "operator_api:build_wsgi()", env, port, args.workers, args.threads
+        )
         headers = _token_headers(port, credentials)
         _load(port, MINIMAL, headers, seconds=1, clients=4, rate=0)  # warm-up
         _load(port, ASSIGN, headers, seconds=1, clients=4, rate=0)
         # Alternate the two closed loops so a change in the machine's load hits both alike.
         load = {"seconds": args.seconds / 2, "clients": args.clients, "rate": 0}
         runs = [_load(port, path, headers, **load) for path in (MINIMAL, ASSIGN) * 2]
-        minimal, assign = _merge(runs[0::2]), _merge(runs[1::2])
+        minimal, assign = gunicorn_server.merge(runs[0::2]), gunicorn_server.merge(runs[1::2])
         paced = _load(
             port, ASSIGN, headers, seconds=args.seconds, clients=args.clients, rate=args.rate
         )
     finally:
         if server is not None:
-            _stop_server(server)
+            gunicorn_server.stop(server)
         if pg_name:
             pg.drop_database(pg_name)
         shutil.rmtree(workdir, ignore_errors=True)

@@ -29,7 +29,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,13 +38,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import gunicorn_server
 import pg  # bench/pg.py: a fresh PostgreSQL database, reached as .ci/run reaches it
-from operator_api import _free_port, _merge, _stop_server, _summary
 from server_env import PRODUCTION_LIKE
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTHON = str(ROOT / ".venv" / "bin" / "python")
-GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
 INTAKE = "/api/webhooks/v1/pep-events"
 MINIMAL = "/bench/minimal"
 KEY = "bench-webhook-key-" + "k" * 32
@@ -120,32 +117,6 @@ def _env(database_url: str, workdir: Path) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="pepbridge.settings",
     )
     return env
-
-
-def _start_server(env: dict[str, str], port: int, workers: int, threads: int) -> Any:
-    command = [
-        GUNICORN,
-        "bench.webhooks:build_wsgi()",
-        f"--bind=127.0.0.1:{port}",
-        f"--workers={workers}",
-        f"--threads={threads}",
-        "--worker-class=gthread",
-        "--keep-alive=30",
-        "--log-level=warning",
-    ]
-    # This file as `bench.webhooks` (a namespace package from ROOT), since `webhooks` is the app.
-    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("gunicorn exited during start-up")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return server
-        except OSError:
-            time.sleep(0.1)
-    _stop_server(server)
-    raise RuntimeError("gunicorn did not start within 30 s")
 
 
 # --- load ------------------------------------------------------------------------------------
@@ -267,7 +238,7 @@ def _load(port: int, path: str, *, seconds: float, clients: int, rate: float) ->
         for status, count in r["statuses"].items():
             statuses[status] = statuses.get(status, 0) + count
     elapsed = max(r["finished"] for r in results) - start
-    return _summary(latencies, statuses, elapsed)
+    return gunicorn_server.summary(latencies, statuses, elapsed)
 
 
 # --- main ------------------------------------------------------------------------------------
@@ -294,18 +265,25 @@ def main() -> int:
             env=env,
             check=True,
         )
-        port = _free_port()
-        server = _start_server(env, port, args.workers, args.threads)
+        port = gunicorn_server.free_port()
+        server = gunicorn_server.start(
+            # This file as `bench.webhooks` (a namespace package from ROOT): `webhooks` is the app.
+            "bench.webhooks:build_wsgi()",
+            env,
+            port,
+            args.workers,
+            args.threads,
+        )
         _load(port, MINIMAL, seconds=1, clients=4, rate=0)  # warm-up
         _load(port, INTAKE, seconds=1, clients=4, rate=0)
         # Alternate the two closed loops so a change in the machine's load hits both alike.
         load = {"seconds": args.seconds / 2, "clients": args.clients, "rate": 0}
         runs = [_load(port, path, **load) for path in (MINIMAL, INTAKE) * 2]
-        minimal, intake = _merge(runs[0::2]), _merge(runs[1::2])
+        minimal, intake = gunicorn_server.merge(runs[0::2]), gunicorn_server.merge(runs[1::2])
         paced = _load(port, INTAKE, seconds=args.seconds, clients=args.clients, rate=args.rate)
     finally:
         if server is not None:
-            _stop_server(server)
+            gunicorn_server.stop(server)
         if pg_name:
             pg.drop_database(pg_name)
         shutil.rmtree(workdir, ignore_errors=True)

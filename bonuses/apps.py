@@ -7,4 +7,5 @@ class BonusesConfig(AppConfig):
     name = "bonuses"
 
     def ready(self) -> None:
-        from bonuses import checks  # noqa: F401  (registers the system checks)
+        # System checks, and the views' OpenAPI documentation (bonuses/schema.py).
+        from bonuses import checks, schema  # noqa: F401

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.request import Request
@@ -17,7 +16,6 @@ from rest_framework.views import APIView
 
 from bonuses import selectors, services
 from bonuses.models import BonusType
-from pepbridge.api import schema
 from pepbridge.api.authentication import client_key, sender_of
 from pepbridge.api.exceptions import ApiError
 from pepbridge.api.fields import StrictCharField, WireDateTimeField
@@ -25,37 +23,12 @@ from pepbridge.api.parsers import body_for_the_record
 from pepbridge.api.permissions import RequiresPepScope
 from players.serializers import PlayerIdField
 
-TAGS = ["Operator API (PEP → pepbridge)"]
-_UNKNOWN_BONUS = OpenApiExample(
-    "Unknown bonus",
-    status_codes=["400"],
-    response_only=True,
-    value={
-        "statusCode": 400,
-        "error": "Bad Request",
-        "message": "Some fields are invalid.",
-        "errors": {"bonusId": ["Unknown bonus 'WELCOME-99'."]},
-    },
-)
-_CONFLICT = OpenApiExample(
-    "requestId reused with another body",
-    status_codes=["409"],
-    response_only=True,
-    value={
-        "statusCode": 409,
-        "error": "Conflict",
-        "message": "requestId 'r-1' was accepted before with a different body.",
-        "errors": {"requestId": ["Already used with a different body."]},
-    },
-)
-
 
 class AssignBonusView(APIView):
     """`POST /api/bonus/v1/assign-bonus`: store PEP's request and answer 202; a worker grants."""
 
     permission_classes = [RequiresPepScope]
 
-    @extend_schema_serializer(component_name="AssignBonusInput")
     class InputSerializer(serializers.Serializer):
         requestId = StrictCharField(max_length=128)
         eventDate = WireDateTimeField()
@@ -94,45 +67,10 @@ class AssignBonusView(APIView):
                 "source": attrs.get("source", ""),
             }
 
-    @extend_schema_serializer(component_name="AssignBonusAccepted")
     class OutputSerializer(serializers.Serializer):
         requestId = serializers.CharField(source="request_id")
         status = serializers.CharField()
 
-    @extend_schema(
-        operation_id="assign_bonus",
-        tags=TAGS,
-        request=InputSerializer,
-        responses={
-            202: OutputSerializer,
-            400: schema.error_response("Invalid request (recorded for staff)"),
-            401: schema.error_response("Missing or wrong credentials"),
-            403: schema.error_response("The credential lacks the pep scope"),
-            409: schema.error_response("requestId reused with a different body"),
-            429: schema.error_response("Throttled"),
-        },
-        examples=[
-            OpenApiExample(
-                "One player",
-                request_only=True,
-                value={
-                    "requestId": "9d7c2f6e-1c1b-4c57-a1e4-0a3f1c6b2d11",
-                    "eventDate": "2026-05-01T12:00:00.000Z",
-                    "playerId": "demo-1001",
-                    "bonusOfferId": "CASH10",
-                },
-            ),
-            OpenApiExample(
-                "Accepted",
-                status_codes=["202"],
-                response_only=True,
-                value={"requestId": "9d7c2f6e-1c1b-4c57-a1e4-0a3f1c6b2d11", "status": "accepted"},
-            ),
-            _UNKNOWN_BONUS,
-            _CONFLICT,
-            *schema.error_examples(401, 403, 429),
-        ],
-    )
     def post(self, request: Request) -> Response:
         client, sender = client_key(request), sender_of(request)
         raw = request.body  # read first: DRF cannot hand it back after a failed parse
@@ -195,7 +133,6 @@ class BonusListView(APIView):
             required=False, min_value=1, max_value=selectors.MAX_PAGE_SIZE, default=100
         )
 
-    @extend_schema_serializer(component_name="Bonus")
     class OutputSerializer(serializers.Serializer):
         bonusId = serializers.CharField(source="bonus_id")
         bonusOfferId = serializers.CharField(source="bonus_id")
@@ -226,7 +163,6 @@ class BonusListView(APIView):
             source="max_amount_per_grant", max_digits=18, decimal_places=4, coerce_to_string=False
         )
 
-    @extend_schema_serializer(component_name="BonusPage")
     class PageSerializer(serializers.Serializer):
         items = serializers.ListField(child=serializers.DictField())
         page = serializers.IntegerField()
@@ -234,53 +170,6 @@ class BonusListView(APIView):
         total = serializers.IntegerField()
         hasNext = serializers.BooleanField()
 
-    @extend_schema(
-        operation_id="list_bonuses",
-        tags=TAGS,
-        parameters=[FilterSerializer],
-        responses={
-            200: PageSerializer,
-            400: schema.error_response("Invalid filter"),
-            401: schema.error_response("Missing or wrong credentials"),
-            403: schema.error_response("The credential lacks the pep scope"),
-            429: schema.error_response("Throttled"),
-        },
-        examples=[
-            OpenApiExample(
-                "A page",
-                status_codes=["200"],
-                response_only=True,
-                value={
-                    "items": [
-                        {
-                            "bonusId": "CASH10",
-                            "bonusOfferId": "CASH10",
-                            "name": "10 EUR cash",
-                            "description": "",
-                            "type": "cash",
-                            "amount": 10.0,
-                            "percentage": None,
-                            "currency": "EUR",
-                            "wageringRequirement": 30.0,
-                            "validFrom": None,
-                            "validTo": None,
-                            "expiresAfterDays": 7,
-                            "maxGrantsPerPlayer": 1,
-                            "active": True,
-                            "amountOverrideAllowed": False,
-                            "minAmountPerGrant": None,
-                            "maxAmountPerGrant": None,
-                        }
-                    ],
-                    "page": 1,
-                    "limit": 100,
-                    "total": 1,
-                    "hasNext": False,
-                },
-            ),
-            *schema.error_examples(400, 401, 403, 429),
-        ],
-    )
     def get(self, request: Request) -> Response:
         # A plain dict, not the QueryDict: DRF reads an empty form value (`?type=`) as absent,
         # so `?type=` or `?page=` was accepted although the schema allows neither.

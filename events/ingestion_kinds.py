@@ -27,7 +27,6 @@ from events.messages import (
     build_balance_update,
     build_bonus_granted,
     build_crm_trigger,
-    build_game_round,
     build_money_transaction,
     build_player_login,
     build_player_logout,
@@ -257,58 +256,63 @@ _SAME = _rename({})
 
 @dataclass(frozen=True)
 class EventKind:
+    """What the ingestion API does with one event type: validate, key, build its message.
+
+    Casino rounds are built from `round_input` (never from `build`): the round is settled per
+    transaction first and may be rebuilt with only the new ones (events.ingestion_rounds).
+    """
+
     serializer: type[serializers.Serializer]
-    build: Callable[[Mapping[str, Any]], PepMessage | None]
     key: Callable[[Mapping[str, Any]], str | None]
+    build: Callable[[Mapping[str, Any]], PepMessage | None] | None = None
     input_names: Callable[[Mapping[str, list[str]]], dict] = _SAME
-    # Casino rounds only: the builder's input, so the round can be rebuilt without the
-    # transactions already accepted (events.ingestion_rounds).
     round_input: Callable[[Mapping[str, Any]], GameRoundInput] | None = None
 
 
 EVENT_KINDS: dict[str, EventKind] = {
     "casino_round": EventKind(
         CasinoRoundSerializer,
-        lambda d: build_game_round(_round_input(d)),
-        lambda d: d["round_id"],
-        _rename({"gameTransactionRound.": "transactions."}),
-        _round_input,
+        key=lambda d: d["round_id"],
+        input_names=_rename({"gameTransactionRound.": "transactions."}),
+        round_input=_round_input,
     ),
     "sport_transaction": EventKind(
         SportTransactionSerializer,
-        lambda d: build_sport_transaction(_sport_input(d)),
-        lambda d: d["transaction_id"],
+        key=lambda d: d["transaction_id"],
+        build=lambda d: build_sport_transaction(_sport_input(d)),
     ),
     "money_transaction": EventKind(
         MoneyTransactionSerializer,
-        lambda d: build_money_transaction(MoneyTransactionInput(**d)),
-        lambda d: d["transaction_id"],
+        key=lambda d: d["transaction_id"],
+        build=lambda d: build_money_transaction(MoneyTransactionInput(**d)),
     ),
     "balance_update": EventKind(
         BalanceUpdateSerializer,
-        lambda d: build_balance_update(BalanceUpdateInput(**d)),
-        lambda d: None,
+        key=lambda d: None,
+        build=lambda d: build_balance_update(BalanceUpdateInput(**d)),
     ),
     "login": EventKind(
         PlayerSessionSerializer,
-        lambda d: build_player_login(d["player_id"], d["occurred_at"]),
-        lambda d: None,
+        key=lambda d: None,
+        build=lambda d: build_player_login(d["player_id"], d["occurred_at"]),
     ),
     "logout": EventKind(
         PlayerSessionSerializer,
-        lambda d: build_player_logout(d["player_id"], d["occurred_at"]),
-        lambda d: None,
+        key=lambda d: None,
+        build=lambda d: build_player_logout(d["player_id"], d["occurred_at"]),
     ),
     "bonus_granted": EventKind(
         BonusGrantedSerializer,
-        lambda d: build_bonus_granted(BonusGrantedInput(**d)),
-        lambda d: d["grant_id"],
+        key=lambda d: d["grant_id"],
+        build=lambda d: build_bonus_granted(BonusGrantedInput(**d)),
     ),
     "crm_trigger": EventKind(
         CrmTriggerSerializer,
-        lambda d: build_crm_trigger(_crm_input(d)),
-        lambda d: d.get("trigger_id"),
-        _rename({"eventDate": "date", "delay.duration": "delaySeconds", "values": "payload"}),
+        key=lambda d: d.get("trigger_id"),
+        build=lambda d: build_crm_trigger(_crm_input(d)),
+        input_names=_rename(
+            {"eventDate": "date", "delay.duration": "delaySeconds", "values": "payload"}
+        ),
     ),
 }
 

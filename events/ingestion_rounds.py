@@ -4,7 +4,8 @@ A round's message is keyed by its round id and the ids of the transactions it ca
 (`game_round:<roundId>:<id>+<id>`), because PEP wants a round's BET and WIN together. An operator
 that sends the BET alone and later the whole round (BET and WIN) must not make PEP count the BET
 twice. So before a round is written, the transactions already accepted for that round are looked
-up in the outbox:
+up in `RoundTransaction` (round id, transaction id, fingerprint; unique per round and
+transaction), which the same database transaction fills as it writes the outbox row:
 
 - a transaction accepted before with the same content is not sent again (left out of the message);
 - a transaction accepted before with other content makes the whole event a conflict (nothing is
@@ -12,28 +13,27 @@ up in the outbox:
 - what is left goes out as its own round message with only the new transactions; when nothing
   is left, the event is a duplicate.
 
-The outbox rows are the only record (no schema of its own), so the window is the outbox's
-retention (docs/ingestion.md, "Idempotency and conflicts").
+A `RoundTransaction` is deleted with its outbox row, so the window is the outbox's retention
+(docs/ingestion.md, "Idempotency and conflicts").
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q
 
 from events.messages import GameRoundInput, build_game_round
-from events.models import OutboxMessage
+from events.models import OutboxMessage, RoundTransaction
 from events.outbox import PepMessage
 from pepbridge.pep import wire
 
-# Transaction id -> its row as PEP received it (decoded wire JSON), per round id.
-Accepted = dict[str, dict[str, Any]]
-_ROUNDS_PER_QUERY = 100  # keeps the OR of key ranges well under SQLite's expression depth
+# Transaction id -> fingerprint of its row as PEP received it, per round id.
+Accepted = dict[str, str]
+_ROUNDS_PER_QUERY = 500  # bound parameters per IN list, well under SQLite's limit
 
 
 class RoundConflict(Exception):
@@ -67,39 +67,17 @@ def _lock_key(round_id: str) -> int:
 
 
 def accepted_transactions(round_ids: Iterable[str]) -> dict[str, Accepted]:
-    """Round id -> the transactions the outbox holds for it, read from the stored bodies."""
+    """Round id -> the transactions accepted for it, in one indexed query per 500 rounds."""
     wanted = sorted(set(round_ids))
     found: dict[str, Accepted] = {round_id: {} for round_id in wanted}
     for start in range(0, len(wanted), _ROUNDS_PER_QUERY):
         chunk = wanted[start : start + _ROUNDS_PER_QUERY]
-        query = Q()
-        for round_id in chunk:
-            query |= _key_starts_with(round_prefix(round_id))
-        rows = OutboxMessage.objects.filter(query).values_list("dedup_key", "body")
-        for key, body in rows:
-            _collect(found, chunk, key, body)
+        rows = RoundTransaction.objects.filter(round_id__in=chunk).values_list(
+            "round_id", "transaction_id", "fingerprint"
+        )
+        for round_id, transaction_id, print_ in rows:
+            found[round_id][transaction_id] = print_
     return found
-
-
-def _key_starts_with(prefix: str) -> Q:
-    # SQLite's LIKE ignores case and cannot use the unique index; a BINARY range is exact and
-    # indexed. PostgreSQL's LIKE uses the varchar_pattern_ops index Django adds for unique=True.
-    if connection.vendor == "sqlite":
-        return Q(dedup_key__gte=prefix, dedup_key__lt=prefix[:-1] + ";")
-    return Q(dedup_key__startswith=prefix)
-
-
-def _collect(found: dict[str, Accepted], round_ids: list[str], key: str, body: str | None) -> None:
-    """Record the rows of one stored message under its round (the key names them exactly)."""
-    if body is None:
-        return
-    decoded = wire.loads(body)
-    rows = decoded.get("gameTransactionRound", []) if isinstance(decoded, dict) else []
-    ids = "+".join(str(row.get("transactionId")) for row in rows)
-    for round_id in round_ids:
-        # A round id may itself contain ':'; the full key tells "R" from "R:1" apart.
-        if key == round_prefix(round_id) + ids:
-            found[round_id].update({row["transactionId"]: row for row in rows})
 
 
 def settle_round(
@@ -111,7 +89,7 @@ def settle_round(
     transactions of the returned message are added to `accepted` (a later item of the same
     batch sees them).
     """
-    rows = _rows_of(message)
+    rows = _fingerprints(message)
     overlap = rows.keys() & accepted.keys()
     if any(rows[tx_id] != accepted[tx_id] for tx_id in overlap):
         raise RoundConflict(sorted(overlap))
@@ -122,6 +100,28 @@ def settle_round(
     return build_game_round(replace(round_, transactions=fresh)) if fresh else None
 
 
-def _rows_of(message: PepMessage) -> dict[str, Mapping[str, Any]]:
-    encoded = message.encoded_body or wire.dumps(message.body)
-    return {row["transactionId"]: row for row in wire.loads(encoded)["gameTransactionRound"]}
+def round_transactions(
+    round_id: str, message: PepMessage, row: OutboxMessage
+) -> list[RoundTransaction]:
+    """The records of a round message just written to the outbox (to save with it)."""
+    return [
+        RoundTransaction(round_id=round_id, transaction_id=tx_id, fingerprint=print_, message=row)
+        for tx_id, print_ in _fingerprints(message).items()
+    ]
+
+
+def record(transactions: Sequence[RoundTransaction]) -> None:
+    """Save them; the unique pair is the backstop of lock_rounds (a race fails loudly)."""
+    RoundTransaction.objects.bulk_create(transactions)
+
+
+def _fingerprints(message: PepMessage) -> dict[str, str]:
+    """Transaction id -> print of its row, from the built body (no decode: dumps is canonical)."""
+    rows = message.body["gameTransactionRound"]
+    return {str(row["transactionId"]): _fingerprint(row) for row in rows}
+
+
+def _fingerprint(row: dict[str, Any]) -> str:
+    # The same bytes for the built row and for the row decoded from the outbox (sorted keys,
+    # exact decimals), so the migration that filled the table from stored bodies agrees.
+    return hashlib.sha256(wire.dumps(row)).hexdigest()

@@ -180,6 +180,34 @@ class OutboxLane(models.Model):
         return f"lane {self.player_id} (next {self.next_attempt_at:%H:%M:%S})"
 
 
+class RoundTransaction(models.Model):
+    """A casino-round transaction in the outbox, keyed by the operator's ids (round, transaction).
+
+    Idempotency of rounds is per transaction (events.ingestion_rounds): the unique pair says in
+    one indexed query which transactions of a round were accepted, and the fingerprint whether a
+    resend carries the same content. Written in the transaction that writes its outbox row and
+    deleted with it, so the window is the outbox's retention, as for every other dedup key.
+    """
+
+    round_id = models.CharField(max_length=128)
+    transaction_id = models.CharField(max_length=128)
+    # sha256 of the row as PEP receives it (canonical wire JSON): equal content, equal print.
+    fingerprint = models.CharField(max_length=64)
+    message = models.ForeignKey(
+        OutboxMessage, on_delete=models.CASCADE, related_name="round_transactions"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["round_id", "transaction_id"], name="round_transaction_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"round {self.round_id} transaction {self.transaction_id}"
+
+
 class DeliveryAttempt(models.Model):
     """One send of an outbox row to PEP (append-only)."""
 

@@ -10,17 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiResponse
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from pepbridge.api.exceptions import ApiError
 from pepbridge.api.parsers import ExactJSONParser
 from pepbridge.api.permissions import RequiresIngestScope
-from pepbridge.api.schema import error_responses
 from players import services
-
-ingest_schema_tags = ["Ingestion API (operator platform → pepbridge)"]
 
 _STATUS_OF = {
     services.PlayerNotFound: 404,
@@ -67,26 +63,3 @@ def api_error(exc: services.PlayerError) -> ApiError:
     """A player service's refusal as the API's one error shape."""
     status = next((code for cls, code in _STATUS_OF.items() if isinstance(exc, cls)), 400)
     return ApiError(status, str(exc), errors=exc.errors or None)
-
-
-_INGEST_ERRORS = error_responses(
-    {
-        400: "Invalid fields (each named in `errors`) or malformed JSON",
-        401: "No valid credential",
-        403: "The credential lacks the `ingest` scope",
-        404: "Unknown player",
-        409: "Same id, other content (nothing written)",
-        410: "The player was erased",
-        413: "Body over the size limit",
-        429: "Too many requests (see Retry-After)",
-    }
-)
-
-
-def ingest_errors(*statuses: int) -> dict[int, OpenApiResponse]:
-    """The documented error answers (the one error shape) for the given statuses."""
-    return {code: _INGEST_ERRORS[code] for code in statuses}
-
-
-# The errors of an ingestion request with a body; each operation lists its own from these.
-INGEST_ERRORS = ingest_errors(400, 401, 403, 404, 409, 413, 429)

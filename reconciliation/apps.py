@@ -9,7 +9,9 @@ class ReconciliationConfig(AppConfig):
     def ready(self) -> None:
         # Learn when the operator supplies a value, through whichever way it comes in.
         from players.services import on_player_changed
-        from reconciliation import checks  # noqa: F401  (registers the system checks)
+
+        # System checks, and the views' OpenAPI documentation (reconciliation/schema.py).
+        from reconciliation import checks, schema  # noqa: F401
         from reconciliation.repair import on_player_changed as repair_on_change
 
         if repair_on_change not in on_player_changed:

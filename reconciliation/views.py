@@ -19,7 +19,6 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.views import View
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError, UnsupportedMediaType, ValidationError
 from rest_framework.request import Request
@@ -31,12 +30,6 @@ from pepbridge.api.exceptions import ApiError
 from pepbridge.api.fields import StrictCharField, WireDateTimeField
 from pepbridge.api.parsers import body_for_the_record
 from pepbridge.api.permissions import RequiresPepScope
-from pepbridge.api.schema import (
-    OPERATOR_API_TAGS,
-    PEP_AUTH_ERRORS,
-    error_examples,
-    error_responses,
-)
 from players.serializers import PlayerIdField
 from reconciliation import export, selectors, services
 from reconciliation.models import AuditStep, ReconciliationRequest
@@ -44,15 +37,6 @@ from reconciliation.models import AuditStep, ReconciliationRequest
 Source = ReconciliationRequest.Source
 Outcome = ReconciliationRequest.Outcome
 RAW_BODY_KEPT = 10_000  # characters of an unparseable body kept in the trail
-
-_RECONCILIATION_ERRORS = {
-    400: "Malformed request, or more than RECONCILIATION_MAX_ITEMS missingFields in all "
-    "(recorded in the audit trail)",
-    **PEP_AUTH_ERRORS,
-    409: "requestId reused with a different body",
-    413: "Body larger than RECONCILIATION_MAX_BODY_BYTES (recorded in the audit trail)",
-}
-_FEEDBACK_ERRORS = {400: "Malformed feedback (recorded in the audit trail)", **PEP_AUTH_ERRORS}
 
 
 class _RecordedView(APIView):
@@ -117,7 +101,6 @@ class ReconciliationView(_RecordedView):
 
     source = Source.API
 
-    @extend_schema_serializer(component_name="ReconciliationPlayersRequest")
     class InputSerializer(serializers.Serializer):
         requestId = StrictCharField(max_length=200)
         eventDate = WireDateTimeField()
@@ -135,38 +118,10 @@ class ReconciliationView(_RecordedView):
                 raise serializers.ValidationError(f"At most {most} missingFields per request.")
             return [{"player_id": p["playerId"], "fields": p["missingFields"]} for p in value]
 
-    @extend_schema_serializer(component_name="ReconciliationPlayersAccepted")
     class OutputSerializer(serializers.Serializer):
         requestId = serializers.CharField()
         status = serializers.ChoiceField(choices=["accepted", "duplicate"])
 
-    @extend_schema(
-        operation_id="reconciliation_players",
-        tags=OPERATOR_API_TAGS,
-        request=InputSerializer,
-        responses={202: OutputSerializer, **error_responses(_RECONCILIATION_ERRORS)},
-        examples=[
-            *error_examples(*_RECONCILIATION_ERRORS),
-            OpenApiExample(
-                "Two players",
-                request_only=True,
-                value={
-                    "requestId": "7b1e4c1a-0f3d-4d7e-9a55-5d2c8b7f0a21",
-                    "eventDate": "2026-05-01T12:00:00.000Z",
-                    "players": [
-                        {"playerId": "demo-1001", "missingFields": ["birthDate", "country"]},
-                        {"playerId": "demo-1002", "missingFields": ["email"]},
-                    ],
-                },
-            ),
-            OpenApiExample(
-                "Accepted",
-                response_only=True,
-                status_codes=["202"],
-                value={"requestId": "7b1e4c1a-0f3d-4d7e-9a55-5d2c8b7f0a21", "status": "accepted"},
-            ),
-        ],
-    )
     def post(self, request: Request) -> Response:
         data, body = self.validated(request)
         receipt = services.reconciliation_receive(
@@ -194,7 +149,6 @@ class MigrationFeedbackView(_RecordedView):
 
     source = Source.FEEDBACK
 
-    @extend_schema_serializer(component_name="PlayersMigrationFeedback")
     class InputSerializer(serializers.Serializer):
         migrationTasksId = StrictCharField(max_length=200)
         errorsTotal = serializers.IntegerField(min_value=0)
@@ -207,24 +161,6 @@ class MigrationFeedbackView(_RecordedView):
                 )
             return attrs
 
-    @extend_schema(
-        operation_id="players_migration_feedback",
-        tags=OPERATOR_API_TAGS,
-        request=InputSerializer,
-        responses={204: None, **error_responses(_FEEDBACK_ERRORS)},
-        examples=[
-            *error_examples(*_FEEDBACK_ERRORS),
-            OpenApiExample(
-                "Migration finished with errors",
-                request_only=True,
-                value={
-                    "migrationTasksId": "mig-2026-05-01-1",
-                    "errorsTotal": 2,
-                    "detailsURL": "https://pep.example.com/migration/mig-2026-05-01-1/errors",
-                },
-            ),
-        ],
-    )
     def post(self, request: Request) -> Response:
         data, body = self.validated(request)
         services.feedback_receive(

@@ -7,3 +7,6 @@ class WebhooksConfig(AppConfig):
     name = "webhooks"
     verbose_name = "PEP event webhooks"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from webhooks import schema  # noqa: F401  (the view's OpenAPI documentation)

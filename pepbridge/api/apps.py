@@ -9,4 +9,5 @@ class ApiConfig(AppConfig):
     verbose_name = "API credentials"
 
     def ready(self) -> None:
-        from pepbridge.api import checks, schema  # noqa: F401  (register checks and extensions)
+        # System checks, OpenAPI extensions and the identity view's documentation.
+        from pepbridge.api import checks, schema, schema_identity  # noqa: F401

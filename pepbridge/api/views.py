@@ -9,14 +9,12 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.utils import OpenApiExample, extend_schema
 from oauth2_provider import views as oauth_views
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pepbridge.api import schema
 from pepbridge.api.exception_handler import error_body
 from pepbridge.api.exceptions import ApiError
 from pepbridge.api.fields import StrictCharField
@@ -73,42 +71,10 @@ class PlayerIdentityView(APIView):
     class InputSerializer(serializers.Serializer):
         identityToken = StrictCharField(max_length=8192, trim_whitespace=True)
 
-        class Meta:
-            ref_name = "PlayerIdentityRequest"
-
     class OutputSerializer(serializers.Serializer):
         playerId = serializers.CharField()
         expiresAt = serializers.CharField(required=False)
 
-        class Meta:
-            ref_name = "PlayerIdentity"
-
-    @extend_schema(
-        operation_id="player_identity",
-        tags=schema.OPERATOR_API_TAGS,
-        request=InputSerializer,
-        responses={
-            200: OutputSerializer,
-            400: schema.error_response("No identityToken, or malformed JSON"),
-            401: schema.error_response("Missing credentials, or an invalid/expired/unknown token"),
-            403: schema.error_response("The credential lacks the pep scope"),
-            429: schema.error_response("Too many requests from this client"),
-        },
-        examples=[
-            OpenApiExample(
-                "Identity token",
-                request_only=True,
-                value={"identityToken": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJwLTEwMDQyIn0.c2ln"},
-            ),
-            OpenApiExample(
-                "Player",
-                response_only=True,
-                status_codes=["200"],
-                value={"playerId": "p-10042", "expiresAt": "2026-05-01T12:30:00.000Z"},
-            ),
-            *schema.error_examples(400, 401, 403, 429),
-        ],
-    )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -219,15 +219,15 @@ def player_heads(rows: list[OutboxMessage]) -> dict[int, OutboxMessage]:
     """For each pending row with a player, the player's first pending row (what it waits for).
 
     Two queries for a whole page, whatever its size: the head ids through a subquery on the
-    (player_id, status, occurred_at, id) index, then those heads. A head maps to itself.
+    (lane, status, occurred_at, id) index, then those heads. A head maps to itself.
     """
-    pending = [
-        row.pk for row in rows if row.status == OutboxMessage.Status.PENDING and row.player_id
-    ]
+    pending = [row.pk for row in rows if row.status == OutboxMessage.Status.PENDING and row.lane]
     if not pending:
         return {}
+    # Per lane (the player's messages to one target): a row to PEP never waits for one to an
+    # operator subscription, nor the reverse (docs/delivery.md, "Targets").
     first = OutboxMessage.objects.filter(
-        status=OutboxMessage.Status.PENDING, player_id=OuterRef("player_id")
+        status=OutboxMessage.Status.PENDING, lane=OuterRef("lane")
     ).order_by("occurred_at", "id")
     head_of = dict(
         OutboxMessage.objects.filter(pk__in=pending)

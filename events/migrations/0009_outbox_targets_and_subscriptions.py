@@ -21,7 +21,7 @@ def drop_forwarded_rows(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("events", "0007_outbox_lanes"),
+        ("events", "0008_round_transactions"),
     ]
 
     operations = [

@@ -41,7 +41,7 @@ def revoke(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("events", "0008_outbox_targets_and_subscriptions"),
+        ("events", "0009_outbox_targets_and_subscriptions"),
         ("pepbridge", "0003_staff_groups"),
     ]
 

@@ -1,0 +1,93 @@
+"""The gunicorn server the HTTP benchmarks load, and the statistics of their load loops.
+
+One copy for bench/operator_api.py, bench/webhooks.py and bench/ingest.py. gunicorn runs under the
+interpreter that runs the benchmark (`sys.executable -m gunicorn`), so a bench measures the
+environment it was started in, not whatever `.venv/` happens to hold.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+START_SECONDS = 30
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start(app: str, env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen:
+    """gunicorn (gthread) on loopback, in its own session so that stop() reaps every worker."""
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        app,
+        f"--bind=127.0.0.1:{port}",
+        f"--workers={workers}",
+        f"--threads={threads}",
+        "--worker-class=gthread",
+        "--keep-alive=30",
+        "--log-level=warning",
+    ]
+    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("gunicorn exited during start-up")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return server
+        except OSError:
+            time.sleep(0.1)
+    stop(server)
+    raise RuntimeError(f"gunicorn did not start within {START_SECONDS} s")
+
+
+def stop(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Two runs of one loop as one: all latencies, total requests over total time."""
+    latencies = sorted(x for run in runs for x in run["latencies"])
+    statuses: dict[int, int] = {}
+    for run in runs:
+        for status, count in run["statuses"].items():
+            statuses[int(status)] = statuses.get(int(status), 0) + count
+    return summary(latencies, statuses, sum(run["elapsed"] for run in runs))
+
+
+def summary(latencies: list[float], statuses: dict[int, int], elapsed: float) -> dict[str, Any]:
+    """Percentiles of the latencies; the rate is requests over the wall time they really took."""
+
+    def pct(q: float) -> float:
+        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000, 2)
+
+    return {
+        "latencies": latencies,
+        "elapsed": elapsed,
+        "requests": len(latencies),
+        "requests_per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "mean_ms": round(statistics.fmean(latencies) * 1000, 2),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+    }
