@@ -10,6 +10,9 @@ rate limits are per endpoint (OutboxMessage.endpoint: the message type, or the s
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 import uuid
 from collections import Counter
 from collections.abc import Iterable
@@ -23,6 +26,8 @@ from django.utils import timezone
 from events import selectors
 from events.models import OutboxLane, OutboxMessage
 from events.services import endpoints
+
+logger = logging.getLogger("events")
 
 Status = OutboxMessage.Status
 # A lane whose head's endpoint is blocked (open circuit, probe in flight, no rate-limit permit)
@@ -44,8 +49,12 @@ def claim_due(*, worker: str, limit: int, now: datetime) -> list[OutboxMessage]:
     return claim_lanes(worker=worker, limit=limit, now=now).rows
 
 
-def claim_lanes(*, worker: str, limit: int, now: datetime) -> Claim:
+def claim_lanes(*, worker: str, limit: int, now: datetime, max_lanes: int | None = None) -> Claim:
     """Lease up to `limit` due rows: whole runs of a player's due rows, one lane per player.
+
+    `max_lanes` caps how many players one claim takes (the worker's free send threads): a
+    lane leased but queued behind busy threads is a player no other worker may serve, and,
+    if this worker is killed, one that waits out the whole lease.
 
     A lane's rows are its player's first pending rows in order, up to the first that is not
     due; several lanes share the `limit` (a lone busy player gets all of it, so it is sent back
@@ -55,16 +64,19 @@ def claim_lanes(*, worker: str, limit: int, now: datetime) -> Claim:
     another claims them then.
     """
     gate = endpoints.gate(now)
-    claim = Claim(token=f"{worker}:{uuid.uuid4().hex[:12]}")
+    claim = Claim(token=_token(worker))
     lease = now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
     with transaction.atomic():
-        lanes = _due_lanes(now, limit)
+        lanes = _due_lanes(now, limit if max_lanes is None else max(min(limit, max_lanes), 1))
         runs = _runs(lanes, now, limit)
         picked = _pick(runs, gate, now)
         _lease_lanes(claim, lanes, picked, runs, now, lease, gate)
         _lease_rows(claim, [row for run in picked.values() for row in run], now, lease)
-    if len(claim.rows) < limit:
-        claim.rows += _claim_unkeyed(claim.token, now, limit - len(claim.rows), gate, lease)
+    room = limit - len(claim.rows)
+    if max_lanes is not None:  # each row without a player is a lane of its own
+        room = min(room, max_lanes - len(claim.lanes))
+    if room > 0:
+        claim.rows += _claim_unkeyed(claim.token, now, room, gate, lease)
     return claim
 
 
@@ -251,3 +263,78 @@ def release_lanes(token: str, ready: list[str], parked: dict[str, tuple[int, dat
     now_ready = sorted([*ready, *stale])
     if now_ready:
         mine.filter(player_id__in=now_ready).update(next_attempt_at=timezone.now(), **free)
+
+
+# --- leases of a dead worker on this host ---------------------------------------------------
+
+
+def _pid_namespace() -> str:
+    """This process's PID namespace (its inode), "" where /proc does not tell."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return ""
+
+
+def _token(worker: str) -> str:
+    """A claim's token: the worker's name, a nonce, and the PID namespace it runs in.
+
+    The namespace lets a worker on the same host tell a dead claimant from a live one in
+    another container sharing the hostname (`network_mode: host`), whose PIDs it cannot see.
+    """
+    namespace = _pid_namespace()
+    nonce = uuid.uuid4().hex[:12]
+    return f"{worker}:{nonce}:ns{namespace}" if namespace else f"{worker}:{nonce}"
+
+
+def _dead_claimant(token: str, host: str, namespace: str) -> bool:
+    """Whether a token was issued by a process of this host and PID namespace that is gone.
+
+    Only tokens of the form host:pid:nonce:ns<namespace> (a `worker_name()` worker) qualify;
+    anything else, another host, another namespace or a live PID, is left to its lease.
+    """
+    parts = token.rsplit(":", 3)
+    if len(parts) != 4 or parts[0] != host or parts[3] != f"ns{namespace}":
+        return False
+    if not parts[1].isdigit() or int(parts[1]) == os.getpid():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by someone else
+        return False
+    return False
+
+
+def release_dead(now: datetime) -> int:
+    """Free the lanes and rows leased by a worker of this host that was killed; return lanes.
+
+    Without this a SIGKILLed (or OOM-killed) worker's players wait out the whole lease
+    (OUTBOX_LEASE_SECONDS) although nothing is sending for them: the worker is gone, so its
+    unwritten sends can only be repeated, exactly as after the lease (the same at-least-once
+    bound), just sooner. Only a process this host can see to be gone qualifies; workers on
+    other hosts or in other PID namespaces keep their leases until they run out.
+    """
+    namespace = _pid_namespace()
+    if not namespace:
+        return 0
+    host = socket.gethostname()
+    held = OutboxLane.objects.filter(
+        lease_expires_at__gt=now, claimed_by__startswith=f"{host}:"
+    ).values_list("player_id", "claimed_by")
+    dead = [(player, token) for player, token in held if _dead_claimant(token, host, namespace)]
+    if not dead:
+        return 0
+    tokens = sorted({token for _, token in dead})
+    players = sorted({player for player, _ in dead})
+    with transaction.atomic():
+        OutboxMessage.objects.filter(
+            lane__in=players, claimed_by__in=tokens, status=Status.PENDING
+        ).update(lease_expires_at=None, claimed_by="")
+        freed = OutboxLane.objects.filter(player_id__in=players, claimed_by__in=tokens).update(
+            next_attempt_at=now, lease_expires_at=None, claimed_by=""
+        )
+    logger.warning("outbox leases of a dead worker released", extra={
+        "lanes": freed, "claims": len(tokens)})  # fmt: skip
+    return freed

@@ -29,7 +29,7 @@ from django.utils import timezone
 from events import forwarding, selectors
 from events.models import DeliveryAttempt, OutboxMessage
 from events.services import endpoints, schedule, sending
-from events.services.claim import Claim, claim_lanes, release, release_lanes
+from events.services.claim import Claim, claim_lanes, release, release_dead, release_lanes
 from events.services.kick import clear_kick
 from pepbridge import backoff, metrics
 from pepbridge.pep.client import PepClient, get_pep_client
@@ -47,10 +47,21 @@ IDLE_EXIT_AFTER = 20.0
 BUSY_POLL = 0.25  # seconds between claims while due rows exist but none could be claimed
 DB_BACKOFF_CAP = 30.0
 # Outcomes are written after this many sends or seconds, whichever comes first: a worker
-# killed mid-batch re-sends at most one such chunk (at-least-once), and a 100-row batch is two
-# transactions, not a hundred. Measured (bench/delivery.py, SQLite, one worker): chunks of 10
-# gave 0.57 of the plain-HTTP ceiling, chunks of 50 with 100-row claims 0.70.
+# killed mid-batch re-sends at most what unrecorded_bound() says (at-least-once), and a 100-row
+# batch is two transactions, not a hundred. Measured (bench/delivery.py, SQLite, one worker):
+# chunks of 10 gave 0.57 of the plain-HTTP ceiling, chunks of 50 with 100-row claims 0.70.
 FLUSH_ROWS = 50
+
+
+def unrecorded_bound(in_flight: int) -> int:
+    """The most sends of one worker whose outcome is not written: what a SIGKILL re-sends.
+
+    One chunk being written, the next filling meanwhile, and the requests in flight. The send
+    threads wait for room beyond it (sending.Sender), so it holds however slow the database is.
+    """
+    return 2 * FLUSH_ROWS + in_flight
+
+
 # A send starts only while the row's lease outlives it by this much (room to write its outcome);
 # a lease shorter than one request plus this can send nothing (system check pepbridge.E001).
 LEASE_SLACK_SECONDS = 5.0
@@ -61,6 +72,9 @@ QUICK_RETRY_DELAY = 0.00125
 # Tries of one chunk's outcome write that lost a deadlock / serialization conflict.
 RECORD_ATTEMPTS = 5
 LOCK_CONFLICT_CODES = frozenset({"40P01", "40001"})
+# Seconds between looks for leases held by a killed worker of this host (claim.release_dead).
+DEAD_CHECK_SECONDS = 1.0
+_dead_checked_at = float("-inf")
 # The clock of drain deadlines and chunk timing (tests replace it to simulate slow sends).
 _clock = time.monotonic
 
@@ -109,10 +123,13 @@ def deliver_batch(
     worker killed mid-batch re-sends at most the unwritten chunk plus the requests in flight.
     """
     run = _Run(worker, client, deadline)
-    run.submit(rows)
-    while run.sender.running:
-        run.collect()
-    return run.finish()
+    try:
+        run.submit(rows)
+        while run.sender.running:
+            run.collect()
+        return run.finish()
+    finally:
+        run.sender.stop()  # after a failure, no send thread may wait for room forever
 
 
 class _Run:
@@ -131,6 +148,7 @@ class _Run:
             send=lambda row: _send(row, client, late, margin),
             late=late,
             margin=margin,
+            max_unrecorded=unrecorded_bound(settings.OUTBOX_MAX_IN_FLIGHT),
         )
         self.results: list[Result] = []
         self.chunk: list[Result] = []
@@ -195,6 +213,12 @@ class _Run:
                 self._give_back(item)
         if not got and self.chunk and time.monotonic() - self.chunk_opened >= FLUSH_SECONDS:
             self.flush()
+        elif not self.chunk and self.lanes_done:
+            # Every result of these lanes is written already (a lane's results come before its
+            # LaneDone): hand them back now, not with the next chunk. Waiting left a finished
+            # lane leased for up to FLUSH_SECONDS, and a lone hot player's next claim empty.
+            done, self.lanes_done = self.lanes_done, []
+            _with_lock_retry(lambda: self._hand_back_lanes(done))
 
     def _give_back(self, done: sending.LaneDone) -> None:
         if done.lease_too_short and not self.results and not self.chunk:
@@ -206,6 +230,7 @@ class _Run:
 
     def flush(self, at: float | None = None) -> None:
         _record(self.chunk, self.worker)
+        self.sender.recorded(len(self.chunk))
         self.results += self.chunk
         self.chunk, self.chunk_started = [], _clock() if at is None else at
         # After the outcomes: a lane handed back earlier would let another worker find its
@@ -547,22 +572,43 @@ def _guarded_pass(
     return count, next_wait, 0
 
 
+def _release_dead_now() -> None:
+    """Look for a killed worker's leases (claim.release_dead) at most every DEAD_CHECK_SECONDS."""
+    global _dead_checked_at
+    if _clock() - _dead_checked_at >= DEAD_CHECK_SECONDS:
+        _dead_checked_at = _clock()
+        release_dead(timezone.now())
+
+
 def _pass(worker: str, client: PepClient, deadline: float) -> tuple[int, float | None]:
     """Claim and send until nothing more can be claimed; returns (attempts, seconds to wait).
 
     Claims overlap the sends: a new claim is made whenever no more than half of
     OUTBOX_MAX_IN_FLIGHT lanes are still busy, so the pipe to PEP never runs dry while rows
-    are due. After a claim that found nothing, the next waits until some lane finished (which
-    may have made a player's next row sendable). A send may start until the drain's deadline,
-    and so may end one request later.
+    are due. A claim takes at most the players that keep every send thread busy until the next
+    refill (twice OUTBOX_MAX_IN_FLIGHT, less the lanes running): a lane leased but queued
+    behind busy threads is a player no other worker may serve meanwhile, and one that waits
+    out the whole lease if this worker is killed on another host. After a claim that found
+    nothing, the next waits until some lane finished (which may have made a player's next row
+    sendable). A send may start until the drain's deadline, and so may end one request later.
     """
     run = _Run(worker, client, deadline + sum(client.timeout))
+    try:
+        return _claim_and_send(run, worker, deadline)
+    finally:
+        run.sender.stop()  # after a failure, no send thread may wait for room forever
+
+
+def _claim_and_send(run: _Run, worker: str, deadline: float) -> tuple[int, float | None]:
     refill = max(settings.OUTBOX_MAX_IN_FLIGHT // 2, 1)
     claim_open, claimed = True, 0
     while True:
         if claim_open and run.sender.running <= refill and _clock() < deadline:
+            _release_dead_now()
             limit = settings.OUTBOX_BATCH_SIZE
-            claim = claim_lanes(worker=worker, limit=limit, now=timezone.now())
+            # Enough players to keep every thread busy until the next refill, no more.
+            room = 2 * settings.OUTBOX_MAX_IN_FLIGHT - run.sender.running
+            claim = claim_lanes(worker=worker, limit=limit, now=timezone.now(), max_lanes=room)
             claimed += len(claim.rows)
             run.submit_claim(claim)
             claim_open = bool(claim.rows)

@@ -85,6 +85,11 @@ class Sender:
 
     `send(row)` returns the attempt's Result; `late()` says whether a send starting now could end
     after the pass's deadline; `margin` is how long a row's lease must still run to start one.
+
+    At most `max_unrecorded` rows are sent (or being sent) and not yet recorded: a thread waits
+    for room before each send, and the worker's thread makes room with `recorded(n)` once it
+    wrote their outcomes. That is what bounds the re-sends of a worker killed mid-pass; without
+    it, the threads kept sending while a slow outcome write ran, and a kill then re-sent them all.
     """
 
     def __init__(
@@ -94,6 +99,7 @@ class Sender:
         send: Callable[[OutboxMessage], object],
         late: Callable[[], bool],
         margin: timedelta,
+        max_unrecorded: int,
     ) -> None:
         self.size = size
         self._send = send
@@ -101,6 +107,35 @@ class Sender:
         self._margin = margin
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self.running = 0  # lanes submitted and not yet done
+        self.max_unrecorded = max_unrecorded
+        self._unrecorded = 0  # sends started whose outcome is not written yet
+        self._room = threading.Condition()
+        self._stopped = False
+
+    def recorded(self, count: int) -> None:
+        """`count` outcomes are written: their sends no longer count against the bound."""
+        with self._room:
+            self._unrecorded -= count
+            self._room.notify_all()
+
+    def stop(self) -> None:
+        """The pass is over (or failed): threads waiting for room give their lanes back unsent."""
+        with self._room:
+            self._stopped = True
+            self._room.notify_all()
+
+    def _reserve(self) -> bool:
+        """Wait for room to start one more send; False when the pass must end first."""
+        with self._room:
+            while self._stopped or self._unrecorded >= self.max_unrecorded:
+                if self._stopped or self._late():
+                    return False
+                self._room.wait(timeout=0.1)
+            self._unrecorded += 1
+            return True
+
+    def _unreserve(self) -> None:
+        self.recorded(1)
 
     def submit(self, rows: list[OutboxMessage]) -> None:
         executor = pool(self.size)
@@ -137,9 +172,13 @@ class Sender:
     def _send_lane(self, lane: list[OutboxMessage]) -> LaneDone:
         player, token = lane[0].lane, lane[0].claimed_by
         for index, row in enumerate(lane):
+            if not self._reserve():
+                return LaneDone(player, token, lane[index:])
             if self._late():
+                self._unreserve()
                 return LaneDone(player, token, lane[index:])
             if lease_too_short(row, self._margin):
+                self._unreserve()
                 return LaneDone(player, token, lane[index:], lease_too_short=index == 0)
             result = self._send(row)
             self._queue.put(result)

@@ -8,9 +8,11 @@ coming in, and back. It prints the rates and the drain time and holds them to th
 docs/delivery.md: throughput at 30 % failures >= 0.6 of the fault-free rate, and the backlog left
 by the outage gone within backlog / rate + 30 s of PEP's return. Slow (about 2 minutes):
 marked e2e like the other subprocess tests, and run on PostgreSQL only (production's database,
-where the fault run of issue 10 was made; `.ci/run` runs it there), so CI pays for it once.
-The throughput goal is not met yet: the test then ends as an expected failure naming the
-measured ratio, while every other check stays hard.
+where the fault run of issue 10 was made; `.ci/run` runs it there), so CI pays for it once. The
+killed worker's players are freed at once by the next worker on this host (claim.release_dead);
+before that they waited out the 10 s lease, which alone held the failing phase to 0.4-0.5 of the
+fault-free rate. The throughput goal is not met in every run yet: the test then ends as an
+expected failure naming the measured ratio, while every other check stays hard.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from datetime import datetime
 
 import pytest
 
+from events.services.delivery import unrecorded_bound
 from pepbridge.sandbox.server import SandboxServer
 from tests.events import test_e2e_cluster as cluster
 
@@ -46,7 +49,7 @@ def sandbox() -> Iterator[SandboxServer]:
 
 PLAYERS, WARM_UP, MESSAGES, DURING_OUTAGE = 100, 1000, 5000, 1000
 DELAY_MS, OUTAGE = 10, 60
-IN_FLIGHT, FLUSH_ROWS = 16, 50
+IN_FLIGHT = 16
 
 ENQUEUE = """
 import sys
@@ -180,12 +183,14 @@ def test_delivery_keeps_its_goals_at_network_speed_with_failures_a_kill_and_an_o
         times[record.body["transactionId"]] += 1
     assert len(times) == total  # every message delivered
     duplicates = sum(count - 1 for count in times.values())
-    assert duplicates <= FLUSH_ROWS + IN_FLIGHT  # only the killed worker's, at most its bound
+    print(f"re-sends {duplicates} (bound {unrecorded_bound(IN_FLIGHT)})")
+    assert duplicates <= unrecorded_bound(IN_FLIGHT)  # only the killed worker's unwritten sends
     seen: dict[str, list[int]] = defaultdict(list)
     for key in dict.fromkeys(r.body["transactionId"] for r in accepted):
         seen[f"p-{int(key[3:]) % PLAYERS}"].append(int(key[3:]))
     assert all(seqs == sorted(seqs) for seqs in seen.values())  # order per player
     assert drained <= goal
     if failing_rate < 0.6 * clean_rate:
-        # Not met yet (about 0.4-0.5 on the shared 2-core machine): reported, not hidden.
+        # Met in the last four runs (0.65-0.98) on the shared 2-core machine, whose 1,000-message
+        # fault-free reference alone moves 237-894/s: a miss is reported, not hidden.
         pytest.xfail(f"30 % failing ran at {failing_rate / clean_rate:.2f} of fault-free (< 0.6)")
