@@ -12,13 +12,6 @@ def lanes_from_players(apps, schema_editor):
     outbox.objects.filter(player_id__isnull=False).update(lane=F("player_id"))
 
 
-def drop_forwarded_rows(apps, schema_editor):
-    """Going back: rows to a subscription cannot exist without their target (they would be
-    taken for requests to PEP), so they and their attempts are deleted."""
-    outbox = apps.get_model("events", "OutboxMessage")
-    outbox.objects.filter(subscription__isnull=False).delete()
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("events", "0008_round_transactions"),
@@ -77,7 +70,6 @@ class Migration(migrations.Migration):
                 to="events.webhooksubscription",
             ),
         ),
-        migrations.RunPython(migrations.RunPython.noop, drop_forwarded_rows),
         migrations.AddIndex(
             model_name="outboxmessage",
             index=models.Index(

@@ -1,4 +1,5 @@
-"""Give the staff groups their rights on webhook subscriptions (docs/webhooks.md).
+"""Give the staff groups their rights on webhook subscriptions (docs/webhooks.md); and, going
+back, delete the rows to subscriptions before 0009 drops their target.
 
 Admins may add and change a subscription (create, rotate its secret, enable, disable); Compliance
 may see them. Nobody deletes one through a group: a subscription with deliveries is protected,
@@ -39,10 +40,22 @@ def revoke(apps, schema_editor):
         )
 
 
+def drop_forwarded_rows(apps, schema_editor):
+    """Going back: rows to a subscription cannot exist without their target (they would be
+    taken for requests to PEP), so they and their attempts are deleted. Here, not in 0009: on
+    PostgreSQL the deletion leaves deferred constraint checks pending, and 0009's ALTER TABLE
+    cannot run in the same transaction."""
+    outbox = apps.get_model("events", "OutboxMessage")
+    outbox.objects.filter(subscription__isnull=False).delete()
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("events", "0009_outbox_targets_and_subscriptions"),
         ("pepbridge", "0003_staff_groups"),
     ]
 
-    operations = [migrations.RunPython(grant, revoke)]
+    operations = [
+        migrations.RunPython(migrations.RunPython.noop, drop_forwarded_rows),
+        migrations.RunPython(grant, revoke),
+    ]
