@@ -27,13 +27,13 @@ from events.ingestion import ingest_events
 from events.models import WebhookSubscription
 from events.services.subscriptions import subscription_create, subscription_rotate_secret
 from pepbridge.private_files import write_private
+from pepbridge.sandbox.operator import SECRET_FILE, secret_reader
 from pepbridge.sandbox.webhooks import DEMO_PRODUCT_ID, DEMO_PRODUCT_NAME
 from players.loading import ingest_players
 from webhooks.models import ProductMapping
 
 DEMO_PLAYERS = ("demo-1001", "demo-1002", "demo-1003")
 OPERATOR_SUBSCRIPTION = "operator platform (sandbox)"
-OPERATOR_SECRET_FILE = "operator-webhook-secret"  # noqa: S105  (a file name)
 # Fixed, not "now minus 30 minutes": a date that moved on each start made every restart a
 # profile change, sent to PEP as three PATCHes (issue 13).
 DEMO_START = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
@@ -124,7 +124,7 @@ def _pep_client() -> tuple[str, str]:
 def _operator_subscription() -> None:
     """Subscribe the sandbox's operator platform page to every event, once; its signing secret
     is kept in dev-secrets for `pep_sandbox` to verify with (docs/webhooks.md §11)."""
-    stored = _secret_dir() / OPERATOR_SECRET_FILE
+    stored = _secret_dir() / SECRET_FILE
     found = WebhookSubscription.objects.filter(name=OPERATOR_SUBSCRIPTION).first()
     if found is None:
         url = f"{settings.PEP_SANDBOX_URL.rstrip('/')}/_sandbox/operator"
@@ -138,8 +138,7 @@ def _operator_subscription() -> None:
 
 def operator_secret() -> str | None:
     """The demo subscription's signing secret, for the sandbox's receiver (None: no demo yet)."""
-    stored = _secret_dir() / OPERATOR_SECRET_FILE
-    return stored.read_text().strip() if stored.exists() else None
+    return secret_reader(_secret_dir() / SECRET_FILE)()
 
 
 def _bonuses() -> None:

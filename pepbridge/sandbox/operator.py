@@ -21,11 +21,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
+from pathlib import Path
 
 from pepbridge.sandbox.responses import Request, Response
 
 TOLERANCE_SECONDS = 300
 KEEP = 500
+# Where demo_setup keeps the demo subscription's secret, under VAR_DIR/dev-secrets/.
+SECRET_FILE = "operator-webhook-secret"  # noqa: S105  (a file name)
+
+
+def secret_reader(path: Path) -> Callable[[], str | None]:
+    """Read the secret from `path` on each call (None while there is no file)."""
+
+    def read() -> str | None:
+        return path.read_text().strip() if path.exists() else None
+
+    return read
 
 
 @dataclass(frozen=True)
