@@ -1,8 +1,9 @@
 """The gunicorn server the HTTP benchmarks load, and the statistics of their load loops.
 
-One copy for bench/operator_api.py, bench/webhooks.py and bench/ingest.py. gunicorn runs under the
-interpreter that runs the benchmark (`sys.executable -m gunicorn`), so a bench measures the
-environment it was started in, not whatever `.venv/` happens to hold.
+One copy for bench/operator_api.py, bench/webhooks.py and bench/ingest.py: the server with a
+minimal view beside the project's, its start and stop, and the figures of a load loop.
+gunicorn runs under the interpreter that runs the benchmark (`sys.executable -m gunicorn`), so a
+bench measures the environment it was started in, not whatever `.venv/` happens to hold.
 """
 
 from __future__ import annotations
@@ -19,6 +20,48 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 START_SECONDS = 30
+
+
+def wsgi_with_minimal_view(view_path: str, answer: dict[str, Any], *, read_body: bool) -> Any:
+    """The project's WSGI app plus `POST /bench/minimal`, the ceiling a bench compares against.
+
+    The minimal view has the measured view's DRF authentication, permission and throttle
+    classes and does nothing else (reads the body if the measured view must), so the ratio
+    between the two is the cost of the work the measured view really does.
+    """
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pepbridge.settings")
+    import django  # only once the settings module is named: this runs in the server process
+
+    django.setup()
+    from types import ModuleType
+
+    from django.conf import settings
+    from django.core.wsgi import get_wsgi_application
+    from django.urls import include, path
+    from django.utils.module_loading import import_string
+    from rest_framework.response import Response
+    from rest_framework.views import APIView
+
+    measured = import_string(view_path)
+
+    class MinimalView(APIView):
+        authentication_classes = measured.authentication_classes
+        permission_classes = measured.permission_classes
+        throttle_classes = measured.throttle_classes
+
+        def post(self, request: Any) -> Response:
+            if read_body:
+                request.body  # noqa: B018  (read it, as the measured view does)
+            return Response(answer, status=202)
+
+    urls = ModuleType("bench_minimal_urls")
+    urls.urlpatterns = [  # type: ignore[attr-defined]
+        path("bench/minimal", MinimalView.as_view()),
+        path("", include("pepbridge.urls")),
+    ]
+    sys.modules[urls.__name__] = urls
+    settings.ROOT_URLCONF = urls.__name__
+    return get_wsgi_application()
 
 
 def free_port() -> int:

@@ -6,8 +6,9 @@ Standalone: each database gets a fresh one (PostgreSQL over the Unix socket, pre
 prepares it; SQLite in a temporary file), migrated from scratch, in a child process. The child
 starts gunicorn with production settings on a free loopback port, obtains an OAuth token with the
 `ingest` scope, and posts batches of 1,000 casino rounds (BET + WIN each, the heaviest common
-event) from several client threads with keep-alive. Then it times `events.ingestion.record_event`
-for one event at a time, each in its own transaction, as a Django operator would call it.
+event) from several client threads with keep-alive. Then it times
+`players.event_ingestion.record_event` for one event at a time, each in its own transaction,
+as a Django operator would call it.
 The last line is JSON.
 """
 
@@ -320,7 +321,7 @@ def _time_service(count: int) -> dict[str, float]:
     """
     from django.db import transaction
 
-    from events.ingestion import record_event
+    from players.event_ingestion import record_event
 
     inside, with_commit = [], []
     for n in range(count + 20):

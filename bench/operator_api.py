@@ -52,35 +52,10 @@ TARGET_RATIO = 0.5
 
 
 def build_wsgi() -> Any:
-    """The project's WSGI app plus one minimal view, authenticated like assign-bonus."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pepbridge.settings")
-    import django
-
-    django.setup()
-    from types import ModuleType
-
-    from django.conf import settings
-    from django.core.wsgi import get_wsgi_application
-    from django.urls import include, path
-    from rest_framework.response import Response
-    from rest_framework.views import APIView
-
-    from bonuses.views import AssignBonusView
-
-    class MinimalView(APIView):
-        permission_classes = AssignBonusView.permission_classes
-
-        def post(self, request: Any) -> Response:
-            return Response({"ok": True}, status=202)
-
-    urls = ModuleType("bench_urls")
-    urls.urlpatterns = [  # type: ignore[attr-defined]
-        path("bench/minimal", MinimalView.as_view()),
-        path("", include("pepbridge.urls")),
-    ]
-    sys.modules[urls.__name__] = urls
-    settings.ROOT_URLCONF = urls.__name__
-    return get_wsgi_application()
+    """The project's WSGI app plus a minimal view, authenticated like assign-bonus."""
+    return gunicorn_server.wsgi_with_minimal_view(
+        "bonuses.views.AssignBonusView", {"ok": True}, read_body=False
+    )
 
 
 # --- set-up ----------------------------------------------------------------------------------

@@ -56,38 +56,12 @@ TARGET_RATIO = 0.5
 
 
 def build_wsgi() -> Any:
-    """The project's WSGI app plus one minimal view with the intake's DRF configuration."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pepbridge.settings")
-    import django
-
-    django.setup()
-    from types import ModuleType
-
-    from django.conf import settings
-    from django.core.wsgi import get_wsgi_application
-    from django.urls import include, path
-    from rest_framework.response import Response
-    from rest_framework.views import APIView
-
-    from webhooks.views import PepEventsView
-
-    class MinimalView(APIView):
-        authentication_classes = PepEventsView.authentication_classes
-        permission_classes = PepEventsView.permission_classes
-        throttle_classes = PepEventsView.throttle_classes
-
-        def post(self, request: Any) -> Response:
-            request.body  # noqa: B018  (read it, as the intake does)
-            return Response({"received": EVENTS_PER_REQUEST, "new": 0}, status=202)
-
-    urls = ModuleType("bench_webhook_urls")
-    urls.urlpatterns = [  # type: ignore[attr-defined]
-        path("bench/minimal", MinimalView.as_view()),
-        path("", include("pepbridge.urls")),
-    ]
-    sys.modules[urls.__name__] = urls
-    settings.ROOT_URLCONF = urls.__name__
-    return get_wsgi_application()
+    """The project's WSGI app plus a minimal view with the intake's DRF configuration."""
+    return gunicorn_server.wsgi_with_minimal_view(
+        "webhooks.views.PepEventsView",
+        {"received": EVENTS_PER_REQUEST, "new": 0},
+        read_body=True,
+    )
 
 
 # --- set-up ----------------------------------------------------------------------------------

@@ -42,11 +42,14 @@ from pepbridge.backoffice.admin_tools import (
     caller_cell,
     change_link,
     changelist_url,
+    local_time,
     pretty_json,
     reason_or_confirmation,
 )
 from pepbridge.backoffice.models import StaffAction
 from pepbridge.backoffice.services import staff_action_record
+from players.admin import PlayerSection, add_player_section
+from players.models import Player
 
 RECENT_MESSAGES = 10
 Kind = StaffAction.Kind
@@ -480,3 +483,28 @@ class DailyGrantBudgetAdmin(admin.ModelAdmin):
         if obj.pk is None:
             return "-"
         return selectors.granted_today(currency=obj.currency)
+
+
+# The player's page (players.admin) shows their latest bonuses: players may not import bonuses.
+RECENT_BONUSES = 10
+
+
+def bonus_summary(row: PlayerBonus) -> str:
+    """'CASH10 — 10 EUR, granted 18:33:09 CET', linked to the player bonus."""
+    value = bonus_value(row.bonus.bonus_type, row.amount, row.currency)
+    return change_link(row, f"{row.bonus.bonus_id} — {value}, granted {local_time(row.granted_at)}")
+
+
+@admin.display(description="bonuses (newest first)")
+def bonus_list(obj: Player) -> str:
+    rows = obj.bonuses.select_related("bonus").order_by("-granted_at", "-id")[:RECENT_BONUSES]
+    if not rows:
+        return "No bonuses."
+    items = format_html_join(
+        "", "<li>{} — {}</li>", ((bonus_summary(row), row.get_status_display()) for row in rows)
+    )
+    url = changelist_url("bonuses", "playerbonus", q=obj.player_id)
+    return format_html('<ul>{}</ul><a href="{}">All bonuses of this player</a>', items, url)
+
+
+add_player_section(PlayerSection("Bonuses", bonus_list, after="Status"))

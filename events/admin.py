@@ -30,6 +30,14 @@ from events.models import (
     Replay,
     WebhookSubscription,
 )
+from events.outbox_state import (
+    FOLLOW_SECONDS,
+    OutboxChangeList,
+    being_followed,
+    has_previous_error,
+    why_here,
+)
+from events.selectors import delivery_counts, open_circuits, player_heads
 from events.services.redaction import PERSONAL_MESSAGE_TYPES
 from pepbridge.backoffice.admin_tools import (
     AppendOnlyMixin,
@@ -46,14 +54,6 @@ from pepbridge.backoffice.admin_tools import (
     truncated,
 )
 from pepbridge.backoffice.models import REPLAY_DELIVERIES, StaffAction, has_backoffice_perm
-from pepbridge.backoffice.outbox_state import (
-    FOLLOW_SECONDS,
-    OutboxChangeList,
-    being_followed,
-    has_previous_error,
-    why_here,
-)
-from pepbridge.backoffice.selectors import delivery_counts, open_circuits, player_heads
 from pepbridge.backoffice.services import reason_required, staff_action_record
 from pepbridge.pep import contract
 

@@ -8,4 +8,5 @@ class EventsConfig(AppConfig):
     verbose_name = "Deliveries to PEP"
 
     def ready(self) -> None:
-        from events import ingestion_schema  # noqa: F401  (the ingestion views' OpenAPI docs)
+        # System checks that need the delivery code's constants (events/checks.py).
+        from events import checks  # noqa: F401

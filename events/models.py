@@ -183,7 +183,7 @@ class OutboxLane(models.Model):
 class RoundTransaction(models.Model):
     """A casino-round transaction in the outbox, keyed by the operator's ids (round, transaction).
 
-    Idempotency of rounds is per transaction (events.ingestion_rounds): the unique pair says in
+    Idempotency of rounds is per transaction (players.event_rounds): the unique pair says in
     one indexed query which transactions of a round were accepted, and the fingerprint whether a
     resend carries the same content. Written in the transaction that writes its outbox row and
     deleted with it, so the window is the outbox's retention, as for every other dedup key.

@@ -13,6 +13,7 @@ from django.db import IntegrityError, connections, models, transaction
 from django.utils import timezone
 
 from events import lanes
+from events.kick import request_delivery
 from events.models import OutboxMessage
 from pepbridge.pep import wire
 
@@ -117,7 +118,7 @@ def enqueue_many(messages: Sequence[PepMessage]) -> list[Outcome]:
     if written:
         # Same transaction: a committed pending row always has its lane.
         lanes.touch((row.lane for row in written), due=min(r.next_attempt_at for r in written))
-        transaction.on_commit(_request_delivery)
+        transaction.on_commit(request_delivery)
     return [_outcome(row, first, taken) for row in rows]
 
 
@@ -256,10 +257,3 @@ def _rows_by_key(keys: list[str | None]) -> dict[str, OutboxMessage]:
     if not wanted:
         return {}
     return {row.dedup_key: row for row in OutboxMessage.objects.filter(dedup_key__in=wanted)}  # type: ignore[misc]
-
-
-def _request_delivery() -> None:
-    # Imported here: services import this module's models, and the kick is only needed on commit.
-    from events.services.kick import request_delivery
-
-    request_delivery()

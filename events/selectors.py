@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Exists, Min, OuterRef, Q, QuerySet
+from django.db.models import Exists, Min, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from events.models import EndpointState, OutboxLane, OutboxMessage
@@ -234,3 +234,44 @@ def _circuits() -> dict[str, dict[str, Any]]:
         }
         for state in EndpointState.objects.order_by("message_type")
     }
+
+
+def delivery_counts() -> dict[str, int]:
+    """Pending and failed rows: two index-only counts (the status indexes), not a table scan."""
+    rows = OutboxMessage.objects
+    return {
+        "pending": rows.filter(status=OutboxMessage.Status.PENDING).count(),
+        "failed": rows.filter(status=OutboxMessage.Status.FAILED).count(),
+    }
+
+
+def player_heads(rows: list[OutboxMessage]) -> dict[int, OutboxMessage]:
+    """For each pending row with a player, the player's first pending row (what it waits for).
+
+    Two queries for a whole page, whatever its size: the head ids through a subquery on the
+    (lane, status, occurred_at, id) index, then those heads. A head maps to itself.
+    """
+    pending = [row.pk for row in rows if row.status == OutboxMessage.Status.PENDING and row.lane]
+    if not pending:
+        return {}
+    # Per lane (the player's messages to one target): a row to PEP never waits for one to an
+    # operator subscription, nor the reverse (docs/delivery.md, "Targets").
+    first = OutboxMessage.objects.filter(
+        status=OutboxMessage.Status.PENDING, lane=OuterRef("lane")
+    ).order_by("occurred_at", "id")
+    head_of = dict(
+        OutboxMessage.objects.filter(pk__in=pending)
+        .annotate(head_id=Subquery(first.values("id")[:1]))
+        .values_list("pk", "head_id")
+    )
+    heads = OutboxMessage.objects.in_bulk([head for head in head_of.values() if head])
+    return {pk: heads[head] for pk, head in head_of.items() if head in heads}
+
+
+def open_circuits() -> dict[str, datetime | None]:
+    """Endpoints (message types) whose circuit toward PEP is open, and until when."""
+    return dict(
+        EndpointState.objects.filter(circuit=EndpointState.Circuit.OPEN).values_list(
+            "message_type", "retry_at"
+        )
+    )

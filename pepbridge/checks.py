@@ -91,26 +91,6 @@ def check_drain_fits_task_timeout(app_configs: Any, **kwargs: Any) -> list[Warni
 
 
 @register()
-def check_lease_outlives_a_request(app_configs: Any, **kwargs: Any) -> list[Error]:
-    """A worker sends a row only while its lease outlives the request: else it sends nothing."""
-    from events.services.delivery import LEASE_SLACK_SECONDS  # app code: import when checked
-
-    lease = settings.OUTBOX_LEASE_SECONDS
-    needed = settings.PEP_CONNECT_TIMEOUT + settings.PEP_READ_TIMEOUT + LEASE_SLACK_SECONDS
-    if lease > needed:
-        return []
-    return [
-        Error(
-            f"OUTBOX_LEASE_SECONDS ({lease:g} s) does not outlive one request to PEP "
-            f"({needed:g} s): workers would claim rows and send none.",
-            hint="Raise OUTBOX_LEASE_SECONDS above PEP_CONNECT_TIMEOUT + PEP_READ_TIMEOUT + "
-            f"{LEASE_SLACK_SECONDS:g} s (default 120 s), or lower the PEP timeouts.",
-            id="pepbridge.E001",
-        )
-    ]
-
-
-@register()
 def check_rate_limit_keys(app_configs: Any, **kwargs: Any) -> list[Warning]:
     """A misspelt OUTBOX_RATE_LIMITS key would silently leave its endpoint unlimited."""
     known = set(MESSAGE_TYPES) - {"token"}  # the token call never goes through the outbox

@@ -23,12 +23,12 @@ from django.contrib.auth.models import Group
 
 from bonuses.models import Bonus
 from bonuses.services import bonus_create
-from events.ingestion import ingest_events
 from events.models import WebhookSubscription
 from events.services.subscriptions import subscription_create, subscription_rotate_secret
 from pepbridge.private_files import write_private
 from pepbridge.sandbox.operator import SECRET_FILE, secret_reader
 from pepbridge.sandbox.webhooks import DEMO_PRODUCT_ID, DEMO_PRODUCT_NAME
+from players.event_ingestion import ingest_events
 from players.loading import ingest_players
 from webhooks.models import ProductMapping
 

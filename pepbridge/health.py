@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from pepbridge import metrics
-from pepbridge.backoffice import selectors
+from pepbridge.dashboard import selectors
 from pepbridge.metrics_db import DatabaseCollector
 
 logger = logging.getLogger(__name__)

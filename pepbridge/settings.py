@@ -136,7 +136,7 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
 DATABASES = {"default": _db}
 # The role that owns the tables and runs `migrate` (docs/security.md, "Database roles"). When set,
 # `manage.py migrate` connects with it instead of DATABASE_URL's role, then grants that app role
-# only what it needs (pepbridge/db_roles.py). Same database, another role; may hold a password,
+# only what it needs (reconciliation/db_roles.py). Same database, another role; may hold a password,
 # hence MIGRATE_DATABASE_URL_FILE too.
 MIGRATE_DATABASE_URL = env_secret("MIGRATE_DATABASE_URL") or ""
 MIGRATE_DATABASE: dict[str, Any] = {}

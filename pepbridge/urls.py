@@ -7,14 +7,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from pepbridge import health
 
 urlpatterns = [
-    path("admin/backoffice/", include("pepbridge.backoffice.urls")),
+    path("admin/backoffice/", include("pepbridge.dashboard.urls")),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("metrics", health.metrics_view, name="metrics"),
     path("", include("pepbridge.api.urls")),
     path("", include("bonuses.urls")),
     path("", include("players.urls")),
-    path("", include("events.urls")),
     path("", include("reconciliation.urls")),
     path("", include("webhooks.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -6,19 +6,18 @@ admin does not edit players; it shows them with everything related and can re-sy
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import NoReverseMatch
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 
-from bonuses.models import PlayerBonus
 from events.models import OutboxMessage
 from pepbridge.backoffice.admin_tools import (
     AppendOnlyMixin,
@@ -26,10 +25,8 @@ from pepbridge.backoffice.admin_tools import (
     ExactSearchMixin,
     OfferedLookupsMixin,
     ReadOnlyTabularInline,
-    bonus_value,
     change_link,
     changelist_url,
-    local_time,
     may_see_personal_data,
     tag_list,
 )
@@ -37,13 +34,56 @@ from pepbridge.backoffice.models import RESYNC_PLAYER, StaffAction, has_backoffi
 from pepbridge.backoffice.services import staff_action_record
 from players import profile, services
 from players.models import MarketingConsent, MigrationChunk, MigrationRun, Player
-from reconciliation.services import resync_players
-from webhooks.selectors import loyalty_lines
 
 RECENT_MESSAGES = 10
-RECENT_BONUSES = 10
 RESYNC_MAX_SELECTED = 100
 PERSONAL = tuple(profile.PERSONAL_FIELDS)
+
+
+@dataclass(frozen=True)
+class PlayerSection:
+    """A block of the player's page that an app above players adds (its bonuses, its loyalty).
+
+    Players may not import those apps (docs/architecture.md, "Layers"), so each one registers
+    its block from its own admin.py, as reconciliation registers its player-change hook in
+    players.services: the lower layer offers a list, the upper one fills it.
+    """
+
+    title: str
+    # An @admin.display function of the player: its description is the field's label.
+    show: Callable[[Player], str]
+    # The title of the block it follows; before "Profile" when that block is not on the page.
+    after: str
+
+
+# Filled at start-up by the admin modules of bonuses, reconciliation and webhooks.
+player_sections: list[PlayerSection] = []
+# Admin actions on selected players, `(model_admin, request, queryset)`, added the same way.
+player_actions: list[Callable[[Any, HttpRequest, QuerySet], None]] = []
+
+
+def add_player_section(section: PlayerSection) -> None:
+    """Add a block to the player's page (once per title, so a re-imported module adds none)."""
+    if all(known.title != section.title for known in player_sections):
+        player_sections.append(section)
+
+
+def add_player_action(action: Callable[[Any, HttpRequest, QuerySet], None]) -> None:
+    """Add an action to the player list (once)."""
+    if action not in player_actions:
+        player_actions.append(action)
+
+
+def _with_sections(
+    sets: list[tuple[str | None, dict[str, Any]]],
+) -> list[tuple[str | None, dict[str, Any]]]:
+    """`sets` with each registered block after the one it names, in registration order."""
+    for section in player_sections:
+        titles = [title for title, _ in sets]
+        anchor = section.after if section.after in titles else None
+        at = titles.index(anchor) + 1 if anchor else titles.index("Profile")
+        sets.insert(at, (section.title, {"fields": (section.show,)}))
+    return sets
 
 
 class ErasedFilter(admin.SimpleListFilter):
@@ -65,12 +105,6 @@ class ConsentInline(ReadOnlyTabularInline):
     readonly_fields = fields
 
 
-def bonus_summary(row: PlayerBonus) -> str:
-    """'CASH10 — 10 EUR, granted 18:33:09 CET', linked to the player bonus."""
-    value = bonus_value(row.bonus.bonus_type, row.amount, row.currency)
-    return change_link(row, f"{row.bonus.bonus_id} — {value}, granted {local_time(row.granted_at)}")
-
-
 @admin.register(Player)
 class PlayerAdmin(
     OfferedLookupsMixin, ExactSearchMixin, AppendOnlyMixin, BigListMixin, admin.ModelAdmin
@@ -79,19 +113,19 @@ class PlayerAdmin(
     # a reason to refuse a bonus; the column stays in the list.
     list_filter = ("account_status", "self_excluded", "at_risk", ErasedFilter)
     ordering = ("-id",)
-    actions = ("resync_selected", "resync_reconciliation")
     search_help_text = (
         "Exact player id (with personal-data access also the start of a username or e-mail, "
         "in any case: lena.mus finds LENA.MUSTER@example.com)."
     )
     inlines = (ConsentInline,)
-    readonly_fields = (
-        "pep_messages",
-        "reconciliation_items",
-        "tag_list",
-        "bonus_list",
-        "pep_loyalty",
-    )
+    readonly_fields = ("pep_messages", "tag_list")
+
+    @property  # type: ignore[override]
+    def actions(self) -> tuple[Any, ...]:
+        return ("resync_selected", *player_actions)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[Any, ...]:
+        return (*self.readonly_fields, *(section.show for section in player_sections))
 
     def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
         # Fits 1,400 px: brand and KYC are on the player's page; the flags share one column.
@@ -114,7 +148,8 @@ class PlayerAdmin(
         self, request: HttpRequest, obj: Any = None
     ) -> list[tuple[str | None, dict[str, Any]]]:
         """What support looks up first (state, flags, bonuses, messages, reconciliation), then
-        the profile; personal data and the record's dates folded away below."""
+        the profile; personal data and the record's dates folded away below. The blocks of the
+        apps above players (bonuses, reconciliation, loyalty) come from `player_sections`."""
         sets: list[tuple[str | None, dict[str, Any]]] = [
             (
                 "Status",
@@ -131,10 +166,7 @@ class PlayerAdmin(
                     )
                 },
             ),
-            ("Bonuses", {"fields": ("bonus_list",)}),
             ("Messages to PEP", {"fields": ("pep_messages",)}),
-            ("Reconciliation", {"fields": ("reconciliation_items",)}),
-            ("PEP loyalty (from PEP's webhooks)", {"fields": ("pep_loyalty",)}),
             (
                 "Profile",
                 {
@@ -148,23 +180,13 @@ class PlayerAdmin(
                 },
             ),
         ]
+        sets = _with_sections(sets)
         if may_see_personal_data(request):
             personal = tuple("tag_list" if f == "tags" else f for f in PERSONAL)
             fields = (*personal, "email_verified", "phone_verified")
             sets.append(("Personal data", {"fields": fields, "classes": ("collapse",)}))
         sets.append(("Record", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}))
         return sets
-
-    @admin.display(description="bonuses (newest first)")
-    def bonus_list(self, obj: Player) -> str:
-        rows = obj.bonuses.select_related("bonus").order_by("-granted_at", "-id")[:RECENT_BONUSES]
-        if not rows:
-            return "No bonuses."
-        items = format_html_join(
-            "", "<li>{} — {}</li>", ((bonus_summary(row), row.get_status_display()) for row in rows)
-        )
-        url = changelist_url("bonuses", "playerbonus", q=obj.player_id)
-        return format_html('<ul>{}</ul><a href="{}">All bonuses of this player</a>', items, url)
 
     def has_resync_permission(self, request: HttpRequest) -> bool:
         return has_backoffice_perm(request.user, RESYNC_PLAYER)
@@ -202,40 +224,9 @@ class PlayerAdmin(
                 messages.WARNING,
             )
 
-    @admin.action(
-        description="Re-open and re-send the selected players' reconciliation items",
-        permissions=["resync"],
-    )
-    def resync_reconciliation(self, request: HttpRequest, queryset: QuerySet) -> None:
-        player_ids = list(queryset.values_list("player_id", flat=True)[: RESYNC_MAX_SELECTED + 1])
-        if len(player_ids) > RESYNC_MAX_SELECTED:
-            self.message_user(
-                request, f"Select at most {RESYNC_MAX_SELECTED} players to re-sync.", messages.ERROR
-            )
-            return
-        with transaction.atomic():
-            report = resync_players(player_ids=player_ids, actor=request.user.get_username())
-            staff_action_record(
-                user=request.user,
-                action=StaffAction.Kind.RECONCILIATION_RESYNC,
-                objects=list(queryset.filter(player_id__in=player_ids)),
-                outcome=f"re-sync #{report.request.pk}: {report.players} player(s) re-sent",
-            )
-        self.message_user(
-            request,
-            f"Re-sync #{report.request.pk}: {report.players} player(s) had reconciliation items "
-            "to re-send (recorded in the audit trail).",
-            messages.SUCCESS,
-        )
-
     @admin.display(description="tags")
     def tag_list(self, obj: Player) -> str:
         return tag_list(obj.tags)
-
-    @admin.display(description="level, rank, XP and tokens")
-    def pep_loyalty(self, obj: Player) -> str:
-        lines = loyalty_lines(obj.player_id)
-        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines)) or "-"
 
     @admin.display(description="messages to PEP (newest first)")
     def pep_messages(self, obj: Player) -> str:
@@ -257,43 +248,6 @@ class PlayerAdmin(
         )
         url = changelist_url("events", "outboxmessage", player_id=obj.player_id)
         return format_html('<ul>{}</ul><a href="{}">All messages about this player</a>', items, url)
-
-    @admin.display(description="reconciliation items")
-    def reconciliation_items(self, obj: Player) -> str:
-        links = reconciliation_links(obj.player_id)
-        if not links:
-            return "No reconciliation records are kept yet."
-        return format_html_join(" · ", '<a href="{}">{}</a>', links)
-
-
-def reconciliation_links(player_id: str) -> list[tuple[str, str]]:
-    """Links to the reconciliation lists filtered to one player, for the lists that exist."""
-    from django.apps import apps
-
-    if not apps.is_installed("reconciliation"):
-        return []
-    links = []
-    for model in apps.get_app_config("reconciliation").get_models():
-        if not admin.site.is_registered(model):
-            continue
-        names = {field.name for field in model._meta.get_fields()}
-        lookup = (
-            "player_id"
-            if "player_id" in names
-            else "player__player_id"
-            if "player" in names
-            else None
-        )
-        if lookup is None:
-            continue
-        try:
-            url = changelist_url(
-                model._meta.app_label, model._meta.model_name, **{lookup: player_id}
-            )
-        except NoReverseMatch:
-            continue
-        links.append((url, str(model._meta.verbose_name_plural)))
-    return links
 
 
 class ChunkInline(ReadOnlyTabularInline):

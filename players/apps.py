@@ -7,4 +7,6 @@ class PlayersConfig(AppConfig):
     name = "players"
 
     def ready(self) -> None:
-        from players import schema  # noqa: F401  (the ingestion views' OpenAPI documentation)
+        # The OpenAPI documentation of the ingestion views (players/schema.py, event_schema.py)
+        # and of the identity view (players/schema_identity.py).
+        from players import event_schema, schema, schema_identity  # noqa: F401

@@ -1,7 +1,7 @@
 """The OpenAPI documentation of the ingestion API's players half, and the errors both halves share.
 
 Applied to the views when the app is ready (PlayersConfig); see bonuses/schema.py. The events
-half (events/ingestion_schema.py) uses the tag and the error answers defined here.
+half (players/event_schema.py) uses the tag and the error answers defined here.
 """
 
 from __future__ import annotations

@@ -9,23 +9,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.apps import apps
+from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
+from django.urls import NoReverseMatch, URLPattern, path, reverse
+from django.utils.html import format_html, format_html_join
 
 from pepbridge.backoffice.admin_tools import (
     AppendOnlyMixin,
     BigListMixin,
     ExactSearchMixin,
     OfferedLookupsMixin,
+    changelist_url,
     listed_queryset,
     truncated,
 )
+from pepbridge.backoffice.models import StaffAction
+from pepbridge.backoffice.services import staff_action_record
+from players.admin import (
+    RESYNC_MAX_SELECTED,
+    PlayerSection,
+    add_player_action,
+    add_player_section,
+)
+from players.models import Player
 from players.profile import WIRE_TO_FIELD
 from reconciliation.feedback import UNSPECIFIED_FIELD
 from reconciliation.models import AuditStep, ReconciliationItem, ReconciliationRequest
+from reconciliation.services import resync_players
 from reconciliation.views import AuditExportView
 
 
@@ -126,3 +139,70 @@ class AuditStepAdmin(TrailAdmin):
         May raise IncorrectLookupParameters or DisallowedModelAdminLookup, as the list does.
         """
         return listed_queryset(self, request)
+
+
+# The player's page and list (players.admin): their reconciliation lists and the re-sync action.
+# Registered from here because players may not import reconciliation.
+@admin.display(description="reconciliation items")
+def reconciliation_items(obj: Player) -> str:
+    links = reconciliation_links(obj.player_id)
+    if not links:
+        return "No reconciliation records are kept yet."
+    return format_html_join(" · ", '<a href="{}">{}</a>', links)
+
+
+def reconciliation_links(player_id: str) -> list[tuple[str, str]]:
+    """Links to the reconciliation lists filtered to one player, for the lists that exist."""
+    links = []
+    for model in apps.get_app_config("reconciliation").get_models():
+        if not admin.site.is_registered(model):
+            continue
+        names = {field.name for field in model._meta.get_fields()}
+        lookup = (
+            "player_id"
+            if "player_id" in names
+            else "player__player_id"
+            if "player" in names
+            else None
+        )
+        if lookup is None:
+            continue
+        try:
+            url = changelist_url(
+                model._meta.app_label, model._meta.model_name, **{lookup: player_id}
+            )
+        except NoReverseMatch:
+            continue
+        links.append((url, str(model._meta.verbose_name_plural)))
+    return links
+
+
+@admin.action(
+    description="Re-open and re-send the selected players' reconciliation items",
+    permissions=["resync"],
+)
+def resync_reconciliation(model_admin: Any, request: HttpRequest, queryset: QuerySet) -> None:
+    player_ids = list(queryset.values_list("player_id", flat=True)[: RESYNC_MAX_SELECTED + 1])
+    if len(player_ids) > RESYNC_MAX_SELECTED:
+        model_admin.message_user(
+            request, f"Select at most {RESYNC_MAX_SELECTED} players to re-sync.", messages.ERROR
+        )
+        return
+    with transaction.atomic():
+        report = resync_players(player_ids=player_ids, actor=request.user.get_username())
+        staff_action_record(
+            user=request.user,
+            action=StaffAction.Kind.RECONCILIATION_RESYNC,
+            objects=list(queryset.filter(player_id__in=player_ids)),
+            outcome=f"re-sync #{report.request.pk}: {report.players} player(s) re-sent",
+        )
+    model_admin.message_user(
+        request,
+        f"Re-sync #{report.request.pk}: {report.players} player(s) had reconciliation items "
+        "to re-send (recorded in the audit trail).",
+        messages.SUCCESS,
+    )
+
+
+add_player_section(PlayerSection("Reconciliation", reconciliation_items, after="Messages to PEP"))
+add_player_action(resync_reconciliation)

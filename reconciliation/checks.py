@@ -7,7 +7,7 @@ from typing import Any
 from django.core.checks import Tags, Warning, register
 from django.db import DatabaseError, connections
 
-from pepbridge import db_roles
+from reconciliation import db_roles
 
 
 @register(Tags.database, deploy=True)

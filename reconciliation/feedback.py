@@ -37,9 +37,9 @@ from django.utils import timezone
 from pepbridge import backoff
 from pepbridge.pep.client import get_pep_client
 from pepbridge.pep.errors import PepError
+from reconciliation.items import open_items
 from reconciliation.models import AuditStep, FeedbackDownload
 from reconciliation.repair import repair_player
-from reconciliation.services import open_items
 
 logger = logging.getLogger("reconciliation")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,12 +21,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from reconciliation import selectors
+from reconciliation.feedback import feedback_fetch
+from reconciliation.items import open_items
 from reconciliation.models import (
     AuditStep,
     FeedbackDownload,
     ReconciliationItem,
     ReconciliationRequest,
-    RepairState,
     RequestExpansion,
 )
 from reconciliation.repair import (
@@ -130,35 +131,6 @@ def _record(
     request = ReconciliationRequest.objects.create(outcome=outcome, **values)
     _request_step(request, _REPEAT_KINDS[outcome], f"repeat of request #{original.pk}").save()
     return Receipt(request, outcome, original)
-
-
-def open_items(
-    request: ReconciliationRequest, pairs: Iterable[tuple[str, str]], *, cause: str
-) -> list[ReconciliationItem]:
-    """Create the items (player, field) of a request, each with its `received` step and state."""
-    now = timezone.now()
-    unique = list(dict.fromkeys(pairs))
-    items = ReconciliationItem.objects.bulk_create(
-        ReconciliationItem(request=request, player_id=pid, field=name, created_at=now)
-        for pid, name in unique
-    )
-    AuditStep.objects.bulk_create(
-        AuditStep(
-            request=request,
-            item=item,
-            kind=Kind.RECEIVED,
-            at=now,
-            cause=cause[:200],
-            player_id=item.player_id,
-            field=item.field,
-        )
-        for item in items
-    )
-    RepairState.objects.bulk_create(
-        RepairState(item=item, player_id=item.player_id, field=item.field, updated_at=now)
-        for item in items
-    )
-    return items
 
 
 @transaction.atomic
@@ -325,8 +297,6 @@ def reconciliation_recheck(*, cause: str = RECHECK_CAUSE, player_limit: int = 50
 
     Waiting items are visited least recently checked first, `player_limit` players per pass.
     """
-    from reconciliation.feedback import feedback_fetch
-
     report = RecheckReport(confirmed=confirm_deliveries(cause=cause))
     for request_pk in selectors.pending_expansion_ids():
         report.expanded += request_expand(request_pk)  # a task lost or killed mid-way

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from pepbridge.backoffice.admin_tools import (
     AppendOnlyMixin,
@@ -18,6 +19,8 @@ from pepbridge.backoffice.admin_tools import (
 )
 from pepbridge.backoffice.models import StaffAction
 from pepbridge.backoffice.services import staff_action_record
+from players.admin import PlayerSection, add_player_section
+from players.models import Player
 from webhooks import fulfilment, processing
 from webhooks.decoding import decode_payload, display
 from webhooks.models import (
@@ -27,6 +30,7 @@ from webhooks.models import (
     RewardsCursor,
     WebhookDelivery,
 )
+from webhooks.selectors import loyalty_lines
 
 MASK = "***"
 HIDDEN = "[hidden: may hold personal data; Support and Admins can see it]"
@@ -222,3 +226,15 @@ class RewardsCursorAdmin(AppendOnlyMixin, admin.ModelAdmin):
     )
     readonly_fields = (*list_display, "next_page", "lease_until")
     exclude = ("recent_requests",)
+
+
+# The player's page (players.admin) shows the loyalty PEP reported: players may not import webhooks.
+@admin.display(description="level, rank, XP and tokens")
+def pep_loyalty(obj: Player) -> str:
+    lines = loyalty_lines(obj.player_id)
+    return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines)) or "-"
+
+
+add_player_section(
+    PlayerSection("PEP loyalty (from PEP's webhooks)", pep_loyalty, after="Reconciliation")
+)

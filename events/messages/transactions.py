@@ -12,7 +12,7 @@ Choices where the contract is silent (platform-api.md §5, §12 item 9):
   APPROVED ones, unless settings.PEP_SEND_NON_APPROVED_MONEY is on.
 - Dedup keys name what was actually sent (`game_round:<roundId>:<id>+<id>`), so a retried
   ingestion of the same thing is recognised. A round split over several events (BET first, then
-  BET and WIN) is settled before the builder's message is written: events.ingestion_rounds
+  BET and WIN) is settled before the builder's message is written: players.event_rounds
   leaves out the transactions an earlier message of the round carried, so the second message
   holds only the WIN and PEP never gets a transaction twice.
   A balance snapshot is keyed by player and millisecond: two different snapshots of one player

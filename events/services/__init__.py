@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from events.kick import request_delivery, request_passes
 from events.services.claim import claim_due, release
 from events.services.delivery import deliver_batch, drain, worker_name
 from events.services.housekeeping import (
@@ -12,7 +13,6 @@ from events.services.housekeeping import (
     send_now,
     setup_schedules,
 )
-from events.services.kick import request_delivery, request_passes
 from events.services.redaction import outbox_redact_player
 
 __all__ = [

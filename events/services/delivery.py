@@ -27,10 +27,10 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from events import forwarding, selectors
+from events.kick import clear_kick
 from events.models import DeliveryAttempt, OutboxMessage
 from events.services import endpoints, schedule, sending
 from events.services.claim import Claim, claim_lanes, release, release_dead, release_lanes
-from events.services.kick import clear_kick
 from pepbridge import backoff, metrics
 from pepbridge.pep.client import PepClient, get_pep_client
 from pepbridge.pep.errors import PepError, PepPermanentError, PepTransientError

@@ -11,8 +11,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from events import lanes, selectors
+from events.kick import request_delivery
 from events.models import OutboxMessage, Replay
-from events.services.kick import request_delivery
 
 Status = OutboxMessage.Status
 SWEEP_SCHEDULE = "events.outbox_sweep"

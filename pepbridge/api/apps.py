@@ -9,5 +9,5 @@ class ApiConfig(AppConfig):
     verbose_name = "API credentials"
 
     def ready(self) -> None:
-        # System checks, OpenAPI extensions and the identity view's documentation.
-        from pepbridge.api import checks, schema, schema_identity  # noqa: F401
+        # System checks and OpenAPI extensions.
+        from pepbridge.api import checks, schema  # noqa: F401

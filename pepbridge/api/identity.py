@@ -3,11 +3,12 @@
 Validation is pluggable (`PLAYER_IDENTITY_VALIDATOR`, a dotted path to
 `def validate(token: str) -> Identity | None`). The built-in validator accepts HS256 JWTs signed
 by the operator's platform with `PLAYER_IDENTITY_SECRET`, carrying `sub` or `playerId` and `exp`.
+Whether the named player exists is asked by players/identity.py, which calls the validator: the
+API plumbing imports no app (docs/architecture.md, "Layers").
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,10 +16,7 @@ from functools import lru_cache
 
 import jwt
 from django.conf import settings
-from django.utils import timezone
 from django.utils.module_loading import import_string
-
-logger = logging.getLogger("pepbridge.api")
 
 
 @dataclass(frozen=True)
@@ -56,27 +54,6 @@ def validate_signed_token(token: str) -> Identity | None:
 
 
 @lru_cache(maxsize=4)
-def _validator(path: str) -> Validator:
+def validator(path: str) -> Validator:
+    """The validator a dotted path names (`PLAYER_IDENTITY_VALIDATOR`), imported once."""
     return import_string(path)
-
-
-def _player_known(player_id: str) -> bool:
-    from players.models import Player
-
-    return Player.objects.filter(player_id=player_id, erased_at__isnull=True).exists()
-
-
-def player_identify(*, identity_token: str) -> Identity | None:
-    """The player an identity token names, or None if invalid, expired or the player is unknown.
-
-    The caller answers every None the same way, so PEP learns nothing about which it was.
-    """
-    identity = _validator(settings.PLAYER_IDENTITY_VALIDATOR)(identity_token)
-    if identity is None:
-        return None
-    if identity.expires_at is not None and identity.expires_at <= timezone.now():
-        return None  # a plugged-in validator may not check expiry itself
-    if not _player_known(identity.player_id):
-        logger.info("player_identity_unknown_player")
-        return None
-    return identity

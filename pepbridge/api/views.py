@@ -1,4 +1,7 @@
-"""Inbound endpoints of this app: the OAuth token endpoint and player identity (operator-api §5)."""
+"""Inbound endpoints of this app: the OAuth token endpoint and the API's 404 and 500 answers.
+
+The player identity endpoint (operator-api §5) needs the players table: players/identity_views.py.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +13,9 @@ from django.utils.decorators import method_decorator
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider import views as oauth_views
-from rest_framework import serializers
-from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from pepbridge.api.exception_handler import error_body
-from pepbridge.api.exceptions import ApiError
-from pepbridge.api.fields import StrictCharField
-from pepbridge.api.identity import player_identify
 from pepbridge.api.oauth import FormOrJsonOAuthLibCore
-from pepbridge.api.permissions import RequiresPepScope
-from pepbridge.pep.wire import format_timestamp
-
-# One answer for a bad signature, an expired token and an unknown player: say nothing more.
-IDENTITY_REFUSED = "The identity token is not valid."
-# PEP's own credential was fine: the challenge names the identity token, not Bearer.
-IDENTITY_CHALLENGE = 'IdentityToken realm="pepbridge"'
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -61,30 +50,6 @@ def _token_error(response: HttpResponse) -> dict[str, Any]:
     code = str(oauth_error.get("error", "invalid_request"))
     message = str(oauth_error.get("error_description") or code.replace("_", " ").capitalize())
     return {"statusCode": response.status_code, "message": message, **oauth_error, "error": code}
-
-
-class PlayerIdentityView(APIView):
-    """`POST /api/auth/v1/player`: the player an identity token names, and until when."""
-
-    permission_classes = [RequiresPepScope]
-
-    class InputSerializer(serializers.Serializer):
-        identityToken = StrictCharField(max_length=8192, trim_whitespace=True)
-
-    class OutputSerializer(serializers.Serializer):
-        playerId = serializers.CharField()
-        expiresAt = serializers.CharField(required=False)
-
-    def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        identity = player_identify(identity_token=data.validated_data["identityToken"])
-        if identity is None:
-            raise ApiError(401, IDENTITY_REFUSED, headers={"WWW-Authenticate": IDENTITY_CHALLENGE})
-        body = {"playerId": identity.player_id}
-        if identity.expires_at is not None:
-            body["expiresAt"] = format_timestamp(identity.expires_at)
-        return Response(self.OutputSerializer(body).data)
 
 
 # Paths of the inbound APIs: their 404s and 500s outside DRF views get the error shape too.

@@ -1,1 +1,3 @@
-"""The staff back office: admin helpers, the operations dashboard and staff time zones."""
+"""Back-office building blocks every app's admin uses: admin mixins, the paginator, the staff-action
+log, staff time zones and the 403 page. Imports no app (the dashboard, which reads them all, is
+pepbridge/dashboard)."""

@@ -23,9 +23,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
+from pepbridge.api.selectors import credential_names
 from pepbridge.backoffice.models import VIEW_PERSONAL_DATA, has_backoffice_perm
 from pepbridge.backoffice.paginator import EstimatedCountPaginator
-from pepbridge.backoffice.selectors import credential_names
 
 
 class AppendOnlyMixin:

@@ -1,9 +1,8 @@
-"""Back-office pages served inside the admin: the operations dashboard and the time zone picker."""
+"""The time zone picker, served inside the admin (the dashboard page: pepbridge/dashboard)."""
 
 from __future__ import annotations
 
 import zoneinfo
-from datetime import datetime
 
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -12,28 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from pepbridge.backoffice import charts, selectors
 from pepbridge.backoffice.middleware import COOKIE, zone_or_none
 
 ONE_YEAR = 365 * 24 * 3600
-
-
-def dashboard(request: HttpRequest) -> HttpResponse:
-    """Delivery and assign-bonus activity of the last 24 hours, for any staff member."""
-    data = selectors.dashboard()
-    context = {
-        **admin.site.each_context(request),
-        "title": "Operations dashboard",
-        "figures": data.figures,
-        # Shown in the staff member's zone with seconds, like every other time in the admin.
-        "generated_at": datetime.fromisoformat(data.figures["generated_at"]),
-        "delivery_chart": charts.stacked_chart(data.deliveries, selectors.OUTCOMES),
-        "assign_chart": charts.stacked_chart(data.assignments, ("accepted", "rejected")),
-        "webhook_chart": charts.stacked_chart(data.webhooks, ("received",)),
-        "fulfilment_url": reverse("admin:webhooks_fulfilment_changelist"),
-        "outbox_url": reverse("admin:events_outboxmessage_changelist"),
-    }
-    return TemplateResponse(request, "admin/backoffice/dashboard.html", context)
 
 
 def time_zone(request: HttpRequest) -> HttpResponse:

@@ -23,9 +23,9 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
-from pepbridge.models import PepToken
 from pepbridge.pep import wire
 from pepbridge.pep.errors import PepPermanentError, PepTransientError
+from pepbridge.pep.models import PepToken
 
 POLL_INTERVAL = 0.05  # seconds between a waiting process's reads of the token row
 

@@ -14,9 +14,9 @@ from django.utils import timezone
 from bonuses.models import BonusAssignment
 from events.models import DeliveryAttempt, EndpointState, OutboxMessage
 from events.selectors import delivery_health
-from pepbridge.backoffice import selectors
 from pepbridge.backoffice.middleware import COOKIE
 from pepbridge.backoffice.paginator import EstimatedCountPaginator
+from pepbridge.dashboard import selectors
 from tests.admin.conftest import make_assignments, make_rejections, outbox_rows
 
 pytestmark = pytest.mark.django_db

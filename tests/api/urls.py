@@ -1,4 +1,4 @@
-"""A test URLconf: this app's routes plus small views that exercise scopes and every error."""
+"""A test URLconf: this app's routes, the identity check, and views for scopes and errors."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from pepbridge.api.authentication import client_key, client_label
 from pepbridge.api.exceptions import ApiError
 from pepbridge.api.permissions import RequiresIngestScope, RequiresPepScope
+from players.identity_views import PlayerIdentityView
 
 
 class PepEchoView(APIView):
@@ -82,5 +83,7 @@ def _routes() -> list[Any]:
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("pepbridge.api.urls")),
+    # PEP's identity check lives with the players it looks up (players/urls.py).
+    path("api/auth/v1/player", PlayerIdentityView.as_view(), name="player-identity"),
     *_routes(),
 ]

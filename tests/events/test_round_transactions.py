@@ -16,13 +16,13 @@ from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from events.ingestion import EventConflict, record_event
-from events.ingestion_kinds import EVENT_KINDS
 from events.messages import build_game_round
 from events.models import OutboxMessage, RoundTransaction
 from pepbridge.pep import wire
+from players.event_ingestion import EventConflict, record_event
+from players.event_kinds import EVENT_KINDS
 from players.models import Player
-from tests.events.test_ingestion_service import casino_round
+from tests.players.test_event_ingestion_service import casino_round
 
 BEFORE = [("events", "0007_outbox_lanes")]
 

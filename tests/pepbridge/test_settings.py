@@ -12,6 +12,7 @@ from django.core.checks import ERROR
 from django.core.checks.registry import registry
 from django.test import override_settings
 
+from events import checks as events_checks
 from pepbridge import checks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,17 +115,17 @@ def test_it_names_an_unknown_rate_limit_key() -> None:
 def test_it_refuses_a_lease_that_cannot_outlive_one_request() -> None:
     timings = {"PEP_CONNECT_TIMEOUT": 3.0, "PEP_READ_TIMEOUT": 10.0}
     with override_settings(OUTBOX_LEASE_SECONDS=18.0, **timings):  # 3 + 10 + 5 s of slack
-        (error,) = checks.check_lease_outlives_a_request(None)
+        (error,) = events_checks.check_lease_outlives_a_request(None)
     assert error.id == "pepbridge.E001"
     assert error.level == ERROR
     with override_settings(OUTBOX_LEASE_SECONDS=19.0, **timings):
-        assert checks.check_lease_outlives_a_request(None) == []
+        assert events_checks.check_lease_outlives_a_request(None) == []
 
 
 def test_the_default_delivery_settings_pass_the_delivery_checks() -> None:
     assert checks.check_drain_fits_task_timeout(None) == []
     assert checks.check_rate_limit_keys(None) == []
-    assert checks.check_lease_outlives_a_request(None) == []
+    assert events_checks.check_lease_outlives_a_request(None) == []
 
 
 def test_the_delivery_checks_run_with_plain_check_not_only_deploy() -> None:

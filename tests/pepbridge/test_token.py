@@ -14,9 +14,9 @@ import pytest
 import responses
 from django.db import connection
 
-from pepbridge.models import PepToken
 from pepbridge.pep.client import PepClient
 from pepbridge.pep.errors import PepTransientError
+from pepbridge.pep.models import PepToken
 from pepbridge.pep.token import cache_key, parse_token_response
 
 BASE = "https://pep.test"

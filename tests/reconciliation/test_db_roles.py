@@ -27,7 +27,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from psycopg import errors
 
-from pepbridge import db_roles
+from reconciliation import db_roles
 
 TRAIL = (
     "reconciliation_auditstep",

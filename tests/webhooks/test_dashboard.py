@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
-from pepbridge.backoffice import selectors
+from pepbridge.dashboard import selectors
 from tests.webhooks.conftest import event, item, level_up
 from webhooks.processing import inbox_process_pending
 

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from pepbridge import db_roles
+from reconciliation import db_roles
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@
 Without MIGRATE_DATABASE_URL (development, SQLite, the test suite) this is Django's migrate.
 With it, the default connection is re-opened with the owner's credentials for the migration,
 and the role of DATABASE_URL (the app role) is then granted what it needs on the tables that
-exist now, trail tables excepted (pepbridge/db_roles.py).
+exist now, trail tables excepted (reconciliation/db_roles.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 from django.core.management.commands import migrate
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from pepbridge import db_roles
+from reconciliation import db_roles
 
 
 class Command(migrate.Command):

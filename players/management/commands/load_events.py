@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from events.ingestion import MAX_BATCH_ITEMS, ingest_events
+from players.event_ingestion import MAX_BATCH_ITEMS, ingest_events
 from players.loading import BatchHandler
 from players.management.commands._jsonl import JsonLinesCommand
 

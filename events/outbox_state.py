@@ -15,9 +15,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from events.models import DeliveryAttempt, OutboxMessage
+from events.selectors import open_circuits, player_heads
 from events.services.housekeeping import STAFF_CANCELLED_ERROR_CLASS
 from pepbridge.backoffice.admin_tools import local_time
-from pepbridge.backoffice.selectors import open_circuits, player_heads
 
 Status = OutboxMessage.Status
 

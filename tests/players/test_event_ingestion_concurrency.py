@@ -10,9 +10,9 @@ from collections import Counter
 import pytest
 from django.db import connection
 
-from events.ingestion import ingest_events
 from events.models import OutboxMessage
 from players import services
+from players.event_ingestion import ingest_events
 from players.models import Player
 from tests.players.conftest import player_data
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from pepbridge.backoffice.selectors import HourBucket
+from pepbridge.dashboard.selectors import HourBucket
 
 BAR_AREA_HEIGHT = 140
 BAR_WIDTH = 22

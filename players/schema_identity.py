@@ -1,6 +1,6 @@
-"""The OpenAPI documentation of `POST /api/auth/v1/player`, kept out of pepbridge/api/views.py.
+"""The OpenAPI documentation of `POST /api/auth/v1/player`, kept out of players/identity_views.py.
 
-Applied to the view when the app is ready (ApiConfig), as each app does in its schema module
+Applied to the view when the app is ready (PlayersConfig), as each app does in its schema module
 (bonuses/schema.py); the token endpoint, not a DRF view, is described by schema_token.py.
 """
 
@@ -19,7 +19,7 @@ from pepbridge.api.schema import (
     error_examples,
     error_responses,
 )
-from pepbridge.api.views import PlayerIdentityView
+from players.identity_views import PlayerIdentityView
 
 extend_schema_serializer(component_name="PlayerIdentityRequest")(PlayerIdentityView.InputSerializer)
 extend_schema_serializer(component_name="PlayerIdentity")(PlayerIdentityView.OutputSerializer)

@@ -3,7 +3,7 @@
 A batch answers 202 with one result per item: accepted, duplicate (already had it: not sent
 again), conflict (same id, other content: nothing written) or rejected (field errors: nothing
 written). The valid items of a batch are kept whatever happens to the others. The OpenAPI
-documentation is in events/ingestion_schema.py.
+documentation is in players/event_schema.py.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from events.ingestion import (
+from pepbridge.api.exceptions import ApiError
+from players.event_ingestion import (
     MAX_BATCH_ITEMS,
     EventConflict,
     EventRejected,
     ingest_events,
     record_event,
 )
-from pepbridge.api.exceptions import ApiError
 from players.ingest_api import IngestView
 from players.results import DUPLICATE
 

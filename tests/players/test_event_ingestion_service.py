@@ -1,4 +1,4 @@
-"""events.ingestion: the Python way in (record_event) and the batch function behind the API."""
+"""players.event_ingestion: the Python way in (record_event) and the batch behind the API."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from events.ingestion import (
+from events.models import OutboxMessage
+from players.event_ingestion import (
     EventConflict,
     EventRejected,
     ingest_events,
     record_event,
 )
-from events.models import OutboxMessage
 from players.models import Player
 
 pytestmark = pytest.mark.django_db

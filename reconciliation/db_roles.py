@@ -14,7 +14,8 @@ not own the trail. Hence:
 `setup_sql()` is run once by a superuser (`manage.py db_roles setup | psql`); `grant_sql()` is
 run by the owner after every migrate (the migrate command does it), because a table created by
 a later migration must be granted, and a new trail table must lose what the default privileges
-gave it. docs/security.md, "Database roles", is the recipe.
+gave it. docs/security.md, "Database roles", is the recipe. It lives in this app because the
+trail (`AppendOnlyModel`) is what it protects; the commands in pepbridge/management compose it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""The OpenAPI documentation of the events half of the ingestion API (events/ingestion_views.py).
+"""The OpenAPI documentation of the events half of the ingestion API (players/event_views.py).
 
 The serializers here only describe the wire format: the views validate through the event kinds
-(events.ingestion_kinds). Applied to the views when the app is ready (EventsConfig); see
+(players.event_kinds). Applied to the views when the app is ready (EventsConfig); see
 bonuses/schema.py.
 """
 
@@ -16,10 +16,10 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from events.ingestion import MAX_BATCH_ITEMS
-from events.ingestion_kinds import EVENT_KINDS
-from events.ingestion_views import EventBatchView, EventView
 from pepbridge.api.schema import error_examples
+from players.event_ingestion import MAX_BATCH_ITEMS
+from players.event_kinds import EVENT_KINDS
+from players.event_views import EventBatchView, EventView
 from players.schema import INGEST_ERRORS, ingest_schema_tags
 
 _ROUND = {

@@ -1,5 +1,8 @@
 """The operations dashboard's figures: a handful of aggregate queries, no loop over rows.
 
+Composition: it reads every app's tables, so it sits above them all (docs/architecture.md,
+"Layers"); the admin building blocks the apps share stay in pepbridge/backoffice.
+
 Every query here is an aggregate served by an index (docs/back-office.md lists which), so the
 dashboard and /healthz stay fast with millions of outbox rows. The hourly series are filled into
 24 buckets in Python: that loop is over hours, never over rows.
@@ -11,15 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, F, Min, OuterRef, Subquery
+from django.db.models import Count, F, Min
 from django.db.models.functions import TruncHour
 from django.utils import timezone
-from oauth2_provider.models import get_application_model
 
 from bonuses.models import BonusAssignment, RejectedAssignment
 from events.models import DeliveryAttempt, EndpointState, OutboxMessage
 from events.selectors import delivery_health
-from pepbridge.api.models import ApiKey
 from reconciliation.models import RepairState
 from webhooks.models import Fulfilment, WebhookDelivery
 
@@ -89,15 +90,6 @@ def assignments_per_hour(now: datetime) -> list[HourBucket]:
     rows = [{**row, "series": "accepted"} for row in accepted]
     rows += [{**row, "series": "rejected"} for row in rejected]
     return _bucketed(rows, hours, ("accepted", "rejected"))
-
-
-def delivery_counts() -> dict[str, int]:
-    """Pending and failed rows: two index-only counts (the status indexes), not a table scan."""
-    rows = OutboxMessage.objects
-    return {
-        "pending": rows.filter(status=OutboxMessage.Status.PENDING).count(),
-        "failed": rows.filter(status=OutboxMessage.Status.FAILED).count(),
-    }
 
 
 def oldest_pending_age_seconds(now: datetime) -> float:
@@ -213,57 +205,3 @@ def _pairs(rows: list[dict[str, Any]], field: str) -> dict[str, int]:
 
 def _series(buckets: list[HourBucket]) -> list[dict[str, Any]]:
     return [{"hour": bucket.hour.isoformat(), **bucket.counts} for bucket in buckets]
-
-
-def player_heads(rows: list[OutboxMessage]) -> dict[int, OutboxMessage]:
-    """For each pending row with a player, the player's first pending row (what it waits for).
-
-    Two queries for a whole page, whatever its size: the head ids through a subquery on the
-    (lane, status, occurred_at, id) index, then those heads. A head maps to itself.
-    """
-    pending = [row.pk for row in rows if row.status == OutboxMessage.Status.PENDING and row.lane]
-    if not pending:
-        return {}
-    # Per lane (the player's messages to one target): a row to PEP never waits for one to an
-    # operator subscription, nor the reverse (docs/delivery.md, "Targets").
-    first = OutboxMessage.objects.filter(
-        status=OutboxMessage.Status.PENDING, lane=OuterRef("lane")
-    ).order_by("occurred_at", "id")
-    head_of = dict(
-        OutboxMessage.objects.filter(pk__in=pending)
-        .annotate(head_id=Subquery(first.values("id")[:1]))
-        .values_list("pk", "head_id")
-    )
-    heads = OutboxMessage.objects.in_bulk([head for head in head_of.values() if head])
-    return {pk: heads[head] for pk, head in head_of.items() if head in heads}
-
-
-def open_circuits() -> dict[str, datetime | None]:
-    """Endpoints (message types) whose circuit toward PEP is open, and until when."""
-    return dict(
-        EndpointState.objects.filter(circuit=EndpointState.Circuit.OPEN).values_list(
-            "message_type", "retry_at"
-        )
-    )
-
-
-def credential_names(keys: set[str]) -> dict[str, str]:
-    """Readable names for callers' keys ("oauth:<client id>", "apikey:<key id>"): two queries.
-
-    A key whose credential was deleted keeps its raw form.
-    """
-    kinds: dict[str, set[str]] = {"oauth": set(), "apikey": set()}
-    for key in keys:
-        kind, _, ident = key.partition(":")
-        if kind in kinds:
-            kinds[kind].add(ident)
-    names = {}
-    if kinds["oauth"]:
-        clients = get_application_model().objects.filter(client_id__in=kinds["oauth"])
-        for client_id, name in clients.values_list("client_id", "name"):
-            names[f"oauth:{client_id}"] = name
-    if kinds["apikey"]:
-        api_keys = ApiKey.objects.filter(key_id__in=kinds["apikey"])
-        for key_id, name in api_keys.values_list("key_id", "name"):
-            names[f"apikey:{key_id}"] = name
-    return names

@@ -259,7 +259,7 @@ class EventKind:
     """What the ingestion API does with one event type: validate, key, build its message.
 
     Casino rounds are built from `round_input` (never from `build`): the round is settled per
-    transaction first and may be rebuilt with only the new ones (events.ingestion_rounds).
+    transaction first and may be rebuilt with only the new ones (players.event_rounds).
     """
 
     serializer: type[serializers.Serializer]

@@ -2,10 +2,10 @@
 
 The same functions serve the three ways in: an operator on Django calls `record_event` inside its
 own transaction, the ingestion API and the JSON Lines loader call `ingest_events`. An event is
-validated by the serializers in `events.ingestion_serializers`, built into PEP's wire format by
+validated by the serializers in `players.event_kinds`, built into PEP's wire format by
 `events.messages`, and written with `events.outbox.enqueue_many`, which owns idempotency: the same
 operator id twice is accepted once; the same id with another body is a conflict. Casino rounds
-are first settled per transaction id (`events.ingestion_rounds`), so a round resent with its WIN
+are first settled per transaction id (`players.event_rounds`), so a round resent with its WIN
 sends only the WIN.
 """
 
@@ -19,11 +19,11 @@ from typing import Any
 from django.db import connection, transaction
 from rest_framework import serializers
 
-from events import ingestion_rounds
-from events.ingestion_kinds import EVENT_KINDS, flatten_errors
 from events.messages import GameRoundInput, MessageRejected, build_game_round
 from events.models import OutboxMessage, RoundTransaction
 from events.outbox import ConflictingMessage, DuplicateMessage, Outcome, PepMessage, enqueue_many
+from players import event_rounds
+from players.event_kinds import EVENT_KINDS, flatten_errors
 from players.models import Player
 from players.results import ACCEPTED, CONFLICT, DUPLICATE, REJECTED, ItemResult
 
@@ -160,28 +160,28 @@ def _ingest_one(item: Any, players: Mapping[str, bool]) -> ItemResult:
 def _settle_rounds(prepared: list[Prepared | ItemResult]) -> list[Prepared | ItemResult]:
     """Leave out of each casino round the transactions the outbox already holds for it.
 
-    Idempotency is on the operator's transaction ids (events.ingestion_rounds): a round resent
+    Idempotency is on the operator's transaction ids (players.event_rounds): a round resent
     with its WIN sends only the WIN; a transaction resent with other content is a conflict.
     """
     rounds = [item for item in prepared if isinstance(item, Prepared) and item.round]
     if not rounds:
         return prepared
     round_ids = [item.round.round_id for item in rounds if item.round]
-    ingestion_rounds.lock_rounds(round_ids)
-    accepted = ingestion_rounds.accepted_transactions(round_ids)
+    event_rounds.lock_rounds(round_ids)
+    accepted = event_rounds.accepted_transactions(round_ids)
     return [_settle(item, accepted) for item in prepared]
 
 
 def _settle(
-    item: Prepared | ItemResult, accepted: dict[str, ingestion_rounds.Accepted]
+    item: Prepared | ItemResult, accepted: dict[str, event_rounds.Accepted]
 ) -> Prepared | ItemResult:
     if isinstance(item, ItemResult) or item.round is None or item.message is None:
         return item
     known = accepted[item.round.round_id]
     before = set(known)
     try:
-        message = ingestion_rounds.settle_round(item.round, item.message, known)
-    except ingestion_rounds.RoundConflict as exc:
+        message = event_rounds.settle_round(item.round, item.message, known)
+    except event_rounds.RoundConflict as exc:
         return ItemResult(CONFLICT, key=item.key, message=_TX_CONFLICT.format(_ids(exc.args[0])))
     if message is None:
         return ItemResult(DUPLICATE, key=item.key, message=_DUPLICATE)
@@ -203,7 +203,7 @@ def _write_one(prepared: Prepared) -> ItemResult:
     if prepared.message is None:
         return _result(prepared, None)
     outcome = enqueue_many([prepared.message])[0]
-    ingestion_rounds.record(_round_transactions(prepared, outcome))
+    event_rounds.record(_round_transactions(prepared, outcome))
     return _result(prepared, outcome)
 
 
@@ -220,7 +220,7 @@ def _write_batch(prepared: list[Prepared | ItemResult]) -> list[ItemResult]:
         if isinstance(item, Prepared) and item.message is not None
     }
     outcomes = dict(zip(sendable, enqueue_many(list(sendable.values())), strict=True))
-    ingestion_rounds.record(
+    event_rounds.record(
         [tx for i, outcome in outcomes.items() for tx in _round_transactions(prepared[i], outcome)]
     )
     return [_result(item, outcomes.get(index)) for index, item in enumerate(prepared)]
@@ -232,7 +232,7 @@ def _round_transactions(item: Prepared | ItemResult, outcome: Outcome) -> list[R
         return []
     if not isinstance(outcome, OutboxMessage):
         return []
-    return ingestion_rounds.round_transactions(item.round.round_id, item.message, outcome)
+    return event_rounds.round_transactions(item.round.round_id, item.message, outcome)
 
 
 def _result(item: Prepared | ItemResult, outcome: Outcome | None) -> ItemResult:

@@ -1,0 +1,1 @@
+"""The operations dashboard and the figures /healthz shares: the page that reads every app."""

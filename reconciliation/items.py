@@ -1,0 +1,45 @@
+"""Opening reconciliation items, the one step both of PEP's ways of reporting missing data share.
+
+A request (reconciliation/services.py) and a migration feedback's details
+(reconciliation/feedback.py) each open items; here, so that neither imports the other and the
+scheduled re-check in services can call feedback at module level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.utils import timezone
+
+from reconciliation.models import AuditStep, ReconciliationItem, ReconciliationRequest, RepairState
+
+Kind = AuditStep.Kind
+
+
+def open_items(
+    request: ReconciliationRequest, pairs: Iterable[tuple[str, str]], *, cause: str
+) -> list[ReconciliationItem]:
+    """Create the items (player, field) of a request, each with its `received` step and state."""
+    now = timezone.now()
+    unique = list(dict.fromkeys(pairs))
+    items = ReconciliationItem.objects.bulk_create(
+        ReconciliationItem(request=request, player_id=pid, field=name, created_at=now)
+        for pid, name in unique
+    )
+    AuditStep.objects.bulk_create(
+        AuditStep(
+            request=request,
+            item=item,
+            kind=Kind.RECEIVED,
+            at=now,
+            cause=cause[:200],
+            player_id=item.player_id,
+            field=item.field,
+        )
+        for item in items
+    )
+    RepairState.objects.bulk_create(
+        RepairState(item=item, player_id=item.player_id, field=item.field, updated_at=now)
+        for item in items
+    )
+    return items
