@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
-from events import selectors, tasks
-from events.services import kick
+from events import kick, selectors, tasks
 from tests.events.outbox_fixtures import message, put
 
 pytestmark = pytest.mark.django_db
