@@ -16,7 +16,7 @@ from decimal import Decimal
 from django.conf import settings
 
 from bonuses.models import Bonus, PlayerBonus
-from events import outbox
+from events import forwarding, outbox
 from events.messages import (
     BonusGrantedInput,
     BonusOfferInput,
@@ -58,3 +58,26 @@ def enqueue_bonus_granted(player_bonus: PlayerBonus) -> None:
         occurred_at=player_bonus.granted_at,
     )
     outbox.enqueue(build_bonus_granted(grant))
+    forwarding.forward([_bonus_granted_event(player_bonus)])
+
+
+def _bonus_granted_event(player_bonus: PlayerBonus) -> forwarding.Event:
+    """The operator's copy of a grant (docs/webhooks.md, "bridge.bonus_granted")."""
+    bonus = player_bonus.bonus
+    return forwarding.Event(
+        type="bridge.bonus_granted",
+        key=f"bonus-granted:{player_bonus.pk}",
+        data={
+            "playerId": player_bonus.player.player_id,
+            "playerBonusId": player_bonus.pk,
+            "bonusId": bonus.bonus_id,
+            "bonusName": bonus.name,
+            "amount": player_bonus.amount,
+            "currency": player_bonus.currency or None,
+            "grantedAt": player_bonus.granted_at,
+            "expiresAt": player_bonus.expires_at,
+            "sourceRequestId": player_bonus.source_request_id or None,
+        },
+        occurred_at=player_bonus.granted_at,
+        player_id=player_bonus.player.player_id,
+    )

@@ -19,9 +19,17 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
-from events import services
-from events.models import DeliveryAttempt, EndpointState, OutboxMessage, Replay
+from events import forwarding, services
+from events import subscriptions_admin as subscriptions_admin  # registers its admin
+from events.models import (
+    DeliveryAttempt,
+    EndpointState,
+    OutboxMessage,
+    Replay,
+    WebhookSubscription,
+)
 from events.outbox_state import (
     FOLLOW_SECONDS,
     OutboxChangeList,
@@ -84,6 +92,25 @@ def hidden(text: str) -> str:
     return HIDDEN if text else ""
 
 
+class TargetFilter(admin.SimpleListFilter):
+    """PEP or one operator webhook subscription (docs/delivery.md, "Targets")."""
+
+    title = "target"
+    parameter_name = "subscription"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        subscriptions = WebhookSubscription.objects.order_by("name").values_list("pk", "name")
+        return [("pep", "PEP"), *((str(pk), name) for pk, name in subscriptions[:50])]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value == "pep":
+            return queryset.filter(subscription__isnull=True)
+        if value and value.isdigit():
+            return queryset.filter(subscription_id=int(value))
+        return queryset
+
+
 class MessageTypeFilter(admin.SimpleListFilter):
     """Message types from the PEP contract: a fixed list, not a DISTINCT over the outbox."""
 
@@ -91,7 +118,8 @@ class MessageTypeFilter(admin.SimpleListFilter):
     parameter_name = "message_type"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(key, key) for key in contract.MESSAGE_TYPES if key != "token"]
+        types = [key for key in contract.MESSAGE_TYPES if key != "token"]
+        return [(key, key) for key in [*types, forwarding.MESSAGE_TYPE]]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         return queryset.filter(message_type=self.value()) if self.value() else queryset
@@ -174,15 +202,17 @@ class OutboxMessageAdmin(OfferedLookupsMixin, ExactSearchMixin, BigListMixin, ad
     # truncated cell (full text on the message page).
     list_display = (
         "id",
-        "message_type",
+        "type_and_target",
         "player_id",
         "created_at",
         "state",
         "error_short",
     )
+    list_select_related = ("subscription",)
     # Each filter has an index (events.models, migration 0005; docs/back-office.md).
     list_filter = (
         "status",
+        TargetFilter,
         MessageTypeFilter,
         ErrorFilter,
         ReplayedFilter,
@@ -202,6 +232,7 @@ class OutboxMessageAdmin(OfferedLookupsMixin, ExactSearchMixin, BigListMixin, ad
             {
                 "fields": (
                     "message_type",
+                    "target",
                     "method",
                     "path",
                     "payload",
@@ -234,6 +265,7 @@ class OutboxMessageAdmin(OfferedLookupsMixin, ExactSearchMixin, BigListMixin, ad
         ("Last error", {"fields": ("last_status_code", "last_error_class", "last_error")}),
     )
     readonly_fields = (
+        "target",
         "state",
         "payload",
         "payload_masked",
@@ -270,6 +302,18 @@ class OutboxMessageAdmin(OfferedLookupsMixin, ExactSearchMixin, BigListMixin, ad
         if has_previous_error(obj):
             return f"Previous error (before the replay at {local_time(obj.replayed_at)})"
         return "Last error"
+
+    @admin.display(description="target")
+    def target(self, obj: OutboxMessage) -> str:
+        return "PEP" if obj.subscription is None else f"webhook: {obj.subscription.name}"
+
+    @admin.display(description="message type", ordering="message_type")
+    def type_and_target(self, obj: OutboxMessage) -> str:
+        """The message type for PEP; the subscription for a forwarded row (the list has no room
+        for a target column at 1,400 px)."""
+        if obj.subscription is None:
+            return obj.message_type
+        return f"webhook: {Truncator(obj.subscription.name).chars(24)}"
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return OutboxChangeList

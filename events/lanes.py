@@ -1,4 +1,7 @@
-"""Keep a lane (events.models.OutboxLane) for every player with pending outbox rows.
+"""Keep a lane (events.models.OutboxLane) for every lane key with pending outbox rows.
+
+A lane key is a player's messages to one target (`lane_key`): the player id for PEP, the player
+id and the subscription for an operator webhook.
 
 Called in the same transaction as the change that makes rows pending (enqueue, replay, send
 now), so a committed pending row of a player always has its lane. Raw SQL: the ORM cannot say
@@ -12,9 +15,22 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import connections, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from events.models import OutboxLane, OutboxMessage
+
+
+def lane_key(player_id: str | None, subscription_id: int | None) -> str | None:
+    """The ordering key of a row: rows with the same key go out one at a time, in order.
+
+    PEP: the player (None: no order). An operator subscription: the player and the target, and
+    rows without a player share one lane per subscription; so a subscription that is down holds
+    up only its own lanes, never the player's messages to PEP or to another subscription.
+    """
+    if subscription_id is None:
+        return player_id
+    return f"{player_id or ''}>s{subscription_id}"
 
 
 def touch(player_ids: Iterable[str | None], *, due: datetime, wake: bool = False) -> None:
@@ -67,14 +83,17 @@ def repair(*, since: datetime | None = None) -> int:
     deploy) or by anything that wrote rows without `touch`. The sweep runs it over recent rows
     (an index range on created_at); `manage.py outbox_lanes --repair` over all.
     """
-    rows = OutboxMessage.objects.filter(
-        status=OutboxMessage.Status.PENDING, player_id__isnull=False
-    )
+    pending = OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING)
     if since is not None:
-        rows = rows.filter(created_at__gte=since)
+        pending = pending.filter(created_at__gte=since)
+    # Rows of PEP written without a lane key (code older than the targets): the player's.
+    pending.filter(lane__isnull=True, player_id__isnull=False, subscription__isnull=True).update(
+        lane=F("player_id")
+    )
+    rows = pending.filter(lane__isnull=False)
     have = OutboxLane.objects.values_list("player_id", flat=True)
-    missing = rows.exclude(player_id__in=have).values_list("player_id", flat=True).distinct()
-    players = list(missing)
+    missing = rows.exclude(lane__in=have).values_list("lane", flat=True).distinct()
+    players = [key for key in missing if key is not None]
     if players:
         with transaction.atomic():
             touch(players, due=timezone.now())

@@ -38,8 +38,17 @@ class OutboxMessage(models.Model):
     fingerprint = models.CharField(max_length=64)
     # NULL, not '': rows without a key must not collide on the unique constraint.
     dedup_key = models.CharField(max_length=255, null=True, blank=True, unique=True)
-    # NULL: no ordering key, the row is independent of every other row.
+    # The player the message is about (admin search, erasure); NULL for none.
     player_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    # Where the row goes: NULL for PEP, else an operator's webhook subscription (docs/delivery.md,
+    # "Targets"). PROTECT: a subscription with rows is disabled, not deleted.
+    subscription = models.ForeignKey(
+        "WebhookSubscription", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The ordering key (events.lanes.lane_key): the player, and the target when it is not PEP,
+    # so a subscription that is down never holds up the same player's messages to PEP. NULL: no
+    # ordering key, the row is independent of every other row.
+    lane = models.CharField(max_length=160, null=True, blank=True)  # noqa: DJ001
     # When it happened at the operator (enqueue time if the builder did not say): with id, the
     # order in which one player's messages are sent.
     occurred_at = models.DateTimeField()
@@ -77,9 +86,9 @@ class OutboxMessage(models.Model):
         indexes = [
             # Claim query and health "oldest due": pending rows in due order.
             models.Index(fields=["status", "next_attempt_at"], name="outbox_due_idx"),
-            # Claim query's head check: "no earlier pending row of the same player".
+            # Claim query's head check: "no earlier pending row of the same lane".
             models.Index(
-                fields=["player_id", "status", "occurred_at", "id"], name="outbox_player_head_idx"
+                fields=["lane", "status", "occurred_at", "id"], name="outbox_lane_head_idx"
             ),
             # Admin list filtered by status, newest first; replay's time window.
             models.Index(fields=["status", "created_at"], name="outbox_status_created_idx"),
@@ -99,10 +108,10 @@ class OutboxMessage(models.Model):
             ),
             # Pruning old deliveries and health "delivered last hour".
             models.Index(fields=["status", "delivered_at"], name="outbox_delivered_at_idx"),
-            # Claim of rows without a player (player_id IS NULL), which have no lane: due order.
-            models.Index(
-                fields=["player_id", "status", "next_attempt_at"], name="outbox_player_due_idx"
-            ),
+            # Claim of rows without a lane (lane IS NULL): due order.
+            models.Index(fields=["lane", "status", "next_attempt_at"], name="outbox_lane_due_idx"),
+            # A subscription's deliveries in the admin, newest first.
+            models.Index(fields=["subscription", "created_at"], name="outbox_subscription_idx"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -118,6 +127,16 @@ class OutboxMessage(models.Model):
     def __str__(self) -> str:
         return f"{self.message_type} #{self.pk} ({self.status})"
 
+    def endpoint(self) -> str:
+        """The circuit breaker's and rate limit's key: the message type, or the subscription."""
+        if self.subscription_id is None:
+            return self.message_type
+        return f"webhook:{self.subscription_id}"
+
+    def webhook_id(self) -> str:
+        """Standard Webhooks' `webhook-id`: the same on every attempt and replay of this row."""
+        return f"msg_{self.pk}_{self.fingerprint[:12]}"
+
     def body_bytes(self) -> bytes | None:
         """The exact request body, as sent on every attempt."""
         return None if self.body is None else self.body.encode()
@@ -132,7 +151,10 @@ class OutboxMessage(models.Model):
 
 
 class OutboxLane(models.Model):
-    """One player with pending outbox rows, as the claim sees it (docs/delivery.md, "Lanes").
+    """One lane with pending outbox rows, as the claim sees it (docs/delivery.md, "Lanes").
+
+    A lane is a player's messages to one target: `player_id` holds the lane key
+    (events.lanes.lane_key), which is the player id itself for messages to PEP.
 
     The claim reads due lanes, not the backlog: a lane is one row however many messages its
     player has queued, so a claim costs the same at any depth. `next_attempt_at` is when to look
@@ -140,7 +162,7 @@ class OutboxLane(models.Model):
     now when it is ready); it is a hint the claim corrects, never the rows' own state.
     """
 
-    player_id = models.CharField(max_length=128, primary_key=True)
+    player_id = models.CharField(max_length=160, primary_key=True)
     next_attempt_at = models.DateTimeField()
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(max_length=96, blank=True, default="")
@@ -259,3 +281,42 @@ class EndpointState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_type}: {self.circuit}"
+
+
+class WebhookSubscription(models.Model):
+    """An operator system that receives PEP's events and the bridge's own (docs/webhooks.md).
+
+    Deliveries are outbox rows targeting it, signed with `secret` per the Standard Webhooks
+    specification. The secret is needed in clear to sign, so it is stored as is; no admin page
+    shows it after the one that answers its creation or rotation.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.URLField(max_length=500)
+    # Event types it receives ("pep.level_up", "bridge.bonus_granted", "pep.*"); empty: all.
+    event_types = models.JSONField(default=list, blank=True)
+    enabled = models.BooleanField(default=True)
+    secret = models.CharField(max_length=100, editable=False)
+    secret_rotated_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "webhook subscription"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:  # never the secret
+        return f"<WebhookSubscription {self.pk} {self.name}>"
+
+    def wants(self, event_type: str) -> bool:
+        """Whether an event of this type goes to this subscription."""
+        if not self.event_types:
+            return True
+        for pattern in self.event_types:
+            if pattern == event_type:
+                return True
+            if pattern.endswith(".*") and event_type.startswith(pattern[:-1]):
+                return True
+        return False

@@ -31,6 +31,9 @@ class PepMessage:
     player_id: str | None  # ordering key: a player's messages go out in order
     dedup_key: str | None = None  # e.g. "money:<transactionId>"; unique across the outbox
     occurred_at: datetime | None = None  # when it happened at the operator (ordering tiebreak)
+    # The target: None for PEP, else an operator webhook subscription (events.forwarding); the
+    # row then goes to the subscription's URL, signed, and `path` is "/".
+    subscription_id: int | None = None
     # wire.dumps(body) when the builder already made it (to check it against the contract), so
     # the body is encoded once. Not an init field: dataclasses.replace() with another body
     # cannot carry stale bytes over.
@@ -113,8 +116,8 @@ def enqueue_many(messages: Sequence[PepMessage]) -> list[Outcome]:
         raise IntegrityError("an outbox dedup_key is taken but its row is not visible; retry")
     written = [row for row in fresh if row.pk is not None]
     if written:
-        # Same transaction: a committed pending row always has its player's lane.
-        lanes.touch((row.player_id for row in written), due=min(r.next_attempt_at for r in written))
+        # Same transaction: a committed pending row always has its lane.
+        lanes.touch((row.lane for row in written), due=min(r.next_attempt_at for r in written))
         transaction.on_commit(request_delivery)
     return [_outcome(row, first, taken) for row in rows]
 
@@ -149,6 +152,8 @@ def _build_row(message: PepMessage) -> OutboxMessage:
         fingerprint=fingerprint(method, message.path, body),
         dedup_key=message.dedup_key,
         player_id=message.player_id,
+        subscription_id=message.subscription_id,
+        lane=lanes.lane_key(message.player_id, message.subscription_id),
         occurred_at=occurred_at or now,
         created_at=now,
         next_attempt_at=now,

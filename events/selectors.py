@@ -22,16 +22,14 @@ def lease_free(now: datetime) -> Q:
 
 
 def heads(now: datetime) -> QuerySet[OutboxMessage]:
-    """Pending rows that may be sent next: no earlier pending row of the same player.
+    """Pending rows that may be sent next: no earlier pending row of the same lane.
 
     A row of a player whose earlier message is still pending (in backoff, in flight, or
     about to be replayed) waits; so does any row of a player with a row in flight, so a late
     message with an earlier occurred_at cannot overtake one being sent. Rows without a
-    player_id are independent of each other.
+    lane key are independent of each other.
     """
-    blocking = OutboxMessage.objects.filter(
-        status=Status.PENDING, player_id=OuterRef("player_id")
-    ).filter(
+    blocking = OutboxMessage.objects.filter(status=Status.PENDING, lane=OuterRef("lane")).filter(
         Q(occurred_at__lt=OuterRef("occurred_at"))
         | Q(occurred_at=OuterRef("occurred_at"), id__lt=OuterRef("id"))
         | Q(lease_expires_at__gt=now)
@@ -57,7 +55,7 @@ def seconds_until_due(now: datetime, *, paused: dict[str, datetime] | None = Non
     """
     paused = paused or {}
     moments = [OutboxLane.objects.aggregate(at=Min("next_attempt_at"))["at"]]
-    unkeyed = OutboxMessage.objects.filter(player_id__isnull=True, status=Status.PENDING)
+    unkeyed = OutboxMessage.objects.filter(lane__isnull=True, status=Status.PENDING)
     moments.append(
         unkeyed.filter(lease_free(now))
         .exclude(message_type__in=list(paused))
@@ -181,7 +179,7 @@ def _oldest_due(now: datetime) -> datetime | None:
     heads = [row.next_attempt_at for row in lane_rows(lanes, 1) if row.next_attempt_at <= now]
     unkeyed = (
         OutboxMessage.objects.filter(
-            player_id__isnull=True, status=Status.PENDING, next_attempt_at__lte=now
+            lane__isnull=True, status=Status.PENDING, next_attempt_at__lte=now
         )
         .filter(lease_free(now))
         .aggregate(at=Min("next_attempt_at"))["at"]
@@ -191,9 +189,9 @@ def _oldest_due(now: datetime) -> datetime | None:
 
 
 def lane_rows(players: list[str], per_lane: int) -> list[OutboxMessage]:
-    """The first `per_lane` pending rows of each player, in one UNION ALL round trip.
+    """The first `per_lane` pending rows of each lane key, in one UNION ALL round trip.
 
-    Each part is an index read on (player_id, status, occurred_at, id) with a LIMIT. Raw SQL,
+    Each part is an index read on (lane, status, occurred_at, id) with a LIMIT. Raw SQL,
     built once per shape from the ORM's own SQL: the ORM refuses LIMIT inside a compound
     statement on SQLite, and compiling a hundred querysets per claim cost more than the reads.
     """
@@ -204,7 +202,7 @@ def lane_rows(players: list[str], per_lane: int) -> list[OutboxMessage]:
         table = OutboxMessage._meta.db_table
         lateral = (
             f"SELECT o.* FROM unnest(%s::text[]) AS p(player) CROSS JOIN LATERAL ("  # noqa: S608
-            f"SELECT * FROM {table} WHERE player_id = p.player AND status = %s "
+            f"SELECT * FROM {table} WHERE lane = p.player AND status = %s "
             f"ORDER BY occurred_at, id LIMIT %s) AS o"
         )
         return list(OutboxMessage.objects.raw(lateral, [players, Status.PENDING.value, per_lane]))
@@ -217,7 +215,7 @@ def lane_rows(players: list[str], per_lane: int) -> list[OutboxMessage]:
 
 @functools.lru_cache(maxsize=64)
 def _lane_rows_sql(alias: str, count: int, per_lane: int) -> str:
-    one = OutboxMessage.objects.using(alias).filter(player_id="?", status=Status.PENDING)
+    one = OutboxMessage.objects.using(alias).filter(lane="?", status=Status.PENDING)
     sql, params = one.order_by("occurred_at", "id")[:per_lane].query.sql_with_params()
     if list(params) != ["?", Status.PENDING]:  # the template binds exactly these two
         raise AssertionError(f"unexpected lane query parameters {params!r}")
@@ -251,15 +249,15 @@ def player_heads(rows: list[OutboxMessage]) -> dict[int, OutboxMessage]:
     """For each pending row with a player, the player's first pending row (what it waits for).
 
     Two queries for a whole page, whatever its size: the head ids through a subquery on the
-    (player_id, status, occurred_at, id) index, then those heads. A head maps to itself.
+    (lane, status, occurred_at, id) index, then those heads. A head maps to itself.
     """
-    pending = [
-        row.pk for row in rows if row.status == OutboxMessage.Status.PENDING and row.player_id
-    ]
+    pending = [row.pk for row in rows if row.status == OutboxMessage.Status.PENDING and row.lane]
     if not pending:
         return {}
+    # Per lane (the player's messages to one target): a row to PEP never waits for one to an
+    # operator subscription, nor the reverse (docs/delivery.md, "Targets").
     first = OutboxMessage.objects.filter(
-        status=OutboxMessage.Status.PENDING, player_id=OuterRef("player_id")
+        status=OutboxMessage.Status.PENDING, lane=OuterRef("lane")
     ).order_by("occurred_at", "id")
     head_of = dict(
         OutboxMessage.objects.filter(pk__in=pending)

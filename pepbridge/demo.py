@@ -23,13 +23,17 @@ from django.contrib.auth.models import Group
 
 from bonuses.models import Bonus
 from bonuses.services import bonus_create
+from events.models import WebhookSubscription
+from events.services.subscriptions import subscription_create, subscription_rotate_secret
 from pepbridge.private_files import write_private
+from pepbridge.sandbox.operator import SECRET_FILE, secret_reader
 from pepbridge.sandbox.webhooks import DEMO_PRODUCT_ID, DEMO_PRODUCT_NAME
 from players.event_ingestion import ingest_events
 from players.loading import ingest_players
 from webhooks.models import ProductMapping
 
 DEMO_PLAYERS = ("demo-1001", "demo-1002", "demo-1003")
+OPERATOR_SUBSCRIPTION = "operator platform (sandbox)"
 # Fixed, not "now minus 30 minutes": a date that moved on each start made every restart a
 # profile change, sent to PEP as three PATCHes (issue 13).
 DEMO_START = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
@@ -117,6 +121,26 @@ def _pep_client() -> tuple[str, str]:
     return issued.client_id, issued.client_secret
 
 
+def _operator_subscription() -> None:
+    """Subscribe the sandbox's operator platform page to every event, once; its signing secret
+    is kept in dev-secrets for `pep_sandbox` to verify with (docs/webhooks.md §11)."""
+    stored = _secret_dir() / SECRET_FILE
+    found = WebhookSubscription.objects.filter(name=OPERATOR_SUBSCRIPTION).first()
+    if found is None:
+        url = f"{settings.PEP_SANDBOX_URL.rstrip('/')}/_sandbox/operator"
+        issued = subscription_create(name=OPERATOR_SUBSCRIPTION, url=url, event_types=[])
+    elif not stored.exists():
+        issued = subscription_rotate_secret(subscription_id=found.pk)
+    else:
+        return
+    write_private(stored, issued.secret)
+
+
+def operator_secret() -> str | None:
+    """The demo subscription's signing secret, for the sandbox's receiver (None: no demo yet)."""
+    return secret_reader(_secret_dir() / SECRET_FILE)()
+
+
 def _bonuses() -> None:
     catalogue: list[dict[str, Any]] = [
         {"bonus_id": "WELCOME100", "name": "Welcome bonus 100%", "bonus_type": "deposit_match",
@@ -193,5 +217,6 @@ def demo_setup() -> DemoLogin:
     client_id, client_secret = _pep_client()
     _bonuses()
     _product_mapping()
+    _operator_subscription()
     _players_and_events()
     return DemoLogin(admin_user, admin_password, client_id, client_secret, staff)

@@ -76,8 +76,8 @@ def oldest_due_age(now: datetime) -> float:
     )
     earlier = OutboxMessage.objects.filter(
         status=Status.PENDING,
-        player_id=OuterRef("player_id"),
-        # A range on outbox_player_head_idx: only rows up to this one's occurred_at.
+        lane=OuterRef("lane"),
+        # A range on outbox_lane_head_idx: only rows up to this one's occurred_at.
         occurred_at__lte=OuterRef("occurred_at"),
     ).filter(Q(occurred_at__lt=OuterRef("occurred_at")) | Q(id__lt=OuterRef("id")))
     oldest = (

@@ -35,6 +35,7 @@ from bonuses.services import KICK_KEY
 from events.models import OutboxMessage
 from events.services import send_now
 from events.services.delivery import drain
+from events.services.subscriptions import subscription_create
 from pepbridge.api.services import api_key_create, oauth_client_create
 from pepbridge.logfmt import LogfmtFormatter
 from pepbridge.pep import errors as pep_errors
@@ -306,7 +307,18 @@ def _deliver(sandbox: SandboxServer) -> None:
     drain(max_seconds=10)
     assert len(sandbox.issued) == 2  # type: ignore[attr-defined]
     assert any(record.status == 401 for record in sandbox.received)
-    assert not OutboxMessage.objects.exclude(status="delivered").exists()
+    to_pep = OutboxMessage.objects.filter(subscription__isnull=True)
+    assert not to_pep.exclude(status="delivered").exists()
+    # Forwarded grants went to the sandbox, which has no such page: a dead letter with its answer.
+    assert OutboxMessage.objects.filter(subscription__isnull=False, attempts__gt=0).exists()
+
+
+def _subscribe(evidence: Evidence, sandbox: SandboxServer) -> None:
+    """An operator webhook subscription: its signing secret must never show after creation."""
+    url = f"{sandbox.base_url}/operator-hook"
+    issued = subscription_create(name="operator platform", url=url, event_types=[])
+    evidence.secret("webhook subscription secret", issued.secret)
+    evidence.secret("webhook subscription key", issued.secret.removeprefix("whsec_"))
 
 
 # --- what is searched ----------------------------------------------------------------------
@@ -357,6 +369,7 @@ def flow(
         currency="EUR", max_grants_per_player=1,
     )  # fmt: skip
     tokens = _issue_tokens(client, evidence)
+    _subscribe(evidence, sandbox)
     _ingest(client, tokens["ingest"])
     _operator_api(client, tokens)
     _identity(client, evidence, settings, tokens["api_key"])

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from webhooks import decoding, security
+from webhooks.forwarding import inbox_forward
 from webhooks.metrics import WEBHOOK_EVENTS, WEBHOOK_REQUESTS
 from webhooks.models import InboxEvent, WebhookDelivery
 from webhooks.security import WebhookRefused
@@ -130,6 +131,7 @@ def _store(
                 new_event_count=len(keyed) - len(known),
             )
             _events_insert(delivery, keyed, known, sent)
+            inbox_forward(delivery)
             transaction.on_commit(kick)
     except IntegrityError:
         if WebhookDelivery.objects.filter(replay_key=replay).exists():

@@ -34,6 +34,7 @@ from django.utils import timezone
 from pepbridge.pep.client import get_pep_client
 from pepbridge.pep.errors import PepError
 from webhooks import decoding
+from webhooks.forwarding import inbox_forward
 from webhooks.handlers import POLLED_REWARD_EVENT
 from webhooks.intake import dedup_key, kick
 from webhooks.models import InboxEvent, RewardsCursor, WebhookDelivery
@@ -302,5 +303,6 @@ def rewards_store(rewards: list[Mapping[str, Any]]) -> tuple[int, int]:
             ],
             ignore_conflicts=True,
         )
+        inbox_forward(delivery)
         transaction.on_commit(kick)
     return len(fresh), skipped

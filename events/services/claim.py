@@ -1,10 +1,11 @@
 """Claim due outbox rows for one worker, safely with many workers at once, under a lease.
 
-The claim reads lanes (one row per player with pending rows), never the backlog: due lanes by
-index, locked with SKIP LOCKED on PostgreSQL (on SQLite the IMMEDIATE transaction holds the
-write lock), then each lane's first rows by the (player_id, status, occurred_at, id) index. So
-it costs the same with a thousand pending rows or a million. Rows without a player have no
-lane and are read by the (player_id, status, next_attempt_at) index.
+The claim reads lanes (one row per lane key, a player's messages to one target, with pending
+rows), never the backlog: due lanes by index, locked with SKIP LOCKED on PostgreSQL (on SQLite
+the IMMEDIATE transaction holds the write lock), then each lane's first rows by the (lane,
+status, occurred_at, id) index. So it costs the same with a thousand pending rows or a million.
+Rows without a lane key are read by the (lane, status, next_attempt_at) index. Circuits and
+rate limits are per endpoint (OutboxMessage.endpoint: the message type, or the subscription).
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def _runs(lanes: list[OutboxLane], now: datetime, limit: int) -> dict[str, list[
     step = 1000 if connection.vendor == "postgresql" else 50  # SQLite: compound-select limit
     for start in range(0, len(players), step):
         for row in selectors.lane_rows(players[start : start + step], per_lane):
-            found[row.player_id].append(row)  # type: ignore[index]
+            found[row.lane].append(row)  # type: ignore[index]
     for rows in found.values():
         rows.sort(key=lambda row: (row.occurred_at, row.pk))
     return found
@@ -120,17 +121,17 @@ def _pick(
     probes = dict.fromkeys(gate.probes, settings.OUTBOX_CIRCUIT_PROBES)
     sendable = {player: _sendable_prefix(rows, now) for player, rows in runs.items()}
     wanted = Counter(
-        row.message_type
+        row.endpoint()
         for rows in sendable.values()
         for row in rows
-        if row.message_type in settings.OUTBOX_RATE_LIMITS
+        if row.endpoint() in settings.OUTBOX_RATE_LIMITS
     )
     permits = {kind: endpoints.reserve(kind, count, now) for kind, count in sorted(wanted.items())}
     picked: dict[str, list[OutboxMessage]] = {}
     for player, rows in sendable.items():
         run = []
         for row in rows:
-            kind = row.message_type
+            kind = row.endpoint()
             if kind in gate.blocked or (kind in gate.probes and kind not in probes):
                 break
             if kind in permits:
@@ -188,7 +189,7 @@ def _park(
         when = head.lease_expires_at  # in flight at a worker from before the lanes
     if when <= now:  # due, but its endpoint is blocked or out of permits
         when = now + BLOCKED_RECHECK
-        retry_at = gate.retry_at.get(head.message_type)
+        retry_at = gate.retry_at.get(head.endpoint())
         if retry_at is not None and now < retry_at < when:
             when = retry_at
     OutboxLane.objects.filter(player_id=lane.player_id).update(next_attempt_at=when)
@@ -202,18 +203,21 @@ def _lease_rows(claim: Claim, rows: list[OutboxMessage], now: datetime, lease: d
     OutboxMessage.objects.filter(id__in=ids, status=Status.PENDING).filter(
         selectors.lease_free(now)
     ).update(claimed_by=claim.token, lease_expires_at=lease)
-    claimed = OutboxMessage.objects.filter(id__in=ids, claimed_by=claim.token)
+    # The target comes along: send threads read it without touching the database.
+    claimed = OutboxMessage.objects.filter(id__in=ids, claimed_by=claim.token).select_related(
+        "subscription"
+    )
     claim.rows = list(claimed.order_by("occurred_at", "id"))
 
 
 def _claim_unkeyed(
     token: str, now: datetime, limit: int, gate: endpoints.Gate, lease: datetime
 ) -> list[OutboxMessage]:
-    """Rows without a player: independent of each other, due order, by index."""
+    """Rows without a lane: independent of each other, due order, by index."""
     blocked = set(gate.blocked) | set(gate.probes) | set(settings.OUTBOX_RATE_LIMITS)
     candidates = (
         OutboxMessage.objects.filter(
-            player_id__isnull=True, status=Status.PENDING, next_attempt_at__lte=now
+            lane__isnull=True, status=Status.PENDING, next_attempt_at__lte=now
         )
         .filter(selectors.lease_free(now))
         .exclude(message_type__in=sorted(blocked))
@@ -228,7 +232,8 @@ def _claim_unkeyed(
         OutboxMessage.objects.filter(id__in=ids, status=Status.PENDING).filter(
             selectors.lease_free(now)
         ).update(claimed_by=token, lease_expires_at=lease)
-    return list(OutboxMessage.objects.filter(id__in=ids, claimed_by=token).order_by("id"))
+    claimed = OutboxMessage.objects.filter(id__in=ids, claimed_by=token)
+    return list(claimed.select_related("subscription").order_by("id"))
 
 
 def release(rows: Iterable[OutboxMessage]) -> None:
@@ -325,7 +330,7 @@ def release_dead(now: datetime) -> int:
     players = sorted({player for player, _ in dead})
     with transaction.atomic():
         OutboxMessage.objects.filter(
-            player_id__in=players, claimed_by__in=tokens, status=Status.PENDING
+            lane__in=players, claimed_by__in=tokens, status=Status.PENDING
         ).update(lease_expires_at=None, claimed_by="")
         freed = OutboxLane.objects.filter(player_id__in=players, claimed_by__in=tokens).update(
             next_attempt_at=now, lease_expires_at=None, claimed_by=""

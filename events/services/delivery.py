@@ -26,14 +26,15 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from events import selectors
+from events import forwarding, selectors
 from events.kick import clear_kick
 from events.models import DeliveryAttempt, OutboxMessage
 from events.services import endpoints, schedule, sending
 from events.services.claim import Claim, claim_lanes, release, release_dead, release_lanes
 from pepbridge import backoff, metrics
 from pepbridge.pep.client import PepClient, get_pep_client
-from pepbridge.pep.errors import PepPermanentError, PepTransientError
+from pepbridge.pep.errors import PepError, PepPermanentError, PepTransientError
+from pepbridge.pep.webhook_sender import get_webhook_sender
 
 logger = logging.getLogger("events")
 
@@ -166,11 +167,28 @@ class _Run:
         self.submit(claim.rows)
 
     def submit(self, rows: list[OutboxMessage]) -> None:
-        if rows:
-            # Warm the shared token here, on the worker's thread: the send threads then read it
-            # from memory and never open a database connection of their own.
+        if not rows:
+            return
+        # Warm the shared token here, on the worker's thread: the send threads then read it
+        # from memory and never open a database connection of their own. Rows to operator
+        # subscriptions need none, and are not held up when PEP's token cannot be had.
+        to_pep = [row for row in rows if row.subscription_id is None]
+        if len(to_pep) == len(rows):
             self.client.tokens.get()
-            self.sender.submit(rows)
+        elif to_pep:
+            try:
+                self.client.tokens.get()
+            except PepError as exc:
+                rows = [row for row in rows if row.subscription_id is not None]
+                self._hold_back(to_pep, exc)
+        self.sender.submit(rows)
+
+    def _hold_back(self, rows: list[OutboxMessage], exc: PepError) -> None:
+        """Rows to PEP that cannot go without a token: unsent, no attempt counted. Their lanes
+        stay leased, so they are claimed again when the lease runs out (a pause, not a spin)."""
+        logger.warning("outbox: no PEP token; rows to PEP wait for their lease to run out",
+                       extra={"rows": len(rows), "error_class": exc.error_class})  # fmt: skip
+        release(rows)
 
     def collect(self) -> None:
         """Take what the send threads finished (waiting at most until the chunk is due).
@@ -271,7 +289,7 @@ def _attempt_send(row: OutboxMessage, client: PepClient) -> Result:
         return round((time.monotonic() - clock) * 1000)
 
     try:
-        response = client.request(row.method, row.path, body=row.body_bytes(), retry=False)
+        status = _deliver(row, client)
     except PepPermanentError as exc:
         return Result(row, started_at, took(), Outcome.FAILED, exc.status, exc.error_class,
                       _excerpt(exc))  # fmt: skip
@@ -281,7 +299,27 @@ def _attempt_send(row: OutboxMessage, client: PepClient) -> Result:
         logger.exception("outbox send crashed", extra={"message_id": row.pk})
         error = PepTransientError(f"{type(exc).__name__}: {exc}", error_class="internal")
         return _transient(row, started_at, took(), error)
-    return Result(row, started_at, took(), Outcome.DELIVERED, response.status)
+    return Result(row, started_at, took(), Outcome.DELIVERED, status)
+
+
+def _deliver(row: OutboxMessage, client: PepClient) -> int:
+    """One request to the row's target (PEP, or an operator subscription); its status code.
+
+    A subscription's URL and secret are read as they are now (the claim loaded them), so an
+    edited URL or a rotated secret applies to retries; a disabled subscription's rows are
+    dead-lettered, to be replayed once it is enabled again.
+    """
+    if row.subscription_id is None:
+        return client.request(row.method, row.path, body=row.body_bytes(), retry=False).status
+    target = row.subscription
+    if target is None or not target.enabled:
+        raise PepPermanentError("the subscription is disabled", error_class="subscription_off")
+    return get_webhook_sender().send(
+        url=target.url,
+        secret=target.secret,
+        message_id=row.webhook_id(),
+        body=row.body_bytes() or b"",
+    )
 
 
 def _transient(row: OutboxMessage, started: datetime, took: int, exc: PepTransientError) -> Result:
@@ -352,9 +390,13 @@ def _record_once(results: list[Result], worker: str) -> None:
     now = timezone.now()
     with transaction.atomic():
         _mark_delivered([r for r in results if r.outcome == Outcome.DELIVERED], now)
+        dead = []
         for result in results:
-            if result.outcome != Outcome.DELIVERED:
-                _mark_failed_attempt(result, now)
+            if result.outcome == Outcome.DELIVERED or not _mark_failed_attempt(result, now):
+                continue
+            if result.outcome == Outcome.FAILED:
+                dead.append(result)
+        _forward_dead_letters(dead, now)
         tries = [try_ for r in results for try_ in [*r.earlier, r]]
         DeliveryAttempt.objects.bulk_create([_attempt(r, worker) for r in tries])
         _count_for_circuits(results, now)  # same commit: one transaction per chunk
@@ -381,7 +423,8 @@ def _mark_delivered(results: list[Result], now: datetime) -> None:
         )
 
 
-def _mark_failed_attempt(result: Result, now: datetime) -> None:
+def _mark_failed_attempt(result: Result, now: datetime) -> bool:
+    """Write a failed attempt's outcome; False when the row is no longer ours (lease lost)."""
     changes: dict[str, object] = {
         "attempts": F("attempts") + result.tries,
         "lease_expires_at": None,
@@ -398,9 +441,35 @@ def _mark_failed_attempt(result: Result, now: datetime) -> None:
     else:
         changes["status"] = Status.FAILED
         changes["failed_at"] = now
-    OutboxMessage.objects.filter(pk=result.row.pk, claimed_by=result.row.claimed_by).update(
-        **changes
-    )
+    mine = OutboxMessage.objects.filter(pk=result.row.pk, claimed_by=result.row.claimed_by)
+    return mine.update(**changes) == 1
+
+
+def _forward_dead_letters(dead: list[Result], now: datetime) -> None:
+    """Tell the operator's subscriptions about messages to PEP that were dead-lettered.
+
+    In the outcome's transaction. Never about a forwarded row itself: a subscription that is
+    down would otherwise feed itself a dead letter per dead letter.
+    """
+    events = [
+        forwarding.Event(
+            type="bridge.message_dead_lettered",
+            key=f"dead-letter:{r.row.pk}:{r.row.attempts + r.tries}",
+            data={
+                "messageId": r.row.pk,
+                "messageType": r.row.message_type,
+                "playerId": r.row.player_id,
+                "statusCode": r.status_code,
+                "errorClass": r.error_class,
+                "failedAt": now,
+            },
+            occurred_at=now,
+            player_id=r.row.player_id,
+        )
+        for r in dead
+        if r.row.subscription_id is None
+    ]
+    forwarding.forward(events)
 
 
 def _attempt(result: Result, worker: str) -> DeliveryAttempt:
@@ -422,7 +491,7 @@ def _count_for_circuits(results: list[Result], now: datetime) -> None:
     for result in results:
         for try_ in [*result.earlier, result]:
             sent = endpoints.Sent(result.row.lease_expires_at, try_.transient)
-            sends[result.row.message_type].append(sent)
+            sends[result.row.endpoint()].append(sent)
     # One lock order for every worker (sorted endpoint names): two chunks meeting the same
     # endpoints in opposite orders would otherwise deadlock on their EndpointState rows.
     for message_type, group in sorted(sends.items()):

@@ -49,7 +49,7 @@ def replay_failed(
     now = timezone.now()
     matching = selectors.failed_rows(**filters)
     # Before the UPDATE (the filter reads failed rows): the players' lanes, due now.
-    players = matching.exclude(player_id=None).values_list("player_id", flat=True).distinct()
+    players = matching.exclude(lane=None).values_list("lane", flat=True).distinct()
     lanes.touch(list(players), due=now, wake=True)
     count = matching.update(
         status=Status.PENDING,
@@ -83,7 +83,7 @@ def send_now(*, message_ids: list[int]) -> int:
     """Make pending rows due at once (trigger "manual"), e.g. from the admin; return how many."""
     now = timezone.now()
     rows = OutboxMessage.objects.filter(id__in=message_ids, status=Status.PENDING)
-    players = rows.exclude(player_id=None).values_list("player_id", flat=True).distinct()
+    players = rows.exclude(lane=None).values_list("lane", flat=True).distinct()
     lanes.touch(list(players), due=now, wake=True)
     count = rows.update(next_attempt_at=now, trigger=OutboxMessage.Trigger.MANUAL)
     if count:
@@ -107,7 +107,7 @@ def outbox_cancel(*, message_ids: list[int], actor: str, reason: str) -> int:
         id__in=message_ids, status__in=[Status.PENDING, Status.FAILED]
     ).filter(selectors.lease_free(now))
     # The lane may wait out the cancelled head's backoff: the next row may go at once.
-    players = rows.exclude(player_id=None).values_list("player_id", flat=True).distinct()
+    players = rows.exclude(lane=None).values_list("lane", flat=True).distinct()
     lanes.touch(list(players), due=now, wake=True)
     count = rows.update(
         status=Status.CANCELLED,

@@ -66,16 +66,16 @@ def pool(size: int) -> ThreadPoolExecutor:
 
 
 def lanes(rows: list[OutboxMessage]) -> list[list[OutboxMessage]]:
-    """Group claimed rows by player, keeping each player's order; rows without one stand alone."""
+    """Group claimed rows by lane key, keeping each lane's order; rows without one stand alone."""
     by_player: dict[str, list[OutboxMessage]] = {}
     out: list[list[OutboxMessage]] = []
     for row in rows:
-        if row.player_id is None:
+        if row.lane is None:
             out.append([row])
-        elif row.player_id in by_player:
-            by_player[row.player_id].append(row)
+        elif row.lane in by_player:
+            by_player[row.lane].append(row)
         else:
-            by_player[row.player_id] = lane = [row]
+            by_player[row.lane] = lane = [row]
             out.append(lane)
     return out
 
@@ -170,7 +170,7 @@ class Sender:
             _close_thread_connections()
 
     def _send_lane(self, lane: list[OutboxMessage]) -> LaneDone:
-        player, token = lane[0].player_id, lane[0].claimed_by
+        player, token = lane[0].lane, lane[0].claimed_by
         for index, row in enumerate(lane):
             if not self._reserve():
                 return LaneDone(player, token, lane[index:])

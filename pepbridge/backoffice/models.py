@@ -59,6 +59,10 @@ class StaffAction(models.Model):
         API_KEY_REVOKE = "api_key_revoke", "Revoke API keys"
         FULFIL_NOW = "fulfil_now", "Fulfil reward-shop purchases now"
         WEBHOOK_RETRY = "webhook_retry", "Process PEP webhook events again"
+        SUBSCRIPTION_CREATE = "subscription_create", "Create a webhook subscription"
+        SUBSCRIPTION_ROTATE = "subscription_rotate", "Rotate a webhook subscription's secret"
+        SUBSCRIPTION_ENABLE = "subscription_enable", "Enable webhook subscriptions"
+        SUBSCRIPTION_DISABLE = "subscription_disable", "Disable webhook subscriptions"
         # Saves and deletions through the admin's own forms and its "delete selected" action
         # (bonuses, users, groups...), mirrored from the admin's LogEntry.
         ADMIN_ADD = "admin_add", "Add (admin form)"

@@ -122,7 +122,7 @@ class PepClient:
         self.default_token_lifetime = float(settings.PEP_TOKEN_DEFAULT_LIFETIME)
         self.clock: Callable[[], datetime] = timezone.now
         self.sleep: Callable[[float], None] = time.sleep
-        self.session = _session(self.base_url)
+        self.session = pooled_session(self.base_url)
         self.tokens = TokenCache(
             key=cache_key(self.base_url, self.client_id),
             fetch=self._fetch_token,
@@ -420,8 +420,11 @@ def _has_dot_segment(path: str) -> bool:
     return any(unquote(segment) in (".", "..") for segment in urlsplit(path).path.split("/"))
 
 
-def _session(base_url: str) -> requests.Session:
+def pooled_session(base_url: str | None) -> requests.Session:
     """A pooled session that reads the proxy and CA bundle environment once, here.
+
+    `base_url` picks the proxy (None: the caller passes `proxies` per request, as the operator
+    webhook sender does for its many hosts).
 
     With trust_env on, requests looks up the proxy variables (and .netrc) on every call: about a
     quarter of a delivery worker's CPU. An explicit HTTPS_PROXY / HTTP_PROXY (minus NO_PROXY)
@@ -436,7 +439,8 @@ def _session(base_url: str) -> requests.Session:
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.trust_env = False
-    session.proxies.update(requests.utils.get_environ_proxies(base_url))
+    if base_url is not None:
+        session.proxies.update(requests.utils.get_environ_proxies(base_url))
     bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
     if bundle:
         session.verify = bundle

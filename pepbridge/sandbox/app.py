@@ -19,6 +19,7 @@ from typing import Any
 from pepbridge.pep import contract, wire
 from pepbridge.sandbox.control import handle_control
 from pepbridge.sandbox.faults import Fault
+from pepbridge.sandbox.operator import OperatorInbox
 from pepbridge.sandbox.records import Record, mask_secret
 from pepbridge.sandbox.responses import (
     DROP,
@@ -52,8 +53,11 @@ class Sandbox:
         clock: Callable[[], float] = time.time,
         max_records: int = 10_000,
         webhooks: WebhookSender | None = None,
+        operator: OperatorInbox | None = None,
     ) -> None:
         self.webhooks = webhooks  # None: the page has no webhook buttons
+        # The "operator platform" the bridge forwards events to (/_sandbox/operator).
+        self.operator = operator or OperatorInbox()
         self.tokens = TokenIssuer(
             client_id=client_id, client_secret=client_secret, lifetime=token_lifetime, clock=clock
         )

@@ -124,6 +124,14 @@ def _send_webhook(sandbox: Sandbox, request: Request) -> Response:
     return json_response(200, {"status": sent.status, "answer": sent.answer})
 
 
+def _operator_receive(sandbox: Sandbox, request: Request) -> Response:
+    return sandbox.operator.receive(request)
+
+
+def _operator_page(sandbox: Sandbox, request: Request) -> Response:
+    return sandbox.operator.page()
+
+
 _ROUTES = {
     ("GET", ""): _page,
     ("GET", "received"): _received,
@@ -132,4 +140,6 @@ _ROUTES = {
     ("DELETE", "faults"): _clear_faults,
     ("POST", "reset"): _reset,
     ("POST", "webhooks"): _send_webhook,
+    ("POST", "operator"): _operator_receive,
+    ("GET", "operator"): _operator_page,
 }

@@ -32,6 +32,8 @@ def render(
         "<h1>PEP sandbox</h1>"
         f"<p class='muted'>What the sandbox received, newest first ({len(records)} shown). "
         "JSON: <a href='/_sandbox/received'>/_sandbox/received</a>. "
+        "What the bridge forwarded to the operator platform: "
+        "<a href='/_sandbox/operator'>/_sandbox/operator</a>. "
         f"Faults: {_faults(faults)}</p>"
         f"{_webhooks(webhooks)}"
         "<table><thead><tr><th>time (UTC)</th><th>type</th><th>player</th><th>status</th>"

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from pepbridge.sandbox.app import Sandbox
 from pepbridge.sandbox.faults import Fault
+from pepbridge.sandbox.operator import OperatorInbox
 from pepbridge.sandbox.records import Record
 from pepbridge.sandbox.responses import DROP, Request, Response
 from pepbridge.sandbox.webhooks import WebhookSender
@@ -139,6 +140,7 @@ class SandboxServer:
         clock: Callable[[], float] = time.time,
         max_records: int = 10_000,
         webhooks: WebhookSender | None = None,
+        operator: OperatorInbox | None = None,
     ) -> None:
         self.sandbox = Sandbox(
             client_id=client_id,
@@ -147,6 +149,7 @@ class SandboxServer:
             clock=clock,
             max_records=max_records,
             webhooks=webhooks,
+            operator=operator,
         )
         self._httpd = _Server((host, port), self.sandbox)
         self._thread: threading.Thread | None = None

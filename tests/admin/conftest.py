@@ -51,6 +51,7 @@ def outbox_rows(
 ) -> list[OutboxMessage]:
     """Insert `count` outbox rows directly (bulk), each with one delivery attempt."""
     now = timezone.now()
+    fields.setdefault("lane", player)  # as enqueue() sets it for a message to PEP
     rows = OutboxMessage.objects.bulk_create(
         OutboxMessage(
             message_type=message_type,

@@ -15,7 +15,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from events.models import DeliveryAttempt, OutboxMessage
+from events.models import DeliveryAttempt, OutboxMessage, WebhookSubscription
+from events.services.subscriptions import subscription_create
 from pepbridge.api import services
 from players.models import Player
 from tests.admin.conftest import make_players, outbox_rows
@@ -70,7 +71,12 @@ OUTBOX_CASES: list[tuple[str, str, str]] = [
     ("replayed", "replayed=yes", "replayed"),
     ("replayed", "replayed=no", "never replayed"),
     ("created_at", f"created_at__gte={since(7)}&created_at__lt={tomorrow()}", "recent"),
+    ("subscription", "subscription=pep", "to pep"),
 ]
+
+
+def subscription() -> WebhookSubscription:
+    return subscription_create(name="crm", url="https://crm.test/h", event_types=[]).subscription
 
 
 def outbox_groups() -> dict[str, list[OutboxMessage]]:
@@ -82,9 +88,13 @@ def outbox_groups() -> dict[str, list[OutboxMessage]]:
             1, status="pending", player="p-2", trigger="replay", replayed_at=timezone.now()
         ),
         "old": outbox_rows(2, status="delivered", player="p-3", created_at=old),
+        "forwarded": outbox_rows(1, status="pending", player="p-4", subscription=subscription()),
     }
+    groups["to pep"] = groups["failed"] + groups["money"] + groups["replayed"] + groups["old"]
     groups["recent"] = groups["failed"] + groups["money"] + groups["replayed"]
+    groups["recent"] += groups["forwarded"]
     groups["never replayed"] = groups["failed"] + groups["money"] + groups["old"]
+    groups["never replayed"] += groups["forwarded"]
     return groups
 
 
@@ -179,6 +189,7 @@ FILTER_INDEXES: dict[tuple[type, str], tuple[str, list[str]]] = {
     (OutboxMessage, "trigger"): ("outbox_trigger_created_idx", ["trigger", "created_at"]),
     (OutboxMessage, "created_at"): ("outbox_created_idx", ["created_at"]),
     (OutboxMessage, "replayed"): ("outbox_replayed_idx", ["replayed_at"]),
+    (OutboxMessage, "subscription"): ("outbox_subscription_idx", ["subscription_id", "created_at"]),
     (DeliveryAttempt, "outcome"): ("attempt_outcome_started_idx", ["outcome", "started_at"]),
     (DeliveryAttempt, "started_at"): ("attempt_started_idx", ["started_at"]),
     (Player, "account_status"): ("player_account_status_idx", ["account_status", "id"]),

@@ -21,6 +21,7 @@ from bonuses.models import (
 )
 from bonuses.services import grants
 from events.models import OutboxMessage
+from events.services.subscriptions import subscription_create
 from players.models import AccountStatus
 
 pytestmark = pytest.mark.django_db
@@ -155,6 +156,23 @@ def test_it_grants_and_queues_bonus_granted_in_one_go(make_bonus, make_player) -
     assert body["transactionId"] == f"bonus-{grant.pk}"
     assert (body["bonusOfferId"], body["amount"], body["currency"]) == ("WELCOME-10", 10, "EUR")
     assert row.dedup_key == f"bonus_granted:bonus-{grant.pk}"
+
+
+def test_a_grant_is_forwarded_to_the_operators_subscriptions_with_its_message(
+    make_bonus, make_player
+) -> None:
+    issued = subscription_create(name="crm", url="https://crm.test/h", event_types=["bridge.*"])
+    make_bonus()
+    make_player("p-1")
+    _accept_and_process(_request("r-1", "p-1"))
+    grant = PlayerBonus.objects.get()
+    (row,) = _outbox("operator_webhook")
+    assert row.subscription_id == issued.subscription.pk and row.player_id == "p-1"
+    body = json.loads(row.body)
+    assert body["type"] == "bridge.bonus_granted"
+    assert body["data"]["playerBonusId"] == grant.pk
+    assert (body["data"]["bonusId"], body["data"]["amount"]) == ("WELCOME-10", 10)
+    assert body["data"]["sourceRequestId"] == "r-1"
 
 
 def test_it_uses_the_amount_from_the_request_when_given(make_bonus, make_player) -> None:

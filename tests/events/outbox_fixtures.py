@@ -58,7 +58,7 @@ def make_due(*rows: OutboxMessage) -> None:
     ids = [row.pk for row in rows] or list(OutboxMessage.objects.values_list("id", flat=True))
     now = timezone.now()
     OutboxMessage.objects.filter(id__in=ids).update(next_attempt_at=now)
-    players = OutboxMessage.objects.filter(id__in=ids).values_list("player_id", flat=True)
+    players = OutboxMessage.objects.filter(id__in=ids).values_list("lane", flat=True)
     OutboxLane.objects.filter(player_id__in=list(players)).update(next_attempt_at=now)
 
 

@@ -102,6 +102,7 @@ def test_ten_thousand_dead_letters_are_re_armed_by_one_update_within_two_seconds
             body=f'{{"n":{n}}}',
             fingerprint="f",
             player_id=f"p-{n % 500}",
+            lane=f"p-{n % 500}",
             occurred_at=now,
             status=Status.FAILED,
             failed_at=now,

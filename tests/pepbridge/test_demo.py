@@ -18,8 +18,14 @@ from django.forms.models import model_to_dict
 from django.test import Client
 
 from bonuses.models import Bonus
-from events.models import OutboxMessage
-from pepbridge.demo import DEMO_PLAYERS, DEMO_STAFF, demo_setup
+from events.models import OutboxMessage, WebhookSubscription
+from pepbridge.demo import (
+    DEMO_PLAYERS,
+    DEMO_STAFF,
+    OPERATOR_SUBSCRIPTION,
+    demo_setup,
+    operator_secret,
+)
 from players.models import Player
 
 pytestmark = pytest.mark.django_db
@@ -73,3 +79,12 @@ def test_the_demo_has_one_login_per_staff_group_printed_by_the_command(debug: An
         assert user.is_staff and not user.is_superuser
         assert list(user.groups.values_list("name", flat=True)) == [group]
     assert f"admin / {login.admin_password}" in printed
+
+
+def test_the_demo_subscribes_the_sandbox_operator_page_once(debug: Any) -> None:
+    demo_setup()
+    subscription = WebhookSubscription.objects.get(name=OPERATOR_SUBSCRIPTION)
+    assert subscription.url.endswith("/_sandbox/operator") and subscription.event_types == []
+    assert operator_secret() == subscription.secret  # kept for pep_sandbox to verify with
+    demo_setup()
+    assert WebhookSubscription.objects.get().secret == subscription.secret

@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.test import Client, override_settings
 
 from bonuses.models import Bonus, BonusType
+from events.services.subscriptions import subscription_create
 from players.models import Player
 from webhooks.intake import KICK_KEY
 from webhooks.models import ProductMapping, RewardsCursor
@@ -78,7 +79,9 @@ def post_events(db: None) -> Callable[..., Any]:
 
 def make_webhook_rows() -> None:
     """One of each webhook row (delivery, events, snapshots, mapping, fulfilment), for admin
-    page tests: the events are posted signed and processed as in production."""
+    page tests: the events are posted signed and processed as in production, and forwarded to
+    a subscription."""
+    subscription_create(name="wh-crm", url="https://crm.test/pep", event_types=[])
     Player.objects.get_or_create(player_id="wh-1")
     bonus = Bonus.objects.create(
         bonus_id="WH-SHOP", name="Shop", bonus_type=BonusType.CASH, amount=1, currency="EUR"

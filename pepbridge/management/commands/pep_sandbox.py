@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from pepbridge.sandbox import SandboxServer
+from pepbridge.sandbox.operator import SECRET_FILE, OperatorInbox, secret_reader
 from pepbridge.sandbox.webhooks import WebhookSender
 
 
@@ -35,6 +37,15 @@ class Command(BaseCommand):
         keys = settings.PEP_WEBHOOK_SECRETS
         return WebhookSender(url=url, key=keys[0]) if keys and url else None
 
+    @staticmethod
+    def _operator() -> OperatorInbox:
+        """The operator platform page, verifying with the demo subscription's secret (DEBUG)."""
+        if not settings.DEBUG:
+            return OperatorInbox()
+        return OperatorInbox(
+            secret=secret_reader(Path(settings.VAR_DIR) / "dev-secrets" / SECRET_FILE)
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         server = SandboxServer(
             options["host"],
@@ -43,6 +54,8 @@ class Command(BaseCommand):
             client_secret=options["client_secret"],
             token_lifetime=options["token_lifetime"],
             webhooks=self._webhooks(options["webhook_url"]),
+            # Read per request: demo_setup may write it after the sandbox started.
+            operator=self._operator(),
         )
         self.stdout.write(f"PEP sandbox on {server.base_url} (page: {server.base_url}/_sandbox/)")
         self.stdout.flush()  # the first line tells scripts (bin/dev, tests) the actual port
