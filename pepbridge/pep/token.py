@@ -204,7 +204,10 @@ class TokenCache:
     def _take_lease(self, now: datetime) -> int | None:
         """Win the refresh lease; return the row's generation then, None if someone holds it."""
         free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
-        taken = PepToken.objects.filter(free, key=self.key).update(
+        # Still due: a process that read the row before another stored a fresh token and freed
+        # the lease would otherwise win the freed lease and fetch a second token.
+        due = Q(refresh_after__isnull=True) | Q(refresh_after__lte=now)
+        taken = PepToken.objects.filter(free, due, key=self.key).update(
             lease_until=now + timedelta(seconds=self.lease_seconds), lease_owner=self._owner
         )
         if taken != 1:
