@@ -60,7 +60,13 @@ class _Handler(BaseHTTPRequestHandler):
         if length > MAX_READ:
             self.send_error(413)
             return None
-        return self.rfile.read(length) if length else b""
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            # The client went away mid-body (a killed worker): like a real server, nothing is
+            # handled or recorded, since the request never arrived whole.
+            self.close_connection = True
+            return None
+        return body
 
     def _read_chunked(self) -> bytes:
         parts: list[bytes] = []

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -140,3 +142,23 @@ def test_the_command_serves_the_sandbox_until_stopped() -> None:
         process.wait(timeout=10)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_a_request_cut_off_mid_body_is_neither_handled_nor_recorded(
+    sandbox: SandboxServer,
+) -> None:
+    """A worker killed mid-send leaves half a body: PEP never sees that request, so neither may
+    the sandbox (tests count its records as what PEP received)."""
+    path = contract.path_for("money_transaction")
+    body = wire.dumps(example("money_transaction"))
+    url = urlsplit(sandbox.base_url)
+    host = url.hostname or "127.0.0.1"
+    with socket.create_connection((host, url.port or 80), timeout=5) as conn:
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        conn.sendall(head + body[: len(body) // 2])
+        conn.shutdown(socket.SHUT_WR)  # the rest never comes
+        assert conn.recv(1024) == b""  # closed without an answer
+    assert sandbox.received == []
