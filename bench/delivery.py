@@ -222,19 +222,19 @@ def _write_cost(args: argparse.Namespace) -> dict[str, Any]:
 
 SEED_SQL = """
 INSERT INTO events_outboxmessage (message_type, method, path, body, fingerprint, player_id,
-    occurred_at, created_at, status, trigger, attempts, retry_step, next_attempt_at,
+    lane, occurred_at, created_at, status, trigger, attempts, retry_step, next_attempt_at,
     claimed_by, last_error_class, last_error)
 SELECT 'money_transaction', 'POST', %(path)s,
     '{"playerId":"p-' || (n %% %(players)s) || '","transactionId":"seed-' || n || '"}',
-    md5(n::text), 'p-' || (n %% %(players)s),
+    md5(n::text), 'p-' || (n %% %(players)s), 'p-' || (n %% %(players)s),
     now() - interval '1 hour' + n * interval '1 microsecond', now(), 'pending', 'scheduled',
     0, 0, now() - interval '1 hour', '', '', ''
 FROM generate_series(%(start)s, %(stop)s - 1) AS n
 """
 SEED_LANES = """
 INSERT INTO events_outboxlane (player_id, next_attempt_at, lease_expires_at, claimed_by, version)
-SELECT player_id, MIN(next_attempt_at), NULL, '', 0 FROM events_outboxmessage
-WHERE status = 'pending' AND player_id IS NOT NULL GROUP BY player_id ON CONFLICT DO NOTHING
+SELECT lane, MIN(next_attempt_at), NULL, '', 0 FROM events_outboxmessage
+WHERE status = 'pending' AND lane IS NOT NULL GROUP BY lane ON CONFLICT DO NOTHING
 """
 
 
@@ -268,6 +268,8 @@ def _claim_cost(args: argparse.Namespace) -> dict[str, Any]:
             claim = claim_lanes(worker="bench", limit=100, now=timezone.now())
             times.append((time.perf_counter() - started) * 1000)
             transaction.set_rollback(True)
+    if not claim.lanes:  # rows claimed without their lanes: the seed no longer matches the outbox
+        raise SystemExit("claim-cost: the seeded rows were not claimed through their lanes")
     return {"claim_ms": statistics.median(times), "claimed": len(claim.rows)}
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from events import lanes, selectors, services
 from events.models import OutboxLane, OutboxMessage
+from events.services import claim
 from tests.events.outbox_fixtures import BASE, message, put, sent_bodies
 
 URL = f"{BASE}/rx-api/test/game_round"
@@ -130,3 +131,34 @@ def test_health_counts_are_exact_when_small_and_estimated_beyond(monkeypatch) ->
         assert estimated and count >= 6  # the planner's figure, never below what was seen
     else:
         assert (count, estimated) == (10, False)  # SQLite has no estimate: exact
+
+
+@pytest.mark.django_db
+def test_the_claimed_rows_in_hand_match_what_the_claim_wrote() -> None:
+    put(*[message(f"p-{n % 3}", n) for n in range(9)])
+    now = timezone.now()
+    got = claim.claim_lanes(worker="w1", limit=9, now=now)
+    stored = {row.pk: (row.claimed_by, row.lease_expires_at) for row in OutboxMessage.objects.all()}
+    assert len(got.rows) == 9
+    assert all(stored[row.pk] == (row.claimed_by, row.lease_expires_at) for row in got.rows)
+    assert {row.claimed_by for row in got.rows} == {got.token}
+    assert [row.occurred_at for row in got.rows] == sorted(row.occurred_at for row in got.rows)
+
+
+@pytest.mark.django_db
+def test_a_row_leased_by_another_claimant_meanwhile_is_left_out_of_the_claim(monkeypatch):
+    """A worker from before the lanes claims rows directly: the compare-and-set keeps it out."""
+    first, second = put(message("p-1", 1), message("p-2", 1))
+    real = claim._pick
+
+    def racing(runs, gate, now):
+        picked = real(runs, gate, now)
+        OutboxMessage.objects.filter(pk=second.pk).update(
+            claimed_by="old-worker", lease_expires_at=now + timedelta(minutes=2)
+        )
+        return picked
+
+    monkeypatch.setattr(claim, "_pick", racing)
+    got = claim.claim_lanes(worker="w1", limit=10, now=timezone.now())
+    assert [row.pk for row in got.rows] == [first.pk]
+    assert OutboxMessage.objects.get(pk=second.pk).claimed_by == "old-worker"
