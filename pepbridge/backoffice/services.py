@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.contenttypes.models import ContentType
@@ -12,6 +12,9 @@ from django.db import transaction
 from django.db.models import Model
 
 from pepbridge.backoffice.models import StaffAction
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
 
 Kind = StaffAction.Kind
 # Actions that end something for good or for many at once: a reason is required.
@@ -65,12 +68,13 @@ def staff_action_record(
         reason=reason,
     )
     if log_entries:  # False where Django's admin logs the rows itself
-        _log_entries(record, objects, content_type, action_flag, describe)
+        _log_entries(record, user.pk, objects, content_type, action_flag, describe)
     return record
 
 
 def _log_entries(
     record: StaffAction,
+    user_id: int,  # the actor's: the record's user_id is nullable, for when the account goes
     objects: Sequence[Model],
     content_type: Any,
     action_flag: int,
@@ -85,7 +89,7 @@ def _log_entries(
     LogEntry.objects.bulk_create(
         (
             LogEntry(
-                user_id=record.user_id,
+                user_id=user_id,
                 content_type=content_type,
                 object_id=str(obj.pk),
                 object_repr=describe(obj)[:200],
@@ -110,7 +114,8 @@ def staff_action_from_log_entry(entry: LogEntry) -> StaffAction:
     return StaffAction.objects.create(
         at=entry.action_time,
         user_id=entry.user_id,
-        username=entry.user.get_username(),
+        # django-stubs type LogEntry.user as a bare ForeignKey; it holds the user model.
+        username=cast("AbstractBaseUser", entry.user).get_username(),
         action=_FLAG_KINDS.get(entry.action_flag, Kind.ADMIN_CHANGE),
         content_type_id=entry.content_type_id,
         object_ids=[str(entry.object_id)] if entry.object_id else [],
