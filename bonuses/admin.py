@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -472,8 +473,11 @@ class DailyGrantBudgetAdmin(admin.ModelAdmin):
     def save_model(
         self, request: HttpRequest, obj: DailyGrantBudget, form: ModelForm, change: bool
     ) -> None:
+        user = request.user
+        if not user.is_authenticated:  # never so: the admin serves signed-in staff only
+            raise PermissionDenied
         saved = services.daily_budget_set(
-            currency=obj.currency, daily_limit=obj.daily_limit, actor=request.user
+            currency=obj.currency, daily_limit=obj.daily_limit, actor=user
         )
         obj.pk, obj.changed_by, obj.changed_at = saved.pk, saved.changed_by, saved.changed_at
         obj._state.adding = False

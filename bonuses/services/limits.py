@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,9 +19,7 @@ logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
-def daily_budget_set(
-    *, currency: str, daily_limit: Decimal, actor: AbstractBaseUser
-) -> DailyGrantBudget:
+def daily_budget_set(*, currency: str, daily_limit: Decimal, actor: User) -> DailyGrantBudget:
     """Set the most all bonuses may grant per day in `currency`, recording who set it.
 
     Takes the row lock the grant takes, so a grant in flight finishes under the old limit and
