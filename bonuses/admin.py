@@ -8,7 +8,7 @@ transition service the rest of the bridge uses), for staff with `manage_playerbo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
@@ -51,6 +51,9 @@ from pepbridge.backoffice.models import StaffAction
 from pepbridge.backoffice.services import staff_action_record
 from players.admin import PlayerSection, add_player_section
 from players.models import Player
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 RECENT_MESSAGES = 10
 Kind = StaffAction.Kind
@@ -304,6 +307,13 @@ class ConflictInline(ReadOnlyTabularInline):
         return pretty_json(obj.body)
 
 
+class _ItemCounts(TypedDict):
+    """What BonusAssignmentAdmin.get_queryset annotates each row with."""
+
+    granted_n: int
+    refused_n: int
+
+
 def _item_count(outcome: str) -> Any:
     items = (
         AssignmentItem.objects.filter(assignment=OuterRef("pk"), outcome=outcome)
@@ -373,11 +383,11 @@ class BonusAssignmentAdmin(
         )
 
     @admin.display(description="granted", ordering="granted_n")
-    def granted(self, obj: BonusAssignment) -> int:
+    def granted(self, obj: WithAnnotations[BonusAssignment, _ItemCounts]) -> int:
         return obj.granted_n
 
     @admin.display(description="refused", ordering="refused_n")
-    def refused(self, obj: BonusAssignment) -> int:
+    def refused(self, obj: WithAnnotations[BonusAssignment, _ItemCounts]) -> int:
         return obj.refused_n
 
     @admin.display(description="request body")
