@@ -25,9 +25,11 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.db.models.signals import post_save
 from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from pepbridge.backoffice.admin_tools import (
     AppendOnlyMixin,
@@ -56,10 +58,14 @@ def _mirror_log_entry(sender: type, instance: LogEntry, created: bool, **kwargs:
         staff_action_from_log_entry(instance)
 
 
-@admin.action(permissions=["delete"], description=django_delete_selected.short_description)
+# Django's description, word for word so its translations apply (the stubs do not know the
+# `short_description` that `admin.action` sets on Django's function).
+@admin.action(
+    permissions=["delete"], description=gettext_lazy("Delete selected %(verbose_name_plural)s")
+)
 def delete_selected(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
-) -> HttpResponse | None:
+) -> TemplateResponse | None:
     """Django's "delete selected"; a deletion of several rows is also one staff action (one
     row's deletion is logged by Django with a single LogEntry, mirrored above)."""
     confirmed = bool(request.POST.get("post"))
@@ -123,7 +129,7 @@ class StaffActionAdmin(AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
         own = [path("export/", export, name="pepbridge_staffaction_export")]
         return own + super().get_urls()
 
-    def export_view(self, request: HttpRequest) -> HttpResponse:
+    def export_view(self, request: HttpRequest) -> StreamingHttpResponse:
         """The list as it is filtered, as CSV, oldest first (for whoever may view the list)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
