@@ -5,16 +5,19 @@ from __future__ import annotations
 from unittest import mock
 
 import pytest
+from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 from oauth2_provider.models import get_application_model
 
 from bonuses.models import PlayerBonus
 from events.models import OutboxMessage
+from pepbridge.admin import delete_selected
 from pepbridge.api import services as credentials
 from pepbridge.api.models import ApiKey
 from pepbridge.backoffice.models import StaffAction
@@ -263,6 +266,14 @@ def test_deleting_several_rows_is_one_staff_action_and_one_history_line_each() -
         sorted(str(g.pk) for g in doomed),
     )
     assert LogEntry.objects.filter(action_flag=DELETION).count() == 2  # Django's own, not doubled
+
+
+def test_delete_selected_keeps_djangos_description_and_permission() -> None:
+    with translation.override("de"):
+        assert str(delete_selected.short_description) == str(
+            django_delete_selected.short_description
+        )
+    assert delete_selected.allowed_permissions == django_delete_selected.allowed_permissions
 
 
 def test_an_export_with_a_filter_the_list_does_not_offer_is_a_400(staff_client) -> None:
