@@ -60,7 +60,12 @@ from pepbridge.pep import contract
 Status = OutboxMessage.Status
 # Bigger selections go through `manage.py outbox_replay` (one UPDATE, no id list).
 REPLAY_MAX_SELECTED = 10_000
-_STATUS_COLOURS = {Status.PENDING: "#b26a00", Status.DELIVERED: "#2e7d32", Status.FAILED: "#c62828"}
+# Read with the status column's value: a Status member is equal to its value (a str).
+_STATUS_COLOURS: dict[str, str] = {
+    Status.PENDING: "#b26a00",
+    Status.DELIVERED: "#2e7d32",
+    Status.FAILED: "#c62828",
+}
 
 # Bodies that carry personal data (the erasure's list), plus CRM triggers, whose payload values
 # are whatever the operator chose to send. PEP's error texts about them may echo the values.
@@ -291,7 +296,12 @@ class OutboxMessageAdmin(OfferedLookupsMixin, ExactSearchMixin, BigListMixin, ad
             hidden_fields |= {"replayed_at", "replayed_by", "replay_count"}
         sets = []
         for name, options in self.fieldsets:
-            fields = tuple(stand_ins.get(f, f) for f in options["fields"] if f not in hidden_fields)
+            fields = tuple(
+                # A name; a row of names (none on this page) would stay as it is.
+                stand_ins.get(f, f) if isinstance(f, str) else f
+                for f in options["fields"]
+                if f not in hidden_fields
+            )
             if fields:
                 sets.append((self._error_title(obj) if name == "Last error" else name, fields))
         return [(name, {"fields": fields}) for name, fields in sets]
