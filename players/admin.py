@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.db import transaction
@@ -35,6 +35,9 @@ from pepbridge.backoffice.services import staff_action_record
 from players import profile, services
 from players.models import MarketingConsent, MigrationChunk, MigrationRun, Player
 
+if TYPE_CHECKING:
+    from django_stubs_ext import FieldOpts, FieldsetSpec, StrOrPromise
+
 RECENT_MESSAGES = 10
 RESYNC_MAX_SELECTED = 100
 PERSONAL = tuple(profile.PERSONAL_FIELDS)
@@ -58,8 +61,9 @@ class PlayerSection:
 
 # Filled at start-up by the admin modules of bonuses, reconciliation and webhooks.
 player_sections: list[PlayerSection] = []
-# Admin actions on selected players, `(model_admin, request, queryset)`, added the same way.
-player_actions: list[Callable[[Any, HttpRequest, QuerySet], None]] = []
+# The player list's admin actions: its own, then those the apps above add the same way, each
+# `(model_admin, request, queryset)`. PlayerAdmin.actions is this list: Django reads it per request.
+player_actions: list[str | Callable[[Any, HttpRequest, QuerySet], None]] = ["resync_selected"]
 
 
 def add_player_section(section: PlayerSection) -> None:
@@ -75,14 +79,16 @@ def add_player_action(action: Callable[[Any, HttpRequest, QuerySet], None]) -> N
 
 
 def _with_sections(
-    sets: list[tuple[str | None, dict[str, Any]]],
-) -> list[tuple[str | None, dict[str, Any]]]:
+    sets: list[tuple[StrOrPromise | None, FieldOpts]],
+) -> list[tuple[StrOrPromise | None, FieldOpts]]:
     """`sets` with each registered block after the one it names, in registration order."""
     for section in player_sections:
         titles = [title for title, _ in sets]
         anchor = section.after if section.after in titles else None
         at = titles.index(anchor) + 1 if anchor else titles.index("Profile")
-        sets.insert(at, (section.title, {"fields": (section.show,)}))
+        # The block's field is its display function: Django takes a callable that is among the
+        # readonly fields (get_readonly_fields adds each), django-stubs' FieldOpts names only.
+        sets.insert(at, (section.title, {"fields": (section.show,)}))  # type: ignore[typeddict-item]
     return sets
 
 
@@ -120,9 +126,7 @@ class PlayerAdmin(
     inlines = (ConsentInline,)
     readonly_fields = ("pep_messages", "tag_list")
 
-    @property  # type: ignore[override]
-    def actions(self) -> tuple[Any, ...]:
-        return ("resync_selected", *player_actions)
+    actions = player_actions
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[Any, ...]:
         return (*self.readonly_fields, *(section.show for section in player_sections))
@@ -144,13 +148,11 @@ class PlayerAdmin(
             return ("=player_id", "^username", "^email")
         return ("=player_id",)
 
-    def get_fieldsets(
-        self, request: HttpRequest, obj: Any = None
-    ) -> list[tuple[str | None, dict[str, Any]]]:
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> FieldsetSpec:
         """What support looks up first (state, flags, bonuses, messages, reconciliation), then
         the profile; personal data and the record's dates folded away below. The blocks of the
         apps above players (bonuses, reconciliation, loyalty) come from `player_sections`."""
-        sets: list[tuple[str | None, dict[str, Any]]] = [
+        sets: list[tuple[StrOrPromise | None, FieldOpts]] = [
             (
                 "Status",
                 {
