@@ -165,12 +165,11 @@ def reconciliation_links(player_id: str) -> list[tuple[str, str]]:
             if "player" in names
             else None
         )
-        if lookup is None:
+        model_name = model._meta.model_name  # None only while the model class is being built
+        if lookup is None or model_name is None:
             continue
         try:
-            url = changelist_url(
-                model._meta.app_label, model._meta.model_name, **{lookup: player_id}
-            )
+            url = changelist_url(model._meta.app_label, model_name, **{lookup: player_id})
         except NoReverseMatch:
             continue
         links.append((url, str(model._meta.verbose_name_plural)))
