@@ -1,7 +1,8 @@
 """Which Player fields PEP's profile holds, their values on the wire, and which are personal data.
 
-PEP's player schema is not published (platform-api.md §7.2); the wire names live only in
-events.messages.players.PROFILE_WIRE_NAMES (correct them there once the swagger is in hand).
+PEP's player schema is not published (platform-api.md §7.2); the wire names live only in the
+profile spec, pepbridge.pep.contract.bodies.PROFILE_FIELDS (correct them there once the swagger is
+in hand), which events.messages.players.PROFILE_WIRE_NAMES is read from.
 """
 
 from __future__ import annotations
