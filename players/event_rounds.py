@@ -29,10 +29,11 @@ from django.db import connection
 from events.messages import GameRoundInput, build_game_round
 from events.models import OutboxMessage, RoundTransaction
 from events.outbox import PepMessage
-from pepbridge.pep import wire
+from pepbridge.pep import contract, wire
 
 # Transaction id -> fingerprint of its row as PEP received it, per round id.
 Accepted = dict[str, str]
+_ROUND = contract.body_spec("game_round")  # where a built round keeps its transaction ids
 _ROUNDS_PER_QUERY = 500  # bound parameters per IN list, well under SQLite's limit
 
 
@@ -117,8 +118,9 @@ def record(transactions: Sequence[RoundTransaction]) -> None:
 
 def _fingerprints(message: PepMessage) -> dict[str, str]:
     """Transaction id -> print of its row, from the built body (no decode: dumps is canonical)."""
-    rows = message.body["gameTransactionRound"]
-    return {str(row["transactionId"]): _fingerprint(row) for row in rows}
+    rows = message.body[_ROUND.wire("game_transaction_round")]
+    tx_id = _ROUND.item("game_transaction_round").wire("transaction_id")
+    return {str(row[tx_id]): _fingerprint(row) for row in rows}
 
 
 def _fingerprint(row: dict[str, Any]) -> str:

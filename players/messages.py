@@ -22,10 +22,12 @@ from events.messages.players import (
     build_verification,
 )
 from events.outbox import PepMessage
+from pepbridge.pep import contract
 from players import profile
 from players.models import KycStatus, Player
 
 logger = logging.getLogger("players.messages")
+_VERIFICATION = contract.body_spec("player_verification")
 
 _KYC: dict[str, str] = {
     KycStatus.PENDING: "PENDING",
@@ -39,7 +41,8 @@ def registration(player: Player) -> Iterator[PepMessage | None]:
     when = player.registration_date or player.created_at
     device = player.registration_device or "unknown"
     yield build_player_registration(player.player_id, when, device=device)
-    values = {k: v for k, v in profile.full_profile(player).items() if k != "registrationDevice"}
+    device_name = PROFILE_WIRE_NAMES["registration_device"]  # sent in the registration event
+    values = {k: v for k, v in profile.full_profile(player).items() if k != device_name}
     yield build_player_update(player.player_id, values, when)
     yield from _verification(player, list(profile.VERIFICATION_FIELDS), when, initial=True)
     if player.tags:
@@ -106,7 +109,8 @@ def after_migration(player: Player, when: datetime, *, run_id: int) -> Iterator[
 
 def _kind(message: PepMessage) -> str:
     if message.message_type == "player_verification":
-        return f"{message.message_type}:{message.body['verificationType']}"
+        kind = message.body[_VERIFICATION.wire("verification_type")]
+        return f"{message.message_type}:{kind}"
     return message.message_type
 
 

@@ -39,6 +39,11 @@ from players.models import MigrationChunk, MigrationError, MigrationRun, Player
 logger = logging.getLogger("players.migration")
 
 MAX_PLAYERS = contract.MIGRATION_BATCH_MAX  # [DOC] 20,000 players per request
+_BATCH = contract.body_spec("players_migration_batch")
+_RECORD = _BATCH.item("players")
+# The envelope around the records, `{"players":[` ... `]}`, with the wire name from the spec.
+_OPEN = b"{" + wire.dumps(_BATCH.wire("players")) + b":["
+_CLOSE = b"]}"
 MAX_BODY_BYTES = 15 * 1024 * 1024  # [DOC] 15 MB; applied to the uncompressed JSON, to be safe
 _NOT_PROCESSED = (429, 503)  # PEP said "not now": the chunk was not taken, send it again
 _MAX_WAITS = 5
@@ -90,14 +95,17 @@ def build_chunk(
 ) -> ChunkBody | None:
     """Take players in order until the next would pass either limit; None when there are none.
 
-    The body is `{"players":[...]}` in the canonical wire encoding, built record by record so
-    its size is known before it is assembled.
+    The body is `{"players":[...]}` in the canonical wire encoding, each record built through
+    the contract's record spec, record by record so its size is known before it is assembled.
     """
     parts: list[bytes] = []
     pks: list[int] = []
-    size = len(b'{"players":[]}')
+    size = len(_OPEN + _CLOSE)
     for player in players:
-        part = wire.dumps({"playerId": player.player_id, **profile.full_profile(player)})
+        record = contract.wire_body(
+            _RECORD, player_id=player.player_id, **profile.held_profile(player)
+        )
+        part = wire.dumps(record)
         if parts and (len(parts) >= max_players or size + len(part) + 1 > max_bytes):
             break
         parts.append(part)
@@ -105,7 +113,7 @@ def build_chunk(
         size += len(part) + (1 if len(parts) > 1 else 0)
     if not parts:
         return None
-    body = b'{"players":[' + b",".join(parts) + b"]}"
+    body = _OPEN + b",".join(parts) + _CLOSE
     return ChunkBody(pks[0], pks[-1], len(parts), body, tuple(pks))
 
 
@@ -276,6 +284,7 @@ def _send(
     if built is None:  # every player of a re-sent range was erased meanwhile
         _mark(chunk, MigrationChunk.Status.ACCEPTED, player_count=0)
         return
+    _refuse_if_invalid(chunk, built)
     compressed = gzip.compress(built.body, mtime=0)
     _mark(
         chunk,
@@ -291,6 +300,44 @@ def _send(
     report.players_sent += built.player_count
     report.players_with_errors += errors
     report.follow_ups_queued += follow_ups
+
+
+def _refuse_if_invalid(chunk: MigrationChunk, built: ChunkBody) -> None:
+    """Refuse (and stop at) a chunk that breaks the contract, before PEP sees any of it.
+
+    The builders check every outbox body against the contract; a chunk is checked the same way,
+    as the bytes that would be sent. A player the contract refuses (a country that is not ISO
+    3166-1, say) is named in the error; once the data is corrected, the chunk, recorded as
+    refused, is built again and sent by the next run.
+    """
+    loaded = wire.loads(built.body)
+    errors = contract.validate("players_migration_batch", loaded)
+    if not errors:
+        return
+    records = loaded.get(_BATCH.wire("players"), []) if isinstance(loaded, Mapping) else []
+    detail = "; ".join(
+        f"{_where(path, records)}: {', '.join(messages)}" for path, messages in errors.items()
+    )
+    _mark(
+        chunk,
+        MigrationChunk.Status.REFUSED,
+        last_error=MigrationChunk.bounded_error(f"contract: {detail}"),
+        answered_at=timezone.now(),
+    )
+    raise MigrationStopped(
+        f"chunk {chunk.sequence} not sent, it breaks the contract ({detail}); "
+        "correct the players and run again"
+    )
+
+
+def _where(path: str, records: list[Any]) -> str:
+    """`players.3.country` -> `player p-4 country`: the player, not its place in the chunk."""
+    parts = path.split(".", 2)
+    if len(parts) < 2 or not parts[1].isdigit() or int(parts[1]) >= len(records):
+        return path or "body"
+    record = records[int(parts[1])]
+    player = record.get(_RECORD.wire("player_id")) if isinstance(record, Mapping) else None
+    return " ".join(part for part in (f"player {player}", *parts[2:]) if part)
 
 
 def _post(chunk: MigrationChunk, compressed: bytes, sleep: Callable[[float], None]) -> PepResponse:

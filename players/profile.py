@@ -1,7 +1,8 @@
 """Which Player fields PEP's profile holds, their values on the wire, and which are personal data.
 
-PEP's player schema is not published (platform-api.md §7.2); the wire names live only in
-events.messages.players.PROFILE_WIRE_NAMES (correct them there once the swagger is in hand).
+PEP's player schema is not published (platform-api.md §7.2); the wire names live only in the
+profile spec, pepbridge.pep.contract.bodies.PROFILE_FIELDS (correct them there once the swagger is
+in hand), which events.messages.players.PROFILE_WIRE_NAMES is read from.
 """
 
 from __future__ import annotations
@@ -41,12 +42,22 @@ def wire_value(player: Player, field_name: str) -> Any:
     return None if value == "" else value
 
 
+def profile_attrs(player: Player, field_names: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Model field (the profile spec's attr) -> value, None where the bridge holds no value."""
+    return {name: wire_value(player, name) for name in field_names}
+
+
 def profile_values(player: Player, field_names: list[str] | tuple[str, ...]) -> dict[str, Any]:
     """Wire name -> value for the given model fields (None where the bridge holds no value)."""
-    return {PROFILE_WIRE_NAMES[name]: wire_value(player, name) for name in field_names}
+    return {PROFILE_WIRE_NAMES[k]: v for k, v in profile_attrs(player, field_names).items()}
+
+
+def held_profile(player: Player) -> dict[str, Any]:
+    """Every profile field the bridge holds a value for, by attr (the migration record)."""
+    values = profile_attrs(player, tuple(PROFILE_WIRE_NAMES))
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def full_profile(player: Player) -> dict[str, Any]:
-    """Every profile field the bridge holds a value for, by wire name (registration, migration)."""
-    values = profile_values(player, tuple(PROFILE_WIRE_NAMES))
-    return {wire: value for wire, value in values.items() if value is not None}
+    """Every profile field the bridge holds a value for, by wire name (registration)."""
+    return {PROFILE_WIRE_NAMES[name]: value for name, value in held_profile(player).items()}

@@ -1,6 +1,8 @@
 """What every builder shares: the one error type, the contract check and the common wire rules.
 
-A builder turns typed input into a `PepMessage` whose body is exactly what PEP receives. Before it
+A builder turns typed input into a `PepMessage` whose body is exactly what PEP receives. It writes
+the body with `contract.wire_body` in our attr names and takes the wire names its error keys need
+from the spec (`spec.wire(attr)`), so no wire name is written in a builder. Before it
 returns, the body is encoded with `pepbridge.pep.wire`, decoded again and checked against
 `pepbridge.pep.contract`, so what is validated is the bytes that will be sent, not a Python object
 that could still differ from them; the message carries those bytes to the outbox.
@@ -108,18 +110,16 @@ def exchange_rate(errors: Errors, field: str, currency: str, rate: Decimal | Non
     return amount(errors, field, rate, positive=True)
 
 
-def one_amount_positive(errors: Errors, prefix: str, real: Decimal, bonus: Decimal) -> None:
-    """Apply the contract rule: at least one of realMoneyAmount and bonusMoneyAmount is above 0."""
+def one_amount_positive(
+    errors: Errors, spec: contract.Spec, prefix: str, real: Decimal, bonus: Decimal
+) -> None:
+    """Apply the contract rule: at least one of the real and bonus money amounts is above 0."""
     if real <= 0 and bonus <= 0:
+        real_name, bonus_name = spec.wire("real_money_amount"), spec.wire("bonus_money_amount")
         errors.add(
-            f"{prefix}realMoneyAmount",
-            "at least one of realMoneyAmount and bonusMoneyAmount must be greater than 0",
+            prefix + real_name,
+            f"at least one of {real_name} and {bonus_name} must be greater than 0",
         )
-
-
-def without_none(body: Mapping[str, Any]) -> dict[str, Any]:
-    """Drop optional fields that have no value: PEP gets the field or nothing, never null."""
-    return {key: value for key, value in body.items() if value is not None}
 
 
 def make_message(

@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from events.messages.base import Errors, amount, make_message, timestamp, without_none
+from events.messages.base import Errors, amount, make_message, timestamp
 from events.outbox import PepMessage
+from pepbridge.pep import contract
+
+_OFFER = contract.body_spec("bonus_offer_upsert")
 
 
 @dataclass(frozen=True)
@@ -36,20 +39,20 @@ def _optional_timestamp(errors: Errors, field: str, moment: datetime | None) -> 
 
 
 def _offer_body(errors: Errors, offer: BonusOfferInput) -> dict[str, object]:
-    """The catalogue entry's wire names live here."""
+    """The catalogue entry by attr, checked; wire names come from its spec."""
+    w = _OFFER.wire
     if offer.valid_from and offer.valid_to and offer.valid_to <= offer.valid_from:
-        errors.add("validTo", "must be after validFrom")
-    return without_none(
-        {
-            "name": offer.name,
-            "description": offer.description,
-            "bonusType": offer.bonus_type,
-            "status": "ACTIVE" if offer.active else "INACTIVE",
-            "amount": None if offer.amount is None else amount(errors, "amount", offer.amount),
-            "currency": offer.currency,
-            "validFrom": _optional_timestamp(errors, "validFrom", offer.valid_from),
-            "validTo": _optional_timestamp(errors, "validTo", offer.valid_to),
-        }
+        errors.add(w("valid_to"), f"must be after {w('valid_from')}")
+    return contract.wire_body(
+        _OFFER,
+        name=offer.name,
+        description=offer.description,
+        bonus_type=offer.bonus_type,
+        status="ACTIVE" if offer.active else "INACTIVE",
+        amount=None if offer.amount is None else amount(errors, w("amount"), offer.amount),
+        currency=offer.currency,
+        valid_from=_optional_timestamp(errors, w("valid_from"), offer.valid_from),
+        valid_to=_optional_timestamp(errors, w("valid_to"), offer.valid_to),
     )
 
 

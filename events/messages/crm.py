@@ -13,8 +13,13 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from events.messages.base import Errors, day, make_message, timestamp, without_none
+from events.messages.base import Errors, day, make_message, timestamp
 from events.outbox import PepMessage
+from pepbridge.pep import contract
+
+_UNSUBSCRIBE = contract.body_spec("player_unsubscribe")
+_TRIGGER = contract.body_spec("crm_trigger")
+_TRIGGER_ITEM = _TRIGGER.item("payload")
 
 
 def build_unsubscribe(
@@ -22,10 +27,10 @@ def build_unsubscribe(
 ) -> PepMessage:
     """Build the analytics event telling PEP a player unsubscribed from one campaign."""
     errors = Errors()
-    when = timestamp(errors, "date", occurred_at)
+    when = timestamp(errors, _UNSUBSCRIBE.wire("date"), occurred_at)
     errors.raise_if_any("player_unsubscribe")
-    body = without_none(
-        {"playerId": player_id, "campaignId": campaign_id, "reason": reason, "date": when}
+    body = contract.wire_body(
+        _UNSUBSCRIBE, player_id=player_id, campaign_id=campaign_id, reason=reason, date=when
     )
     return make_message(
         "player_unsubscribe",
@@ -87,9 +92,11 @@ def _typed_value(errors: Errors, path: str, value: Any) -> tuple[str, Any]:
 
 
 def _payload(errors: Errors, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The trigger's `{key, type, value}` items, by attr."""
     items = []
     for index, (key, value) in enumerate(values.items()):
-        kind, wire_value = _typed_value(errors, f"payload.{index}.value", value)
+        path = f"{_TRIGGER.wire('payload')}.{index}.{_TRIGGER_ITEM.wire('value')}"
+        kind, wire_value = _typed_value(errors, path, value)
         items.append({"key": key, "type": kind, "value": wire_value})
     return items
 
@@ -97,19 +104,21 @@ def _payload(errors: Errors, values: Mapping[str, Any]) -> list[dict[str, Any]]:
 def build_crm_trigger(trigger: CrmTriggerInput) -> PepMessage:
     """Build a custom CRM trigger event ("Process trigger action")."""
     errors = Errors()
+    w = _TRIGGER.wire
     if trigger.delay is not None and trigger.delay < timedelta(0):
-        errors.add("delay.duration", "must not be negative")
-    body = without_none(
-        {
-            "eventName": trigger.event_name,
-            "playerId": trigger.player_id,
-            "version": trigger.version,
-            "eventDate": timestamp(errors, "eventDate", trigger.occurred_at),
-            "payload": _payload(errors, trigger.values) if trigger.values else None,
-            "external": dict(trigger.external) if trigger.external is not None else None,
-            "delay": {"duration": iso_duration(trigger.delay)} if trigger.delay else None,
-            "keepCounter": True if trigger.keep_counter else None,
-        }
+        errors.add(
+            f"{w('delay')}.{_TRIGGER.item('delay').wire('duration')}", "must not be negative"
+        )
+    body = contract.wire_body(
+        _TRIGGER,
+        event_name=trigger.event_name,
+        player_id=trigger.player_id,
+        version=trigger.version,
+        event_date=timestamp(errors, w("event_date"), trigger.occurred_at),
+        payload=_payload(errors, trigger.values) if trigger.values else None,
+        external=dict(trigger.external) if trigger.external is not None else None,
+        delay={"duration": iso_duration(trigger.delay)} if trigger.delay else None,
+        keep_counter=True if trigger.keep_counter else None,
     )
     errors.raise_if_any("crm_trigger")
     return make_message(

@@ -1,8 +1,10 @@
 """Builders for player events and player data: registration, login/logout, profile, tags, consents.
 
-The profile's wire names live in PROFILE_WIRE_NAMES (our field name → PEP property); PEP's player
-schema is unpublished (platform-api.md §7.2), so that table is what changes when the swagger is in
-hand. A profile update sends only the fields given to it; None or "" clears a field (null).
+The profile's fields are the player_update spec's (pepbridge.pep.contract.bodies.PROFILE_FIELDS):
+their attrs are players.models.Player's field names, their wire names PEP's. PEP's player schema
+is unpublished (platform-api.md §7.2), so that spec is what changes when the swagger is in hand;
+PROFILE_WIRE_NAMES below is read from it. A profile update sends only the fields given to it;
+None or "" clears a field (null).
 """
 
 from __future__ import annotations
@@ -13,47 +15,29 @@ from typing import Any
 
 from events.messages.base import Errors, day, make_message, timestamp
 from events.outbox import PepMessage
+from pepbridge.pep import contract
 
-# Our field name (players.models.Player) -> PEP profile property. The one table of profile wire
-# names: players.profile and reconciliation read it from here.
-PROFILE_WIRE_NAMES: dict[str, str] = {
-    "username": "username",
-    "first_name": "firstName",
-    "last_name": "lastName",
-    "email": "email",
-    "phone": "phone",
-    "gender": "gender",
-    "birth_date": "birthDate",
-    "country": "country",
-    "city": "city",
-    "language": "language",
-    "currency": "currency",
-    "brand_id": "brandId",
-    "registration_date": "registrationDate",
-    "registration_device": "registrationDevice",
-    "account_status": "accountStatus",
-    "self_excluded": "selfExcluded",
-    "self_excluded_until": "selfExcludedUntil",
-    "cool_off_until": "coolOffUntil",
-    "at_risk": "atRisk",
-}
-_WIRE_NAMES = frozenset(PROFILE_WIRE_NAMES.values())
+_PATCH = contract.body_spec("player_update")
+_RECORD = contract.body_spec("player_create")
+_TAGS = contract.body_spec("player_tags")
+_PREFERENCES = contract.body_spec("player_marketing_preferences")
+_CHANNELS = _PREFERENCES.item("channels")
+_VERIFICATION = contract.body_spec("player_verification")
 
-# Our consent channel -> PEP channel property (players.models.ConsentChannel values).
-CHANNEL_WIRE_NAMES: dict[str, str] = {
-    "email": "email",
-    "sms": "sms",
-    "push": "push",
-    "phone": "phone",
-    "on_site": "onSite",
-}
+# Our field name (players.models.Player) -> PEP profile property, read from the profile spec:
+# players.profile and reconciliation read it from here.
+PROFILE_WIRE_NAMES: dict[str, str] = {item.attr: item.name for item in _PATCH.fields}
+_ATTRS_BY_WIRE = {wire: attr for attr, wire in PROFILE_WIRE_NAMES.items()}
+
+# Our consent channel (players.models.ConsentChannel values) -> PEP channel property.
+CHANNEL_WIRE_NAMES: dict[str, str] = {item.attr: item.name for item in _CHANNELS.fields}
 
 
-def _wire_name(name: str) -> str | None:
+def _profile_attr(name: str) -> str | None:
     """Accept our field name or, for callers that already hold PEP's, the wire name itself."""
     if name in PROFILE_WIRE_NAMES:
-        return PROFILE_WIRE_NAMES[name]
-    return name if name in _WIRE_NAMES else None
+        return name
+    return _ATTRS_BY_WIRE.get(name)
 
 
 def _wire_value(errors: Errors, field: str, value: Any) -> Any:
@@ -67,30 +51,41 @@ def _wire_value(errors: Errors, field: str, value: Any) -> Any:
     return value
 
 
-def profile_body(errors: Errors, changes: Mapping[str, Any]) -> dict[str, Any]:
-    """Translate profile values to PEP's properties; an unknown field is an error, not dropped."""
-    body: dict[str, Any] = {}
+def _profile_attrs(errors: Errors, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Profile values by attr, rendered; an unknown field is an error, not dropped."""
+    attrs: dict[str, Any] = {}
     for name, value in changes.items():
-        wire = _wire_name(name)
-        if wire is None:
+        attr = _profile_attr(name)
+        if attr is None:
             errors.add(name, "is not a profile field PEP knows")
             continue
-        body[wire] = _wire_value(errors, wire, value)
-    return body
+        attrs[attr] = _wire_value(errors, _PATCH.wire(attr), value)
+    return attrs
 
 
-def _player_event(message_type: str, player_id: str, occurred_at: datetime, **extra: Any) -> Any:
+def profile_body(errors: Errors, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Translate profile values to PEP's properties; null (a cleared field) is kept."""
+    return contract.wire_body(_PATCH, **_profile_attrs(errors, changes))
+
+
+def _player_event(
+    message_type: str, player_id: str, occurred_at: datetime, **extra: Any
+) -> tuple[dict[str, Any], str]:
+    """A player event's body (attrs `extra` between the player and the date) and its date."""
+    spec = contract.body_spec(message_type)
     errors = Errors()
-    body = {"playerId": player_id, **extra, "date": timestamp(errors, "date", occurred_at)}
+    when = timestamp(errors, spec.wire("date"), occurred_at)
     errors.raise_if_any(message_type)
-    return body
+    return contract.wire_body(spec, player_id=player_id, **extra, date=when), when
 
 
 def build_player_registration(
     player_id: str, occurred_at: datetime, *, device: str = "unknown"
 ) -> PepMessage:
     """Build the registration event; a player registers once, so the dedup key is the player."""
-    body = _player_event("player_registration", player_id, occurred_at, registrationDevice=device)
+    body, _ = _player_event(
+        "player_registration", player_id, occurred_at, registration_device=device
+    )
     return make_message(
         "player_registration",
         body,
@@ -113,12 +108,12 @@ def build_player_logout(player_id: str, occurred_at: datetime) -> PepMessage:
 def _session_event(
     message_type: str, key: str, player_id: str, occurred_at: datetime
 ) -> PepMessage:
-    body = _player_event(message_type, player_id, occurred_at)
+    body, when = _player_event(message_type, player_id, occurred_at)
     return make_message(
         message_type,
         body,
         player_id=player_id,
-        dedup_key=f"{key}:{player_id}:{body['date']}",
+        dedup_key=f"{key}:{player_id}:{when}",
         occurred_at=occurred_at,
     )
 
@@ -150,11 +145,11 @@ def build_player_create(
 ) -> PepMessage:
     """Build the player-record create (fields without a value are left out)."""
     errors = Errors()
-    fields = {k: v for k, v in profile_body(errors, profile).items() if v is not None}
+    fields = {k: v for k, v in _profile_attrs(errors, profile).items() if v is not None}
     errors.raise_if_any("player_create")
     return make_message(
         "player_create",
-        {"playerId": player_id, **fields},
+        contract.wire_body(_RECORD, player_id=player_id, **fields),
         player_id=player_id,
         dedup_key=f"player_create:{player_id}",
         occurred_at=occurred_at,
@@ -177,7 +172,7 @@ def build_player_tags(player_id: str, tags: Sequence[str], occurred_at: datetime
     """Build a tags upsert with the player's tags (at least one: an upsert cannot remove all)."""
     return make_message(
         "player_tags",
-        {"playerId": player_id, "tags": list(tags)},
+        contract.wire_body(_TAGS, player_id=player_id, tags=list(tags)),
         player_id=player_id,
         dedup_key=None,
         occurred_at=occurred_at,
@@ -189,17 +184,18 @@ def build_marketing_preferences(
 ) -> PepMessage:
     """Build a marketing-preference change: channel (ConsentChannel value) → opted in or not."""
     errors = Errors()
-    wire_channels: dict[str, bool] = {}
+    known: dict[str, bool] = {}
     for name, granted in channels.items():
         if name not in CHANNEL_WIRE_NAMES:
-            errors.add(f"channels.{name}", "is not a known channel")
+            errors.add(f"{_PREFERENCES.wire('channels')}.{name}", "is not a known channel")
             continue
-        wire_channels[CHANNEL_WIRE_NAMES[name]] = granted
-    body = {
-        "playerId": player_id,
-        "channels": wire_channels,
-        "date": timestamp(errors, "date", occurred_at),
-    }
+        known[name] = granted
+    body = contract.wire_body(
+        _PREFERENCES,
+        player_id=player_id,
+        channels=known,
+        date=timestamp(errors, _PREFERENCES.wire("date"), occurred_at),
+    )
     errors.raise_if_any("player_marketing_preferences")
     return make_message(
         "player_marketing_preferences",
@@ -215,17 +211,22 @@ def build_verification(
 ) -> PepMessage:
     """Build a verification change (KYC, ACCOUNT_ACTIVATION, EMAIL, PHONE; any letter case)."""
     errors = Errors()
-    body = {
-        "playerId": player_id,
-        "verificationType": verification_type.upper(),
-        "verificationStatus": status.upper(),
-        "date": timestamp(errors, "date", occurred_at),
-    }
+    kind, when = (
+        verification_type.upper(),
+        timestamp(errors, _VERIFICATION.wire("date"), occurred_at),
+    )
+    body = contract.wire_body(
+        _VERIFICATION,
+        player_id=player_id,
+        verification_type=kind,
+        verification_status=status.upper(),
+        date=when,
+    )
     errors.raise_if_any("player_verification")
     return make_message(
         "player_verification",
         body,
         player_id=player_id,
-        dedup_key=f"verification:{player_id}:{body['verificationType']}:{body['date']}",
+        dedup_key=f"verification:{player_id}:{kind}:{when}",
         occurred_at=occurred_at,
     )

@@ -36,14 +36,23 @@ from events.messages.base import (
     make_message,
     one_amount_positive,
     timestamp,
-    without_none,
 )
 from events.outbox import PepMessage
+from pepbridge.pep import contract
 
 GAME_TYPES = ("BET", "WIN")
 SPORT_TYPES = ("BET", "SETTLEMENT", "CASHOUT")
 MONEY_TYPES = ("DEPOSIT", "WITHDRAW", "MANUAL_CREDIT", "MANUAL_DEBIT")
 APPROVED = "APPROVED"
+
+# The bodies' specs: error keys take their wire names from here (`.wire(attr)`).
+_ROUND = contract.body_spec("game_round")
+_ROW = _ROUND.item("game_transaction_round")
+_SPORT = contract.body_spec("sport_transaction")
+_LEG = _SPORT.item("bet")
+_MONEY = contract.body_spec("money_transaction")
+_GRANT = contract.body_spec("bonus_granted")
+_BALANCE = contract.body_spec("balance_update")
 
 
 @dataclass(frozen=True)
@@ -91,39 +100,38 @@ def _is_lost_win(tx: GameTransaction) -> bool:
 def _game_row(
     errors: Errors, index: int, round_: GameRoundInput, tx: GameTransaction, rate: Decimal
 ) -> dict[str, Any]:
-    """One `GameTransactionEvent`: the wire names for a casino transaction live here."""
-    prefix = f"gameTransactionRound.{index}."
-    real = amount(errors, prefix + "realMoneyAmount", tx.real_amount)
-    bonus = amount(errors, prefix + "bonusMoneyAmount", tx.bonus_amount)
-    one_amount_positive(errors, prefix, real, bonus)
+    """One `GameTransactionEvent`, by attr: `contract.wire_body` names it for PEP."""
+    prefix = f"{_ROUND.wire('game_transaction_round')}.{index}."
+    w = _ROW.wire
+    real = amount(errors, prefix + w("real_money_amount"), tx.real_amount)
+    bonus = amount(errors, prefix + w("bonus_money_amount"), tx.bonus_amount)
+    one_amount_positive(errors, _ROW, prefix, real, bonus)
     if tx.transaction_type not in GAME_TYPES:
-        errors.add(prefix + "transactionType", f"must be one of {', '.join(GAME_TYPES)}")
+        errors.add(prefix + w("transaction_type"), f"must be one of {', '.join(GAME_TYPES)}")
     bet = tx.bet_amount
-    return without_none(
-        {
-            "playerId": round_.player_id,
-            "transactionId": tx.transaction_id,
-            "transactionType": tx.transaction_type,
-            "transactionStatus": tx.status,
-            "realMoneyAmount": real,
-            "bonusMoneyAmount": bonus,
-            "currency": round_.currency,
-            "exchangeRate": rate,
-            "date": timestamp(errors, prefix + "date", tx.occurred_at),
-            "realMoneyBalance": balance(errors, prefix + "realMoneyBalance", tx.real_balance),
-            "bonusMoneyBalance": balance(errors, prefix + "bonusMoneyBalance", tx.bonus_balance),
-            "gameId": round_.game_id,
-            "gameName": round_.game_name,
-            "gameCategoryId": round_.game_category_id,
-            "gameCategoryName": round_.game_category_name,
-            "gameProviderId": round_.game_provider_id,
-            "gameProviderName": round_.game_provider_name,
-            "gameSessionId": round_.game_session_id or round_.round_id,
-            "betAmount": None if bet is None else amount(errors, prefix + "betAmount", bet),
-            "playerIp": round_.player_ip,
-            "categoryProviderId": round_.category_provider_id,
-        }
-    )
+    return {
+        "player_id": round_.player_id,
+        "transaction_id": tx.transaction_id,
+        "transaction_type": tx.transaction_type,
+        "transaction_status": tx.status,
+        "real_money_amount": real,
+        "bonus_money_amount": bonus,
+        "currency": round_.currency,
+        "exchange_rate": rate,
+        "date": timestamp(errors, prefix + w("date"), tx.occurred_at),
+        "real_money_balance": balance(errors, prefix + w("real_money_balance"), tx.real_balance),
+        "bonus_money_balance": balance(errors, prefix + w("bonus_money_balance"), tx.bonus_balance),
+        "game_id": round_.game_id,
+        "game_name": round_.game_name,
+        "game_category_id": round_.game_category_id,
+        "game_category_name": round_.game_category_name,
+        "game_provider_id": round_.game_provider_id,
+        "game_provider_name": round_.game_provider_name,
+        "game_session_id": round_.game_session_id or round_.round_id,
+        "bet_amount": None if bet is None else amount(errors, prefix + w("bet_amount"), bet),
+        "player_ip": round_.player_ip,
+        "category_provider_id": round_.category_provider_id,
+    }
 
 
 def build_game_round(round_: GameRoundInput) -> PepMessage | None:
@@ -133,8 +141,8 @@ def build_game_round(round_: GameRoundInput) -> PepMessage | None:
     """
     errors = Errors()
     if not round_.transactions:
-        errors.add("gameTransactionRound", "a round needs at least one transaction")
-    rate = exchange_rate(errors, "exchangeRate", round_.currency, round_.exchange_rate)
+        errors.add(_ROUND.wire("game_transaction_round"), "a round needs at least one transaction")
+    rate = exchange_rate(errors, _ROW.wire("exchange_rate"), round_.currency, round_.exchange_rate)
     sent = [tx for tx in round_.transactions if not _is_lost_win(tx)]
     rows = [_game_row(errors, i, round_, tx, rate) for i, tx in enumerate(sent)]
     errors.raise_if_any("game_round")
@@ -143,7 +151,7 @@ def build_game_round(round_: GameRoundInput) -> PepMessage | None:
     ids = "+".join(tx.transaction_id for tx in sent)
     return make_message(
         "game_round",
-        {"gameTransactionRound": rows},
+        contract.wire_body(_ROUND, game_transaction_round=rows),
         player_id=round_.player_id,
         dedup_key=f"game_round:{round_.round_id}:{ids}",
         occurred_at=sent[0].occurred_at,
@@ -189,30 +197,29 @@ class SportTransactionInput:
 
 
 def _selection(errors: Errors, index: int, leg: SportSelection) -> dict[str, Any]:
-    """One `Bet` item with its single outcome: the wire names for a selection live here."""
-    prefix = f"bet.{index}."
-    odds = None if leg.odds is None else amount(errors, prefix + "odds", leg.odds, positive=True)
-    outcome = without_none(
-        {
-            "sportName": leg.sport_name,
-            "tournamentName": leg.tournament_name,
-            "odds": odds,
-            "criterial": leg.market,
-            "outcome": leg.outcome,
-        }
-    )
-    return without_none(
-        {
-            "eventName": leg.event_name,
-            "teams": list(leg.teams),
-            "market": leg.market,
-            "matchDate": timestamp(errors, prefix + "matchDate", leg.match_date),
-            "outcomes": [outcome] if outcome else [],
-            "sportName": leg.sport_name,
-            "tournamentName": leg.tournament_name,
-            "odds": odds,
-        }
-    )
+    """One `Bet` item with its single outcome, by attr: `contract.wire_body` names it for PEP."""
+    prefix = f"{_SPORT.wire('bet')}.{index}."
+    odds = leg.odds
+    if odds is not None:
+        odds = amount(errors, prefix + _LEG.wire("odds"), odds, positive=True)
+    outcome = {
+        "sport_name": leg.sport_name,
+        "tournament_name": leg.tournament_name,
+        "odds": odds,
+        "criterial": leg.market,
+        "outcome": leg.outcome,
+    }
+    given = any(value is not None for value in outcome.values())
+    return {
+        "event_name": leg.event_name,
+        "teams": list(leg.teams),
+        "market": leg.market,
+        "match_date": timestamp(errors, prefix + _LEG.wire("match_date"), leg.match_date),
+        "outcomes": [outcome] if given else [],
+        "sport_name": leg.sport_name,
+        "tournament_name": leg.tournament_name,
+        "odds": odds,
+    }
 
 
 def _optional_balance(errors: Errors, field: str, value: Decimal | None) -> Decimal | None:
@@ -220,37 +227,37 @@ def _optional_balance(errors: Errors, field: str, value: Decimal | None) -> Deci
 
 
 def _sport_body(errors: Errors, tx: SportTransactionInput) -> dict[str, Any]:
-    """The sport transaction's wire names live here."""
-    real = amount(errors, "realMoneyAmount", tx.real_amount)
-    bonus = amount(errors, "bonusMoneyAmount", tx.bonus_amount)
+    """The sport transaction by attr, checked; wire names come from its spec."""
+    w = _SPORT.wire
+    real = amount(errors, w("real_money_amount"), tx.real_amount)
+    bonus = amount(errors, w("bonus_money_amount"), tx.bonus_amount)
     if tx.transaction_type == "BET":
-        one_amount_positive(errors, "", real, bonus)
+        one_amount_positive(errors, _SPORT, "", real, bonus)
     if tx.transaction_type not in SPORT_TYPES:
-        errors.add("transactionType", f"must be one of {', '.join(SPORT_TYPES)}")
+        errors.add(w("transaction_type"), f"must be one of {', '.join(SPORT_TYPES)}")
     elif tx.transaction_type != "BET" and not tx.bet_transaction_id:
-        errors.add("transactionIdReference", f"a {tx.transaction_type} must name its BET")
-    return without_none(
-        {
-            "playerId": tx.player_id,
-            "transactionId": tx.transaction_id,
-            "transactionIdReference": tx.bet_transaction_id,
-            "transactionType": tx.transaction_type,
-            "transactionStatus": tx.status,
-            "realMoneyAmount": real,
-            "bonusMoneyAmount": bonus,
-            "currency": tx.currency,
-            "exchangeRate": exchange_rate(errors, "exchangeRate", tx.currency, tx.exchange_rate),
-            "date": timestamp(errors, "date", tx.occurred_at),
-            "realMoneyBalanceBefore": _optional_balance(
-                errors, "realMoneyBalanceBefore", tx.real_balance_before
-            ),
-            "realMoneyBalance": balance(errors, "realMoneyBalance", tx.real_balance),
-            "bonusMoneyBalanceBefore": _optional_balance(
-                errors, "bonusMoneyBalanceBefore", tx.bonus_balance_before
-            ),
-            "bonusMoneyBalance": balance(errors, "bonusMoneyBalance", tx.bonus_balance),
-            "bet": [_selection(errors, i, leg) for i, leg in enumerate(tx.selections)],
-        }
+        errors.add(w("transaction_id_reference"), f"a {tx.transaction_type} must name its BET")
+    return contract.wire_body(
+        _SPORT,
+        player_id=tx.player_id,
+        transaction_id=tx.transaction_id,
+        transaction_id_reference=tx.bet_transaction_id,
+        transaction_type=tx.transaction_type,
+        transaction_status=tx.status,
+        real_money_amount=real,
+        bonus_money_amount=bonus,
+        currency=tx.currency,
+        exchange_rate=exchange_rate(errors, w("exchange_rate"), tx.currency, tx.exchange_rate),
+        date=timestamp(errors, w("date"), tx.occurred_at),
+        real_money_balance_before=_optional_balance(
+            errors, w("real_money_balance_before"), tx.real_balance_before
+        ),
+        real_money_balance=balance(errors, w("real_money_balance"), tx.real_balance),
+        bonus_money_balance_before=_optional_balance(
+            errors, w("bonus_money_balance_before"), tx.bonus_balance_before
+        ),
+        bonus_money_balance=balance(errors, w("bonus_money_balance"), tx.bonus_balance),
+        bet=[_selection(errors, i, leg) for i, leg in enumerate(tx.selections)],
     )
 
 
@@ -291,28 +298,28 @@ class MoneyTransactionInput:
 
 
 def _money_body(errors: Errors, tx: MoneyTransactionInput) -> dict[str, Any]:
-    """The money transaction's wire names live here."""
+    """The money transaction by attr, checked; wire names come from its spec."""
+    w = _MONEY.wire
     if tx.transaction_type not in MONEY_TYPES:
-        errors.add("transactionType", f"must be one of {', '.join(MONEY_TYPES)}")
-    return without_none(
-        {
-            "playerId": tx.player_id,
-            "transactionId": tx.transaction_id,
-            "transactionType": tx.transaction_type,
-            "transactionStatus": tx.status,
-            "amount": amount(errors, "amount", tx.amount, positive=True),
-            "currency": tx.currency,
-            "exchangeRate": exchange_rate(errors, "exchangeRate", tx.currency, tx.exchange_rate),
-            "date": timestamp(errors, "date", tx.occurred_at),
-            "realMoneyBalance": balance(errors, "realMoneyBalance", tx.real_balance),
-            "bonusMoneyBalance": balance(errors, "bonusMoneyBalance", tx.bonus_balance),
-            "paymentMethod": tx.payment_method,
-            "paymentProvider": tx.payment_provider,
-            "cardType": tx.card_type,
-            "cardCompany": tx.card_company,
-            "playerIp": tx.player_ip,
-            "manualCategory": tx.manual_category,
-        }
+        errors.add(w("transaction_type"), f"must be one of {', '.join(MONEY_TYPES)}")
+    return contract.wire_body(
+        _MONEY,
+        player_id=tx.player_id,
+        transaction_id=tx.transaction_id,
+        transaction_type=tx.transaction_type,
+        transaction_status=tx.status,
+        amount=amount(errors, w("amount"), tx.amount, positive=True),
+        currency=tx.currency,
+        exchange_rate=exchange_rate(errors, w("exchange_rate"), tx.currency, tx.exchange_rate),
+        date=timestamp(errors, w("date"), tx.occurred_at),
+        real_money_balance=balance(errors, w("real_money_balance"), tx.real_balance),
+        bonus_money_balance=balance(errors, w("bonus_money_balance"), tx.bonus_balance),
+        payment_method=tx.payment_method,
+        payment_provider=tx.payment_provider,
+        card_type=tx.card_type,
+        card_company=tx.card_company,
+        player_ip=tx.player_ip,
+        manual_category=tx.manual_category,
     )
 
 
@@ -356,23 +363,23 @@ class BonusGrantedInput:
 def build_bonus_granted(grant: BonusGrantedInput) -> PepMessage:
     """Build a bonus-granted event (body is our documented choice until PEP's swagger arrives)."""
     errors = Errors()
-    body = without_none(
-        {
-            "playerId": grant.player_id,
-            "transactionId": grant.grant_id,
-            "bonusOfferId": grant.bonus_offer_id,
-            "bonusOfferName": grant.bonus_offer_name,
-            "amount": amount(errors, "amount", grant.amount),
-            "currency": grant.currency,
-            "exchangeRate": exchange_rate(
-                errors, "exchangeRate", grant.currency, grant.exchange_rate
-            ),
-            "date": timestamp(errors, "date", grant.occurred_at),
-            "realMoneyBalance": _optional_balance(errors, "realMoneyBalance", grant.real_balance),
-            "bonusMoneyBalance": _optional_balance(
-                errors, "bonusMoneyBalance", grant.bonus_balance
-            ),
-        }
+    w = _GRANT.wire
+    body = contract.wire_body(
+        _GRANT,
+        player_id=grant.player_id,
+        transaction_id=grant.grant_id,
+        bonus_offer_id=grant.bonus_offer_id,
+        bonus_offer_name=grant.bonus_offer_name,
+        amount=amount(errors, w("amount"), grant.amount),
+        currency=grant.currency,
+        exchange_rate=exchange_rate(
+            errors, w("exchange_rate"), grant.currency, grant.exchange_rate
+        ),
+        date=timestamp(errors, w("date"), grant.occurred_at),
+        real_money_balance=_optional_balance(errors, w("real_money_balance"), grant.real_balance),
+        bonus_money_balance=_optional_balance(
+            errors, w("bonus_money_balance"), grant.bonus_balance
+        ),
     )
     errors.raise_if_any("bonus_granted")
     return make_message(
@@ -398,14 +405,16 @@ class BalanceUpdateInput:
 def build_balance_update(update: BalanceUpdateInput) -> PepMessage:
     """Build a balance snapshot; keyed by player and time, so a resent snapshot is one message."""
     errors = Errors()
-    when = timestamp(errors, "date", update.occurred_at)
-    body = {
-        "playerId": update.player_id,
-        "realMoneyBalance": balance(errors, "realMoneyBalance", update.real_balance),
-        "bonusMoneyBalance": balance(errors, "bonusMoneyBalance", update.bonus_balance),
-        "currency": update.currency,
-        "date": when,
-    }
+    w = _BALANCE.wire
+    when = timestamp(errors, w("date"), update.occurred_at)
+    body = contract.wire_body(
+        _BALANCE,
+        player_id=update.player_id,
+        real_money_balance=balance(errors, w("real_money_balance"), update.real_balance),
+        bonus_money_balance=balance(errors, w("bonus_money_balance"), update.bonus_balance),
+        currency=update.currency,
+        date=when,
+    )
     errors.raise_if_any("balance_update")
     return make_message(
         "balance_update",

@@ -339,7 +339,13 @@ class PepClient:
     def _request_token(self) -> FetchedToken:
         """Ask PEP for a token: one attempt, the caller's retry loop covers transient faults."""
         url = self.base_url + TOKEN_PATH
-        body = wire.dumps({"clientId": self.client_id, "clientSecret": self._secret.value})
+        body = wire.dumps(
+            contract.wire_body(
+                contract.body_spec("token"),
+                client_id=self.client_id,
+                client_secret=self._secret.value,
+            )
+        )
         headers = {"Content-Type": "application/json"}
         call = _Call(
             method="POST", url=url, body=body, headers=headers, stream_limit=TOKEN_BODY_LIMIT

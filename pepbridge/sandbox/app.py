@@ -33,6 +33,10 @@ from pepbridge.sandbox.tokens import TokenIssuer
 from pepbridge.sandbox.webhooks import WebhookSender
 
 MAX_BODY = 15 * 1024 * 1024  # [DOC] PEP's limit for a migration batch; applied to every call
+# The wire names the sandbox reads from what it receives, taken from the contract's specs.
+_TOKEN = contract.body_spec("token")
+_BATCH = contract.body_spec("players_migration_batch")
+_RECORD_ID = _BATCH.item("players").wire("player_id")
 
 
 class _BadBody(Exception):
@@ -220,7 +224,8 @@ class Sandbox:
         errors = contract.validate("token", body)
         if errors:
             return _invalid("token", errors)
-        if not self.tokens.credentials_match(body["clientId"], body["clientSecret"]):
+        client_id, secret = body[_TOKEN.wire("client_id")], body[_TOKEN.wire("client_secret")]
+        if not self.tokens.credentials_match(client_id, secret):
             return error_response(401, "invalid client credentials")
         answer = {
             "accessToken": self.tokens.issue(),
@@ -235,14 +240,14 @@ class Sandbox:
         envelope: dict[str, list[str]] = {}
         for path, messages in errors.items():
             parts = path.split(".", 2)
-            if len(parts) >= 2 and parts[0] == "players" and parts[1].isdigit():
+            if len(parts) >= 2 and parts[0] == _BATCH.wire("players") and parts[1].isdigit():
                 prop = parts[2] if len(parts) == 3 else ""
                 per_player.setdefault(int(parts[1]), {})[prop] = messages
             else:
                 envelope[path] = messages
         if envelope:
             return _invalid("players_migration_batch", envelope)
-        players = body["players"]
+        players = body[_BATCH.wire("players")]
         invalid = [
             {"index": i, "playerId": _player_id(players[i]), "errors": per_player[i]}
             for i in sorted(per_player)
@@ -283,7 +288,7 @@ class Sandbox:
 
 
 def _player_id(player: Any) -> Any:
-    return player.get("playerId") if isinstance(player, Mapping) else None
+    return player.get(_RECORD_ID) if isinstance(player, Mapping) else None
 
 
 def _invalid(key: str, errors: dict[str, list[str]]) -> Response:

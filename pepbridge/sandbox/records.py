@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pepbridge.pep import wire
+from pepbridge.pep import contract, wire
 
 MASKED = "********"
 
@@ -65,8 +65,9 @@ def player_id_of(body: Any, params: Mapping[str, str]) -> str | None:
 
 def mask_secret(body: Any) -> Any:
     """Hide the client secret of a token request before it is recorded or shown."""
-    if isinstance(body, Mapping) and "clientSecret" in body:
-        return {**body, "clientSecret": MASKED}
+    secret = contract.body_spec("token").wire("client_secret")
+    if isinstance(body, Mapping) and secret in body:
+        return {**body, secret: MASKED}
     return body
 
 

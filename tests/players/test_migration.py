@@ -187,6 +187,26 @@ def test_it_resends_a_chunk_pep_refused_when_run_again(pep):
     assert [sent_players(c) for c in migration_calls(pep)] == [["p-0", "p-1"]] * 2
 
 
+def test_it_refuses_a_chunk_that_breaks_the_contract_before_pep_sees_it(pep):
+    make_players(2)
+    Player.objects.filter(player_id="p-1").update(country="ch")  # around the model's validators
+    problem = "player p-1 country: must be 2 upper-case letters (ISO 3166-1)"
+    with pytest.raises(migration.MigrationStopped) as stopped:
+        migration.migration_send(migration.migration_run_for({}))
+    assert str(stopped.value) == (
+        f"chunk 1 not sent, it breaks the contract ({problem}); correct the players and run again"
+    )
+    assert migration_calls(pep) == []
+    chunk = MigrationChunk.objects.get()
+    assert (chunk.status, chunk.last_error) == ("refused", f"contract: {problem}")
+
+    Player.objects.filter(player_id="p-1").update(country="CH")
+    pep.add_callback(responses.POST, URL, callback=accept)
+    migration.migration_send(migration.migration_run_for({}))
+    assert [sent_players(c) for c in migration_calls(pep)] == [["p-0", "p-1"]]
+    assert MigrationChunk.objects.get().status == "accepted"
+
+
 def test_it_keeps_a_bounded_part_of_peps_error_body(pep):
     make_players(1)
     pep.add(responses.POST, URL, status=400, body="x" * 5000)

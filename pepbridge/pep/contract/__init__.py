@@ -6,19 +6,23 @@ published nothing the shape is our documented choice (docs/contract.md) and the 
 overridden with a `PEP_PATH_<KEY>` environment variable (settings.PEP_PATHS),
 so fixing it needs no release.
 
-The package: `spec` (Field, Spec, Endpoint), `bodies` (the request bodies), `table` (endpoints
-and paths), `validation` (the engine). Import from here; the split is an implementation detail.
+The package: `spec` (Field, Spec, Endpoint), `bodies` (the request bodies: the one place a wire
+name is written), `table` (endpoints and paths), `validation` (the engine), `build` (a wire body
+from our attr names), `reference` (the per-type field table in docs/contract.md). Import from
+here; the split is an implementation detail.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pepbridge.pep.contract.bodies import MIGRATION_BATCH_MAX
+from pepbridge.pep.contract.bodies import MIGRATION_BATCH_MAX, PROFILE_FIELDS
+from pepbridge.pep.contract.build import wire_body
 from pepbridge.pep.contract.spec import Endpoint, Errors, Field, Rule, Spec
 from pepbridge.pep.contract.table import (
     MESSAGE_TYPES,
     OVERRIDABLE,
+    body_spec,
     endpoint,
     endpoints,
     path_for,
@@ -30,16 +34,19 @@ __all__ = [
     "MESSAGE_TYPES",
     "MIGRATION_BATCH_MAX",
     "OVERRIDABLE",
+    "PROFILE_FIELDS",
     "Endpoint",
     "Errors",
     "Field",
     "Rule",
     "Spec",
+    "body_spec",
     "endpoint",
     "endpoints",
     "path_for",
     "resolve",
     "validate",
+    "wire_body",
 ]
 
 

@@ -13,7 +13,7 @@ from urllib.parse import quote, unquote
 from django.conf import settings
 
 from pepbridge.pep.contract import bodies
-from pepbridge.pep.contract.spec import Endpoint
+from pepbridge.pep.contract.spec import Endpoint, Spec
 
 _PARAM = re.compile(r"\{(\w+)\}")
 
@@ -141,6 +141,17 @@ def endpoint(message_type: str) -> Endpoint:
     if not override.startswith("/"):
         raise ValueError(f"PEP_PATH_{message_type.upper()} must start with '/': {override!r}")
     return replace(base, path=override, path_params=tuple(_PARAM.findall(override)))
+
+
+def body_spec(message_type: str) -> Spec:
+    """The body spec of a message type (path overrides do not touch bodies, so none is read).
+
+    Raises KeyError for an unknown message type and ValueError for one that takes no body.
+    """
+    spec = _BY_KEY[message_type].body
+    if spec is None:
+        raise ValueError(f"{message_type} takes no body")
+    return spec
 
 
 def endpoints() -> list[Endpoint]:

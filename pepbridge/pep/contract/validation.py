@@ -53,7 +53,7 @@ def _check_object(spec: Spec, value: Any, path: str, errors: Errors) -> None:
             if name not in known:
                 _add(errors, _join(path, name), "is not a known property")
     for rule in spec.rules:
-        for name, messages in rule(value).items():
+        for name, messages in rule(spec, value).items():
             for message in messages:
                 _add(errors, _join(path, name) if name else path, message)
 
@@ -140,7 +140,7 @@ def _check_array(item: Field, value: Any, path: str, errors: Errors) -> str | No
         if item.spec is not None:
             _check_object(item.spec, element, here, errors)
         elif item.items is not None:
-            _check_value(Field("", item.items), element, here, errors)
+            _check_value(Field("", "", item.items), element, here, errors)
     return None
 
 
