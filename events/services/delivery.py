@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import random
 import socket
 import time
 from collections import defaultdict
@@ -66,9 +65,9 @@ def unrecorded_bound(in_flight: int) -> int:
 # a lease shorter than one request plus this can send nothing (system check pepbridge.E001).
 LEASE_SLACK_SECONDS = 5.0
 FLUSH_SECONDS = 1.0
-# Seconds before a quick retry, times 4 per retry, jittered (up to 5 ms, then 20 ms): about an
-# RTT, since the sleeping thread holds one of the worker's in-flight slots meanwhile.
-QUICK_RETRY_DELAY = 0.00125
+# Seconds before a quick retry: up to 5 ms, then up to 10 ms (pepbridge.backoff, full jitter),
+# about an RTT, since the sleeping thread holds one of the worker's in-flight slots meanwhile.
+QUICK_RETRY_BASE, QUICK_RETRY_CAP = 0.005, 0.02
 # Tries of one chunk's outcome write that lost a deadlock / serialization conflict.
 RECORD_ATTEMPTS = 5
 LOCK_CONFLICT_CODES = frozenset({"40P01", "40001"})
@@ -282,8 +281,8 @@ def _send(
         if not retry or late() or sending.lease_too_short(row, margin):
             break
         earlier.append(result)
-        # Jitter only spreads retries; nothing secret depends on it.
-        time.sleep(QUICK_RETRY_DELAY * 4 ** len(earlier) * random.uniform(0.0, 1.0))  # noqa: S311
+        time.sleep(backoff.delay(len(earlier), base=QUICK_RETRY_BASE, cap=QUICK_RETRY_CAP,
+                                 jitter=1.0))  # fmt: skip
     result.earlier = earlier
     result.finished_at = _clock()
     return result
