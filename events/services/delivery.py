@@ -246,14 +246,14 @@ class _Run:
         _with_lock_retry(lambda: self._hand_back_lanes(done))
 
     def _hand_back_lanes(self, done: list[sending.LaneDone]) -> None:
-        by_token: dict[str, tuple[list[str], dict[str, tuple[int, datetime]]]] = {}
+        by_token: dict[str, tuple[dict[str, int | None], dict[str, tuple[int, datetime]]]] = {}
         for lane in done:
-            ready, parked = by_token.setdefault(lane.token, ([], {}))
+            ready, parked = by_token.setdefault(lane.token, ({}, {}))
             version = self.versions.pop((lane.token, lane.player_id or ""), None)
             if lane.retry_at is not None and version is not None and not lane.unsent:
                 parked[lane.player_id or ""] = (version, lane.retry_at)
             else:
-                ready.append(lane.player_id or "")
+                ready[lane.player_id or ""] = version
         with transaction.atomic():
             for token, (ready, parked) in sorted(by_token.items()):
                 release_lanes(token, ready, parked)

@@ -162,3 +162,41 @@ def test_a_row_leased_by_another_claimant_meanwhile_is_left_out_of_the_claim(mon
     got = claim.claim_lanes(worker="w1", limit=10, now=timezone.now())
     assert [row.pk for row in got.rows] == [first.pk]
     assert OutboxMessage.objects.get(pk=second.pk).claimed_by == "old-worker"
+
+
+@pytest.mark.django_db
+def test_a_lane_whose_rows_are_all_delivered_is_dropped_when_handed_back(
+    outbox_pep, outbox_client, monkeypatch
+) -> None:
+    """Not left for the next claim to find empty (a DELETE each inside the claim's lock)."""
+    outbox_pep.post(URL, status=200)
+    put(*[message(f"p-{n % 4}", n) for n in range(12)])
+    found_empty = []
+    real = claim._park
+
+    def park(lane, head, now, gate):
+        if head is None:
+            found_empty.append(lane.player_id)
+        return real(lane, head, now, gate)
+
+    monkeypatch.setattr(claim, "_park", park)
+    assert drain(outbox_client) == 12
+    assert not OutboxLane.objects.exists()
+    assert found_empty == []
+
+
+@pytest.mark.django_db
+def test_handing_back_keeps_a_lane_an_enqueue_touched_or_with_rows_left() -> None:
+    now = timezone.now()
+    put(message("p-busy", 1))
+    OutboxMessage.objects.update(status=Status.DELIVERED)
+    put(message("p-busy", 2))  # still pending
+    for player, version in (("p-busy", 0), ("p-bumped", 3), ("p-done", 0)):
+        OutboxLane.objects.update_or_create(
+            player_id=player,
+            defaults={"version": version, "claimed_by": "t1", "lease_expires_at": now,
+                      "next_attempt_at": now},  # fmt: skip
+        )
+    claim.release_lanes("t1", {"p-busy": 0, "p-bumped": 2, "p-done": 0}, {})
+    lanes_left = dict(OutboxLane.objects.values_list("player_id", "claimed_by"))
+    assert lanes_left == {"p-busy": "", "p-bumped": ""}  # both freed and due; p-done dropped
