@@ -144,6 +144,10 @@ def _player_or_external(spec: Spec, payload: Mapping[str, Any]) -> Errors:
     return {player: [f"{player} or {external} is required"]}
 
 
+# The statuses of a casino and a money transaction [DOC].
+_TX_STATUSES = ("APPROVED", "REJECTED", "PENDING", "CANCELED")
+
+
 # --- body specs -------------------------------------------------------------------------------
 
 _GAME_TRANSACTION = Spec(
@@ -151,14 +155,7 @@ _GAME_TRANSACTION = Spec(
         _id("player_id", "playerId"),
         _id("transaction_id", "transactionId"),
         _enum("transaction_type", "transactionType", "BET", "WIN"),
-        _enum(
-            "transaction_status",
-            "transactionStatus",
-            "APPROVED",
-            "REJECTED",
-            "PENDING",
-            "CANCELED",
-        ),
+        _enum("transaction_status", "transactionStatus", *_TX_STATUSES),
         _amount("real_money_amount", "realMoneyAmount"),
         _amount("bonus_money_amount", "bonusMoneyAmount"),
         _currency("currency", "currency"),
@@ -248,14 +245,7 @@ MONEY_TRANSACTION = Spec(
             "MANUAL_CREDIT",
             "MANUAL_DEBIT",
         ),
-        _enum(
-            "transaction_status",
-            "transactionStatus",
-            "APPROVED",
-            "REJECTED",
-            "PENDING",
-            "CANCELED",
-        ),
+        _enum("transaction_status", "transactionStatus", *_TX_STATUSES),
         _amount("amount", "amount"),
         _currency("currency", "currency"),
         _rate("exchange_rate", "exchangeRate"),
