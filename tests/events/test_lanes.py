@@ -194,8 +194,12 @@ def test_handing_back_keeps_a_lane_an_enqueue_touched_or_with_rows_left() -> Non
     for player, version in (("p-busy", 0), ("p-bumped", 3), ("p-done", 0)):
         OutboxLane.objects.update_or_create(
             player_id=player,
-            defaults={"version": version, "claimed_by": "t1", "lease_expires_at": now,
-                      "next_attempt_at": now},  # fmt: skip
+            defaults={
+                "version": version,
+                "claimed_by": "t1",
+                "lease_expires_at": now,
+                "next_attempt_at": now,
+            },
         )
     claim.release_lanes("t1", {"p-busy": 0, "p-bumped": 2, "p-done": 0}, {})
     lanes_left = dict(OutboxLane.objects.values_list("player_id", "claimed_by"))
