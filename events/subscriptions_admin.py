@@ -31,7 +31,8 @@ from pepbridge.backoffice.services import staff_action_record
 Kind = StaffAction.Kind
 EVENT_TYPES_HELP = (
     "Comma or line separated: PEP's events as pep.<eventName> (pep.level_up), the bridge's as "
-    "bridge.bonus_granted or bridge.message_dead_lettered; pep.* or bridge.* for a family. "
+    "bridge.bonus_granted, bridge.message_dead_lettered or bridge.reconciliation_item_opened; "
+    "pep.* or bridge.* for a family. "
     "Empty: every event."
 )
 

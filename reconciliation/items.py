@@ -8,9 +8,11 @@ scheduled re-check in services can call feedback at module level.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.utils import timezone
 
+from events import forwarding
 from reconciliation.models import AuditStep, ReconciliationItem, ReconciliationRequest, RepairState
 
 Kind = AuditStep.Kind
@@ -42,4 +44,27 @@ def open_items(
         RepairState(item=item, player_id=item.player_id, field=item.field, updated_at=now)
         for item in items
     )
+    forwarding.forward([_opened_event(request, item, cause, now) for item in items])
     return items
+
+
+def _opened_event(
+    request: ReconciliationRequest, item: ReconciliationItem, cause: str, now: datetime
+) -> forwarding.Event:
+    """The operator's notice that PEP lacks a player's field (docs/webhooks.md): the name of
+    the field only, never its value, which is what the operator's systems must supply."""
+    return forwarding.Event(
+        type="bridge.reconciliation_item_opened",
+        key=f"reconciliation-item:{item.pk}",
+        data={
+            "itemId": item.pk,
+            "requestId": request.request_id or None,
+            "source": request.source,
+            "playerId": item.player_id,
+            "field": item.field,
+            "cause": cause[:200],
+            "openedAt": now,
+        },
+        occurred_at=now,
+        player_id=item.player_id,
+    )

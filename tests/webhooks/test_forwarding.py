@@ -14,6 +14,8 @@ from events import forwarding
 from events.models import DeliveryAttempt, EndpointState, OutboxMessage
 from events.services import delivery
 from events.services.subscriptions import subscription_create, subscription_set_enabled
+from reconciliation.items import open_items
+from reconciliation.models import ReconciliationRequest
 from tests.events.outbox_fixtures import BASE, make_due, message, put
 from tests.webhooks.conftest import event, level_up
 
@@ -255,3 +257,23 @@ def test_a_claim_of_only_forwarded_rows_never_asks_pep_for_a_token(outbox_pep, o
     forward(an_event())
     drain(outbox_client)
     assert not [call for call in outbox_pep.calls if call.request.url.endswith("/token")]
+
+
+def test_an_opened_reconciliation_item_is_forwarded_with_the_field_name_only():
+    issued = subscribe(event_types=["bridge.reconciliation_item_opened"])
+    subscribe(name="other", event_types=["bridge.bonus_granted"])  # does not want it
+    request = ReconciliationRequest.objects.create(
+        source="reconciliation_api", outcome="accepted", cause="pep:missing", request_id="r-9"
+    )
+    with transaction.atomic():
+        items = open_items(request, [("p-1", "email"), ("p-2", "birthDate")], cause="pep:x")
+    rows = OutboxMessage.objects.filter(message_type=forwarding.MESSAGE_TYPE).order_by("pk")
+    assert [row.subscription_id for row in rows] == [issued.subscription.pk] * 2
+    bodies = [json.loads(row.body) for row in rows]
+    assert {b["type"] for b in bodies} == {"bridge.reconciliation_item_opened"}
+    assert [(b["data"]["playerId"], b["data"]["field"], b["data"]["itemId"]) for b in bodies] == [
+        ("p-1", "email", items[0].pk),
+        ("p-2", "birthDate", items[1].pk),
+    ]
+    assert bodies[0]["data"]["requestId"] == "r-9"
+    assert [row.player_id for row in rows] == ["p-1", "p-2"]  # ordered with each player's lane
