@@ -6,6 +6,8 @@ only runs the code that claims and sends rows. docs/delivery.md describes the gu
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -298,6 +300,10 @@ class WebhookSubscription(models.Model):
     enabled = models.BooleanField(default=True)
     secret = models.CharField(max_length=100, editable=False)
     secret_rotated_at = models.DateTimeField(default=timezone.now)
+    # After a rotation the old secret signs too, until `previous_secret_until`, so the operator
+    # can switch their receiver without a gap (Standard Webhooks carries several signatures).
+    previous_secret = models.CharField(max_length=100, blank=True, default="", editable=False)
+    previous_secret_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -309,6 +315,14 @@ class WebhookSubscription(models.Model):
 
     def __repr__(self) -> str:  # never the secret
         return f"<WebhookSubscription {self.pk} {self.name}>"
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        """The secrets a delivery is signed with now: the current one, and the previous one
+        while its overlap after a rotation lasts."""
+        until = self.previous_secret_until
+        if self.previous_secret and until is not None and now < until:
+            return [self.secret, self.previous_secret]
+        return [self.secret]
 
     def wants(self, event_type: str) -> bool:
         """Whether an event of this type goes to this subscription."""

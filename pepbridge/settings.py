@@ -409,6 +409,8 @@ PEP_WEBHOOK_SECRETS = [key.strip() for key in _WEBHOOK_KEYS.split(",") if key.st
 if len(PEP_WEBHOOK_SECRETS) > 2:
     raise ImproperlyConfigured("PEP_WEBHOOK_SECRETS takes one or two keys (rotation)")
 PEP_WEBHOOK_TOLERANCE_SECONDS = env_int("PEP_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1)
+# Hours an operator subscription's old secret still signs after a rotation (0: none).
+WEBHOOK_SECRET_OVERLAP_HOURS = env_int("WEBHOOK_SECRET_OVERLAP_HOURS", 24, minimum=0)
 
 
 def _networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

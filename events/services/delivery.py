@@ -323,7 +323,7 @@ def _deliver(row: OutboxMessage, client: PepClient) -> int:
         raise PepPermanentError("the subscription is disabled", error_class="subscription_off")
     return get_webhook_sender().send(
         url=target.url,
-        secret=target.secret,
+        secret=target.signing_secrets(timezone.now()),
         message_id=row.webhook_id(),
         body=row.body_bytes() or b"",
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -68,11 +69,21 @@ def subscription_create(
 
 @transaction.atomic
 def subscription_rotate_secret(*, subscription_id: int) -> Issued:
-    """Replace the secret; rows not yet delivered are signed with the new one when sent."""
+    """Replace the secret; rows not yet delivered are signed with the new one when sent.
+
+    For WEBHOOK_SECRET_OVERLAP_HOURS they are signed with the old one too (two signatures in
+    `webhook-signature`), so a receiver still holding the old secret verifies meanwhile. A
+    rotation during an overlap ends that overlap: only the secret just replaced stays valid.
+    """
     subscription = WebhookSubscription.objects.select_for_update().get(pk=subscription_id)
+    now = timezone.now()
+    overlap = timedelta(hours=settings.WEBHOOK_SECRET_OVERLAP_HOURS)
+    subscription.previous_secret = subscription.secret if overlap else ""
+    subscription.previous_secret_until = now + overlap if overlap else None
     subscription.secret = secret_new()
-    subscription.secret_rotated_at = timezone.now()
-    subscription.save(update_fields=["secret", "secret_rotated_at", "updated_at"])
+    subscription.secret_rotated_at = now
+    subscription.save(update_fields=["secret", "secret_rotated_at", "previous_secret",
+                                     "previous_secret_until", "updated_at"])  # fmt: skip
     return Issued(subscription, subscription.secret)
 
 

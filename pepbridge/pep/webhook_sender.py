@@ -21,7 +21,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -116,16 +116,21 @@ class WebhookSender:
         self.session = pooled_session(None)
         self.session.headers["User-Agent"] = "pepbridge-webhooks"
 
-    def send(self, *, url: str, secret: str, message_id: str, body: bytes) -> int:
+    def send(self, *, url: str, secret: str | Sequence[str], message_id: str, body: bytes) -> int:
+        """`secret`: one, or several during a rotation's overlap (one signature each, as
+        Standard Webhooks allows: a receiver accepts the request if any of them verifies)."""
         problem = url_problem(url, debug=settings.DEBUG)
         if problem:
             raise PepPermanentError(f"subscription URL refused: {problem}", error_class="bad_url")
         timestamp = int(self.clock())
+        keys = [secret] if isinstance(secret, str) else list(secret)
         headers = {
             "Content-Type": "application/json",
             "webhook-id": message_id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": signature(secret, message_id, timestamp, body),
+            "webhook-signature": " ".join(
+                signature(key, message_id, timestamp, body) for key in keys
+            ),
         }
         started = time.monotonic()
         status, excerpt, retry_after = self._post(url, headers, body, started)

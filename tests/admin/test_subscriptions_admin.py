@@ -115,6 +115,7 @@ def test_rotating_asks_for_a_reason_then_shows_the_new_secret_once(staff_client)
     subscription.refresh_from_db()
     assert subscription.secret == new
     assert new not in pages_of(client, subscription)
+    assert issued.secret not in pages_of(client, subscription)  # the old one, still signing
     action = StaffAction.objects.get(action=StaffAction.Kind.SUBSCRIPTION_ROTATE)
     assert action.reason == "leaked in a ticket"
 

@@ -11,9 +11,13 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from events import forwarding
-from events.models import DeliveryAttempt, EndpointState, OutboxMessage
+from events.models import DeliveryAttempt, EndpointState, OutboxMessage, WebhookSubscription
 from events.services import delivery
-from events.services.subscriptions import subscription_create, subscription_set_enabled
+from events.services.subscriptions import (
+    subscription_create,
+    subscription_rotate_secret,
+    subscription_set_enabled,
+)
 from reconciliation.items import open_items
 from reconciliation.models import ReconciliationRequest
 from tests.events.outbox_fixtures import BASE, make_due, message, put
@@ -277,3 +281,45 @@ def test_an_opened_reconciliation_item_is_forwarded_with_the_field_name_only():
     ]
     assert bodies[0]["data"]["requestId"] == "r-9"
     assert [row.player_id for row in rows] == ["p-1", "p-2"]  # ordered with each player's lane
+
+
+def test_after_a_rotation_both_secrets_verify_until_the_overlap_ends(
+    outbox_pep, outbox_client, settings
+):
+    settings.WEBHOOK_SECRET_OVERLAP_HOURS = 24
+    old = subscribe()
+    new = subscription_rotate_secret(subscription_id=old.subscription.pk)
+    outbox_pep.post(HOOK, status=204)
+    forward(an_event(1))
+    drain(outbox_client)
+    (call,) = hook_calls(outbox_pep)
+    assert len(call.request.headers["webhook-signature"].split(" ")) == 2
+    assert verify(old, call)["data"] == {"n": 1}  # a receiver not switched yet
+    assert verify(new, call)["data"] == {"n": 1}  # and one that has
+
+    WebhookSubscription.objects.update(previous_secret_until=timezone.now() - timedelta(seconds=1))
+    forward(an_event(2))
+    drain(outbox_client)
+    last = hook_calls(outbox_pep)[-1]
+    assert verify(new, last)["data"] == {"n": 2}
+    with pytest.raises(WebhookVerificationError):
+        verify(old, last)
+
+
+def test_without_an_overlap_a_rotation_retires_the_old_secret_at_once(settings):
+    settings.WEBHOOK_SECRET_OVERLAP_HOURS = 0
+    old = subscribe()
+    new = subscription_rotate_secret(subscription_id=old.subscription.pk)
+    subscription = WebhookSubscription.objects.get()
+    assert subscription.signing_secrets(timezone.now()) == [new.secret]
+    assert subscription.previous_secret == ""
+
+
+def test_a_second_rotation_keeps_only_the_secret_it_replaced(settings):
+    settings.WEBHOOK_SECRET_OVERLAP_HOURS = 24
+    first = subscribe()
+    second = subscription_rotate_secret(subscription_id=first.subscription.pk)
+    third = subscription_rotate_secret(subscription_id=first.subscription.pk)
+    signing = WebhookSubscription.objects.get().signing_secrets(timezone.now())
+    assert signing == [third.secret, second.secret]
+    assert first.secret not in signing
