@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import QuerySet
 
+from events import forwarding
 from events.models import DeliveryAttempt, OutboxMessage
 from events.outbox import fingerprint
 
@@ -25,6 +26,9 @@ PERSONAL_MESSAGE_TYPES: tuple[str, ...] = (
     "player_marketing_preferences",
     # A CRM trigger carries whatever attributes the operator sends about the player.
     "crm_trigger",
+    # Forwarded to the operator's subscriptions: PEP's event payloads as PEP sent them (reward
+    # descriptions, purchase options) and the bridge's notices about the player.
+    forwarding.MESSAGE_TYPE,
 )
 # Valid JSON (the admin pretty-prints bodies) that no PEP endpoint accepts as a request.
 REDACTED_BODY = '{"redacted":"right to erasure"}'

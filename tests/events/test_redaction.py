@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
-from events import selectors
+from events import forwarding, selectors
 from events.models import DeliveryAttempt, OutboxMessage
 from events.services import outbox_redact_player, replay_failed
 from events.services.redaction import REDACTED_BODY, REDACTED_TEXT
+from events.services.subscriptions import subscription_create
 from players import services as player_services
 from tests.events.outbox_fixtures import message, put
 from tests.players.conftest import player_data
@@ -153,3 +155,19 @@ def test_it_redacts_the_players_crm_trigger_rows_too():
     outbox_redact_player(player_id="p-1")
     row.refresh_from_db()
     assert (row.status, row.body) == (Status.CANCELLED, REDACTED_BODY)
+
+
+def test_it_cancels_and_redacts_the_players_forwarded_events():
+    subscription = subscription_create(name="crm", url="https://crm.test/h", event_types=[])
+    when = timezone.now() - timedelta(minutes=1)
+    with transaction.atomic():
+        forwarding.forward([
+            forwarding.Event("pep.product_purchase", "k-1", {"playerId": "p-1", "x": "Ana"}, when,
+                             "p-1"),
+            forwarding.Event("pep.level_up", "k-2", {"playerId": "p-2"}, when, "p-2"),
+        ])  # fmt: skip
+    assert outbox_redact_player(player_id="p-1") == 1
+    mine = OutboxMessage.objects.get(player_id="p-1")
+    assert (mine.status, mine.body) == (Status.CANCELLED, REDACTED_BODY)
+    other = OutboxMessage.objects.get(player_id="p-2")
+    assert other.status == Status.PENDING and other.subscription == subscription.subscription
