@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -304,6 +305,11 @@ class WebhookSubscription(models.Model):
     # can switch their receiver without a gap (Standard Webhooks carries several signatures).
     previous_secret = models.CharField(max_length=100, blank=True, default="", editable=False)
     previous_secret_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # At most `rate_limit_count` requests per `rate_limit_seconds` to this receiver, for all
+    # workers together (the outbox's token bucket, as OUTBOX_RATE_LIMITS for PEP); no count: no
+    # limit beyond the receiver's own 429s.
+    rate_limit_count = models.PositiveIntegerField(null=True, blank=True)
+    rate_limit_seconds = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -323,6 +329,13 @@ class WebhookSubscription(models.Model):
         if self.previous_secret and until is not None and now < until:
             return [self.secret, self.previous_secret]
         return [self.secret]
+
+    def clean(self) -> None:
+        super().clean()
+        if self.rate_limit_count is not None and self.rate_limit_count < 1:
+            raise ValidationError({"rate_limit_count": "At least 1, or empty for no limit."})
+        if self.rate_limit_seconds < 1:
+            raise ValidationError({"rate_limit_seconds": "At least 1 second."})
 
     def wants(self, event_type: str) -> bool:
         """Whether an event of this type goes to this subscription."""

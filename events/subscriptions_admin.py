@@ -49,11 +49,19 @@ class SubscriptionForm(forms.ModelForm):
         max_length=5000, help_text=EVENT_TYPES_HELP,
     )  # fmt: skip
 
+    rate_limit_seconds = forms.IntegerField(
+        label="per seconds", required=False, min_value=1, max_value=86_400, initial=1,
+        help_text="The window of the rate limit (1 when empty).",
+    )  # fmt: skip
+
     class Meta:
         model = WebhookSubscription
-        fields = ("name", "url", "enabled")
+        fields = ("name", "url", "enabled", "rate_limit_count", "rate_limit_seconds")
+        labels = {"rate_limit_count": "Rate limit: requests"}
         help_texts = {
             "enabled": "Off: no new events are queued, and queued ones are dead-lettered.",
+            "rate_limit_count": "At most this many requests to the URL per the seconds below, "
+            "for all workers together. Empty: no limit (the receiver may still answer 429).",
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -63,6 +71,10 @@ class SubscriptionForm(forms.ModelForm):
 
     def clean_url(self) -> str:
         return subscriptions.url_validate(self.cleaned_data["url"])
+
+    def clean_rate_limit_seconds(self) -> int:
+        seconds: int | None = self.cleaned_data["rate_limit_seconds"]
+        return seconds or 1
 
     def clean_event_types_text(self) -> list[str]:
         return subscriptions.event_types_parse(self.cleaned_data["event_types_text"])
@@ -79,8 +91,9 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
     list_display = ("name", "url", "types", "enabled", "secret_rotated_at", "deliveries")
     list_filter = ("enabled",)
     search_fields = ("name", "url")
-    fields = ("name", "url", "event_types_text", "enabled", "secret_rotated_at", "created_at",
-              "updated_at", "deliveries")  # fmt: skip
+    fields = ("name", "url", "event_types_text", "enabled", "rate_limit_count",
+              "rate_limit_seconds", "secret_rotated_at", "created_at", "updated_at",
+              "deliveries")  # fmt: skip
     readonly_fields = ("secret_rotated_at", "created_at", "updated_at", "deliveries")
     actions = ("rotate_secret", "enable", "disable")
     add_template = "admin/events/subscription_add.html"
@@ -111,7 +124,8 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
             with transaction.atomic():
                 issued = subscriptions.subscription_create(
                     name=data["name"], url=data["url"], event_types=data["event_types_text"],
-                    enabled=data["enabled"],
+                    enabled=data["enabled"], rate_limit=(data["rate_limit_count"],
+                                                         data["rate_limit_seconds"]),
                 )  # fmt: skip
                 staff_action_record(
                     user=request.user, action=Kind.SUBSCRIPTION_CREATE,

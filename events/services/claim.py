@@ -127,9 +127,12 @@ def _pick(
         row.endpoint()
         for rows in sendable.values()
         for row in rows
-        if row.endpoint() in settings.OUTBOX_RATE_LIMITS
+        if row.endpoint() in gate.limits
     )
-    permits = {kind: endpoints.reserve(kind, count, now) for kind, count in sorted(wanted.items())}
+    permits = {
+        kind: endpoints.reserve(kind, count, now, gate.limits)
+        for kind, count in sorted(wanted.items())
+    }
     picked: dict[str, list[OutboxMessage]] = {}
     for player, rows in sendable.items():
         run = []
@@ -150,7 +153,7 @@ def _pick(
                 break
         picked[player] = run
     for kind, left in permits.items():
-        endpoints.refund(kind, left)
+        endpoints.refund(kind, left, gate.limits)
     for kind in sorted(probes):  # a probe won but no row went out as it
         if probes[kind] == settings.OUTBOX_CIRCUIT_PROBES:
             endpoints.probe_unused(kind, now)
@@ -229,7 +232,7 @@ def _claim_unkeyed(
     token: str, now: datetime, limit: int, gate: endpoints.Gate, lease: datetime
 ) -> list[OutboxMessage]:
     """Rows without a lane: independent of each other, due order, by index."""
-    blocked = set(gate.blocked) | set(gate.probes) | set(settings.OUTBOX_RATE_LIMITS)
+    blocked = set(gate.blocked) | set(gate.probes) | set(gate.limits)
     candidates = (
         OutboxMessage.objects.filter(
             lane__isnull=True, status=Status.PENDING, next_attempt_at__lte=now

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
-from events.models import EndpointState
+from events.models import EndpointState, WebhookSubscription
 from pepbridge import metrics
 
 Circuit = EndpointState.Circuit
@@ -24,14 +24,30 @@ Circuit = EndpointState.Circuit
 MAX_PAUSE = 15.0
 
 
+Limits = dict[str, tuple[int, float]]  # endpoint -> (requests, per seconds)
+
+
 @dataclass(frozen=True)
 class Gate:
-    """What a claim may take now: endpoints to skip, and endpoints allowed one probe."""
+    """What a claim may take now: endpoints to skip, endpoints allowed one probe, and the
+    rate-limited ones with their limits."""
 
     blocked: frozenset[str]
     probes: frozenset[str]
     # When each blocked endpoint's pause ends (a parked lane looks again then at the latest).
     retry_at: dict[str, datetime] = field(default_factory=dict)
+    limits: Limits = field(default_factory=dict)
+
+
+def rate_limits() -> Limits:
+    """OUTBOX_RATE_LIMITS for PEP's message types, and each subscription's own limit."""
+    limited = WebhookSubscription.objects.filter(rate_limit_count__isnull=False)
+    own = {
+        f"webhook:{pk}": (count, float(per))
+        for pk, count, per in limited.values_list("pk", "rate_limit_count", "rate_limit_seconds")
+        if count  # never None here (the filter); a 0 would be no limit, not a stop
+    }
+    return {**settings.OUTBOX_RATE_LIMITS, **own}
 
 
 def _state(message_type: str) -> EndpointState:
@@ -51,13 +67,13 @@ def _state(message_type: str) -> EndpointState:
 # --- rate limit: a token bucket that never exceeds `count` requests in any `per` seconds ----
 
 
-def _bucket(message_type: str) -> tuple[float, float] | None:
+def _bucket(message_type: str, limits: Limits | None) -> tuple[float, float] | None:
     """(capacity, tokens per second) for a limited endpoint, None when unlimited.
 
     Capacity is a tenth of the limit (a small burst, fewer claims); the refill rate leaves
     room for it, so capacity + rate * per never exceeds the configured count.
     """
-    limit = settings.OUTBOX_RATE_LIMITS.get(message_type)
+    limit = (settings.OUTBOX_RATE_LIMITS if limits is None else limits).get(message_type)
     if limit is None:
         return None
     count, per = limit
@@ -65,9 +81,12 @@ def _bucket(message_type: str) -> tuple[float, float] | None:
     return float(capacity), max(count - capacity, 1) / per
 
 
-def reserve(message_type: str, want: int, now: datetime) -> int:
-    """Take up to `want` permits for an endpoint; returns how many were granted."""
-    bucket = _bucket(message_type)
+def reserve(message_type: str, want: int, now: datetime, limits: Limits | None = None) -> int:
+    """Take up to `want` permits for an endpoint; returns how many were granted.
+
+    `limits`: the claim's (Gate.limits); OUTBOX_RATE_LIMITS alone when not given.
+    """
+    bucket = _bucket(message_type, limits)
     if bucket is None:
         return want
     capacity, rate = bucket
@@ -83,9 +102,9 @@ def reserve(message_type: str, want: int, now: datetime) -> int:
     return granted
 
 
-def refund(message_type: str, count: int) -> None:
+def refund(message_type: str, count: int, limits: Limits | None = None) -> None:
     """Give back permits that found no row to send."""
-    bucket = _bucket(message_type)
+    bucket = _bucket(message_type, limits)
     if bucket is None or count <= 0:
         return
     with transaction.atomic():
@@ -114,7 +133,7 @@ def gate(now: datetime) -> Gate:
             probes.add(state.message_type)
         else:
             blocked.add(state.message_type)
-    return Gate(frozenset(blocked), frozenset(probes), retry_at)
+    return Gate(frozenset(blocked), frozenset(probes), retry_at, rate_limits())
 
 
 def paused(now: datetime) -> dict[str, datetime]:

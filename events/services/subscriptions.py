@@ -52,15 +52,25 @@ def event_types_parse(text: str) -> list[str]:
 
 @transaction.atomic
 def subscription_create(
-    *, name: str, url: str, event_types: list[str], enabled: bool = True
+    *,
+    name: str,
+    url: str,
+    event_types: list[str],
+    enabled: bool = True,
+    rate_limit: tuple[int | None, int] = (None, 1),
 ) -> Issued:
-    """Create a subscription with a fresh whsec_ secret; the secret is returned this once."""
+    """Create a subscription with a fresh whsec_ secret; the secret is returned this once.
+
+    `rate_limit`: (requests, per seconds), requests None for no limit.
+    """
     subscription = WebhookSubscription(
         name=name.strip(),
         url=url_validate(url),
         event_types=event_types,
         enabled=enabled,
         secret=secret_new(),
+        rate_limit_count=rate_limit[0],
+        rate_limit_seconds=rate_limit[1],
     )
     subscription.full_clean()
     subscription.save()

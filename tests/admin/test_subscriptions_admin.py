@@ -169,3 +169,12 @@ def test_forwarded_rows_show_their_target_in_the_deliveries_admin(staff_client) 
     assert link not in client.get(DELIVERIES, {"subscription": "pep"}).content.decode()
     detail = client.get(link)
     assert "webhook: CRM" in detail.content.decode()
+
+
+def test_a_rate_limit_is_set_with_the_subscription_and_zero_is_refused(staff_client) -> None:
+    client = staff_client("Admins")
+    refused = client.post(ADD, {**FORM, "rate_limit_count": "0", "rate_limit_seconds": "60"})
+    assert refused.status_code == 200 and not WebhookSubscription.objects.exists()
+    client.post(ADD, {**FORM, "rate_limit_count": "100", "rate_limit_seconds": "60"})
+    subscription = WebhookSubscription.objects.get()
+    assert (subscription.rate_limit_count, subscription.rate_limit_seconds) == (100, 60)

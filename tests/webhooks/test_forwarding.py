@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from events import forwarding
 from events.models import DeliveryAttempt, EndpointState, OutboxMessage, WebhookSubscription
-from events.services import delivery
+from events.services import delivery, endpoints
+from events.services.claim import claim_lanes
 from events.services.subscriptions import (
     subscription_create,
     subscription_rotate_secret,
@@ -323,3 +325,15 @@ def test_a_second_rotation_keeps_only_the_secret_it_replaced(settings):
     signing = WebhookSubscription.objects.get().signing_secrets(timezone.now())
     assert signing == [third.secret, second.secret]
     assert first.secret not in signing
+
+
+def test_a_subscriptions_own_rate_limit_holds_back_its_rows_only():
+    limited = subscription_create(name="slow", url=HOOK, event_types=[], rate_limit=(100, 60))
+    free = subscription_create(name="fast", url="https://dwh.test/hook", event_types=[])
+    forward(*[an_event(n, player=f"p-{n}") for n in range(30)])
+    claimed = claim_lanes(worker="w1", limit=100, now=timezone.now())
+    by_target = Counter(row.subscription_id for row in claimed.rows)
+    # A tenth of the limit as the bucket's burst: 10 now, the rest as the bucket refills.
+    assert by_target[limited.subscription.pk] == 10
+    assert by_target[free.subscription.pk] == 30
+    assert endpoints.rate_limits()[f"webhook:{limited.subscription.pk}"] == (100, 60.0)
