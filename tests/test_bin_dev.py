@@ -23,7 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 STOPPED = "pepbridge stopped ({how}): web, worker and PEP sandbox shut down."
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_sqlite]
 
 
 def _free_port() -> int:

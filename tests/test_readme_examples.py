@@ -110,6 +110,7 @@ def test_every_manage_py_command_in_the_readme_works_in_a_fresh_shell() -> None:
     assert unknown == set()
 
 
+@pytest.mark.own_sqlite
 def test_the_readme_client_lines_run_as_written_in_a_fresh_shell(tmp_path: Path) -> None:
     """The first lines of "Sending data" in bash with no virtualenv on PATH, after a migrate."""
     lines = _sending_section().strip().splitlines()

@@ -181,6 +181,7 @@ def _count(db: Path, sql: str) -> Any:
 
 
 @pytest.mark.e2e
+@pytest.mark.own_sqlite
 def test_it_answers_202_and_grants_nothing_more_from_another_process(tmp_path) -> None:
     env = _env(tmp_path)
     _manage(env, "migrate", "--no-input")

@@ -20,7 +20,7 @@ from django.conf import settings
 
 from pepbridge.sandbox.server import SandboxServer
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_sqlite]
 
 MESSAGES, PLAYERS = 1000, 50
 MANAGE = str(Path(settings.BASE_DIR) / "manage.py")

@@ -27,7 +27,7 @@ from events.services.delivery import unrecorded_bound
 from pepbridge.sandbox.server import SandboxServer
 from tests.events import test_e2e_cluster as cluster
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_sqlite]
 sandbox = cluster.sandbox  # the same loopback PEP sandbox fixture
 
 MESSAGES, PLAYERS = 60, 6
