@@ -59,6 +59,8 @@ def test_the_command_refuses_what_it_cannot_do():
         call_command("webhooks_backfill", "crm", "--since", "2026-01-01T00:00")
     with pytest.raises(CommandError, match="1 or more"):
         call_command("webhooks_backfill", "crm", "--days", "0")
+    with pytest.raises(CommandError, match="at most"):
+        call_command("webhooks_backfill", "crm", "--days", "1000000000")
     subscription_set_enabled(subscription_ids=[target.pk], enabled=False)
     with pytest.raises(CommandError, match="disabled"):
         call_command("webhooks_backfill", "crm", "--days", "1")

@@ -14,6 +14,7 @@ from events.models import WebhookSubscription
 from webhooks.forwarding import inbox_backfill
 
 logger = logging.getLogger("webhooks")
+MAX_DAYS = 3650  # ten years: beyond that a date overflows before it means anything
 
 
 class Command(BaseCommand):
@@ -52,8 +53,8 @@ def _subscription(name_or_id: str) -> WebhookSubscription:
 
 def _since(text: str | None, days: int | None) -> datetime:
     if days is not None:
-        if days < 1:
-            raise CommandError("--days must be 1 or more")
+        if not 1 <= days <= MAX_DAYS:
+            raise CommandError(f"--days must be 1 or more, at most {MAX_DAYS}")
         return timezone.now() - timedelta(days=days)
     moment = parse_datetime((text or "").replace("Z", "+00:00"))
     if moment is None or moment.tzinfo is None:
