@@ -6,7 +6,7 @@ Standalone, set up like bench/operator_api.py: a fresh PostgreSQL database (or S
 `--sqlite`), migrated, and gunicorn with production settings (gthread workers) on a free
 loopback port, with one signature key. Every request is what PEP sends: 10 events, signed
 (`x-gmz-pep-webhook-timestamp`, `x-gmz-pep-webhook-signature`), all new, so each request takes
-the full path (verify, parse, check, store the delivery and 10 inbox rows, queue processing).
+the full path (verify, parse, check, store the delivery, queue the worker).
 Bodies are signed before the clock starts, so the load generator's HMAC costs no server time.
 
 1. closed loop, as fast as the server answers: requests/s of a minimal view (same DRF view
@@ -15,8 +15,11 @@ Bodies are signed before the clock starts, so the load generator's HMAC costs no
    intake, measured from each request's scheduled send time, so a stalled server cannot hide
    its queue.
 
-No worker runs: processing is not what is measured. The last line printed is one JSON object
-with the figures and the targets.
+No worker runs during the load: the intake is what is measured. Afterwards one worker splits
+the stored deliveries into inbox events for `--split-seconds` (webhooks/splitting.py), and its
+rate is printed beside the rate the paced phase offered: PEP's 202 waits for the intake only,
+but a worker that splits slower than PEP sends builds a backlog. The last line printed is one
+JSON object with the figures and the targets.
 """
 
 from __future__ import annotations
@@ -215,6 +218,41 @@ def _load(port: int, path: str, *, seconds: float, clients: int, rate: float) ->
     return gunicorn_server.summary(latencies, statuses, elapsed)
 
 
+# --- the worker's half: splitting what the intake stored ------------------------------------
+
+
+def measure_split(seconds: float) -> None:
+    """In a process of its own (Django set up from the env): one worker splitting the stored
+    deliveries for up to `seconds`; prints one JSON line with what it split and how fast."""
+    import django
+
+    sys.path.insert(0, str(ROOT))  # the app `webhooks`, not this file (run from bench/)
+    django.setup()
+    from webhooks.models import WebhookDelivery
+    from webhooks.splitting import deliveries_split
+
+    waiting = WebhookDelivery.objects.filter(split_at__isnull=True).count()
+    split = 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds and (done := deliveries_split()):
+        split += done
+    elapsed = time.perf_counter() - start
+    per_s = split * EVENTS_PER_REQUEST / elapsed if elapsed else 0.0
+    print(json.dumps({"waiting": waiting, "split": split, "events_per_s": round(per_s, 1)}))
+
+
+def _split_rate(env: dict[str, str], seconds: float) -> dict[str, Any]:
+    answer = subprocess.run(
+        [sys.executable, __file__, "--measure-split", str(seconds)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(answer.stdout.strip().splitlines()[-1])
+
+
 # --- main ------------------------------------------------------------------------------------
 
 
@@ -226,7 +264,12 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--split-seconds", type=float, default=10.0)
+    parser.add_argument("--measure-split", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.measure_split is not None:
+        measure_split(args.measure_split)
+        return 0
 
     workdir = Path(tempfile.mkdtemp(prefix="pepbridge-bench-wh-"))
     database_url, database, pg_name = _database(workdir, args.sqlite)
@@ -255,6 +298,9 @@ def main() -> int:
         runs = [_load(port, path, **load) for path in (MINIMAL, INTAKE) * 2]
         minimal, intake = gunicorn_server.merge(runs[0::2]), gunicorn_server.merge(runs[1::2])
         paced = _load(port, INTAKE, seconds=args.seconds, clients=args.clients, rate=args.rate)
+        gunicorn_server.stop(server)
+        server = None
+        split = _split_rate(env, args.split_seconds)
     finally:
         if server is not None:
             gunicorn_server.stop(server)
@@ -274,6 +320,8 @@ def main() -> int:
     ):
         shown = {k: v for k, v in figures.items() if k not in ("latencies", "elapsed")}
         print(f"{label + ':':36} {json.dumps(shown)}")
+    print(f"{'one worker splitting the backlog:':36} {json.dumps(split)}")
+    offered = args.rate * EVENTS_PER_REQUEST
     non_202 = sum(
         v for figures in (paced, intake) for k, v in figures["statuses"].items() if k != "202"
     )
@@ -288,6 +336,10 @@ def main() -> int:
         "minimal_requests_per_s": minimal["requests_per_s"],
         "ratio_vs_minimal": ratio,
         "non_202": non_202,
+        # The worker's half, not a target of the intake: events one worker splits per second,
+        # against the events the paced phase offered per second.
+        "split_events_per_s": split["events_per_s"],
+        "split_vs_offered": round(split["events_per_s"] / offered, 3) if offered else None,
         "target_p99_ms": TARGET_P99_MS,
         "target_rate_per_s": TARGET_RATE,
         "target_ratio_vs_minimal": TARGET_RATIO,

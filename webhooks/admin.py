@@ -54,6 +54,21 @@ def payload_table(payload: Any, *, see_all: bool) -> str:
     )
 
 
+class SplitFilter(admin.SimpleListFilter):
+    """Deliveries whose events are not in the inbox yet: the worker's queue (webhooks.md §4)."""
+
+    title = "events in the inbox"
+    parameter_name = "split"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("no", "Not yet (waiting for the worker)"), ("yes", "Yes")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("no", "yes"):
+            return queryset.filter(split_at__isnull=self.value() == "no")
+        return queryset
+
+
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
     list_display = (
@@ -64,8 +79,9 @@ class WebhookDeliveryAdmin(AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
         "signed_form",
         "event_count",
         "new_event_count",
+        "split_at",
     )
-    list_filter = ("signed_form", "key_slot")
+    list_filter = (SplitFilter, "signed_form", "key_slot")
     ordering = ("-id",)
     base_fields = (
         "received_at",
@@ -76,6 +92,7 @@ class WebhookDeliveryAdmin(AppendOnlyMixin, BigListMixin, admin.ModelAdmin):
         "signed_form",
         "event_count",
         "new_event_count",
+        "split_at",
     )
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:

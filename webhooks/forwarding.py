@@ -14,17 +14,17 @@ from webhooks.models import InboxEvent, WebhookDelivery
 BACKFILL_CHUNK = 500
 
 
-def inbox_forward(delivery: WebhookDelivery) -> int:
-    """Forward the events `delivery` stored (not its repeats of known ones); rows written.
+def inbox_forward(deliveries: list[WebhookDelivery]) -> int:
+    """Forward the events `deliveries` stored (not their repeats of known ones); rows written.
 
-    Called in the intake's (or the poller's) transaction, right after the events are inserted:
+    Called in the splitter's (or the poller's) transaction, right after the events are inserted:
     an event is forwarded exactly when it is stored, once. Without an enabled subscription it
     costs one query on a small table.
     """
     targets = forwarding.enabled_subscriptions()
     if not targets:
         return 0
-    stored = InboxEvent.objects.filter(delivery=delivery).order_by("pk")
+    stored = InboxEvent.objects.filter(delivery__in=deliveries).order_by("pk")
     return forwarding.forward([_event(event) for event in stored], subscriptions=targets)
 
 

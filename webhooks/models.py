@@ -16,7 +16,11 @@ from players.models import Player
 
 
 class WebhookDelivery(models.Model):
-    """One signed POST from PEP, body kept as received (text), accepted with 202."""
+    """One signed POST from PEP, body kept as received (text), accepted with 202.
+
+    The request stores only this row, so PEP's 202 costs one insert; the worker splits the
+    body into inbox events afterwards (`split_at`), in its own transaction (docs/webhooks.md §4).
+    """
 
     class SignedForm(models.TextChoices):
         RAW = "raw", "Body as sent"
@@ -34,9 +38,21 @@ class WebhookDelivery(models.Model):
     body = models.TextField()
     event_count = models.PositiveIntegerField(default=0)
     new_event_count = models.PositiveIntegerField(default=0)
+    # null = still to split (the worker's queue, docs/webhooks.md §4).
+    split_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its events went into the inbox (the worker)"
+    )
 
     class Meta:
         verbose_name_plural = "webhook deliveries"
+        indexes = [
+            # The splitter's queue: small however long the delivery history grows.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(split_at__isnull=True),
+                name="webhookdelivery_unsplit_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"delivery #{self.pk}"

@@ -36,8 +36,9 @@ from pepbridge.pep.errors import PepError
 from webhooks import decoding
 from webhooks.forwarding import inbox_forward
 from webhooks.handlers import POLLED_REWARD_EVENT
-from webhooks.intake import dedup_key, kick
+from webhooks.intake import kick
 from webhooks.models import InboxEvent, RewardsCursor, WebhookDelivery
+from webhooks.splitting import dedup_key
 
 logger = logging.getLogger(__name__)
 
@@ -288,6 +289,7 @@ def rewards_store(rewards: list[Mapping[str, Any]]) -> tuple[int, int]:
             body=json.dumps([r for r, _ in pairs], default=str),
             event_count=len(events),
             new_event_count=len(fresh),
+            split_at=now,  # its events are stored right here, not by the splitter
         )
         InboxEvent.objects.bulk_create(
             [
@@ -303,6 +305,6 @@ def rewards_store(rewards: list[Mapping[str, Any]]) -> tuple[int, int]:
             ],
             ignore_conflicts=True,
         )
-        inbox_forward(delivery)
+        inbox_forward([delivery])
         transaction.on_commit(kick)
     return len(fresh), skipped

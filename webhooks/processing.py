@@ -1,5 +1,7 @@
 """Process stored events: each in its own transaction, once, by the handler of its family.
 
+A pass first splits the deliveries the intake stored into events (webhooks/splitting.py).
+
 The event row is locked and re-read inside the transaction, so two workers (the kicked pass
 and the sweep) cannot both process it; a handler that raises rolls back its own writes and
 marks the event failed, without stopping the others.
@@ -17,7 +19,7 @@ from django.db import OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from webhooks import handlers
+from webhooks import handlers, splitting
 from webhooks.intake import KICK_KEY
 from webhooks.metrics import WEBHOOK_EVENTS
 from webhooks.models import InboxEvent
@@ -71,12 +73,13 @@ def inbox_process_pending(*, max_seconds: float = 50.0) -> int:
     An event left pending (the database was locked) is not tried again in this pass, so a
     pass never spins on it; the next pass or the sweep takes it.
     """
-    cache.delete(KICK_KEY)  # an event committed from now on queues the next pass
+    cache.delete(KICK_KEY)  # a delivery committed from now on queues the next pass
     deadline = time.monotonic() + max_seconds
     tried: set[int] = set()
     while time.monotonic() < deadline:
+        split = splitting.deliveries_split()
         ids = [event_id for event_id in _pending() if event_id not in tried]
-        if not ids:
+        if not ids and not split:
             break
         for event_id in ids:
             inbox_event_process(event_id=event_id)
@@ -85,8 +88,10 @@ def inbox_process_pending(*, max_seconds: float = 50.0) -> int:
 
 
 def inbox_sweep() -> int:
-    """Periodic: process events whose kick was lost (crash, broker outage)."""
-    ids = _pending(timedelta(seconds=settings.PEP_WEBHOOK_SWEEP_AFTER))
+    """Periodic: split and process what a lost kick left (crash, broker outage)."""
+    older_than = timedelta(seconds=settings.PEP_WEBHOOK_SWEEP_AFTER)
+    splitting.deliveries_split(older_than=older_than)
+    ids = _pending(older_than)
     for event_id in ids:
         inbox_event_process(event_id=event_id)
     return len(ids)

@@ -63,8 +63,9 @@ class PepEventsRequestSerializer(serializers.Serializer):
 
 @extend_schema_serializer(component_name="PepEventsAccepted")
 class PepEventsAcceptedSerializer(serializers.Serializer):
-    received = serializers.IntegerField(help_text="Events in the request")
-    new = serializers.IntegerField(help_text="Events not seen before (stored now)")
+    received = serializers.IntegerField(
+        help_text="Events in the request (stored with it; split into the inbox by the worker)"
+    )
 
 
 extend_schema_view(
@@ -81,7 +82,7 @@ extend_schema_view(
                 "Accepted",
                 response_only=True,
                 status_codes=["202"],
-                value={"received": 1, "new": 1},
+                value={"received": 1},
             ),
         ],
     )

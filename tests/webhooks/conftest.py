@@ -18,6 +18,7 @@ from webhooks.intake import KICK_KEY
 from webhooks.models import ProductMapping, RewardsCursor
 from webhooks.processing import inbox_process_pending
 from webhooks.security import sign
+from webhooks.splitting import deliveries_split
 
 KEY = "whsec-test-key-1"
 OLD_KEY = "whsec-test-key-0"
@@ -62,6 +63,14 @@ def signed_headers(body: bytes, key: str = KEY, timestamp: str | None = None) ->
         "HTTP_X_GMZ_PEP_WEBHOOK_TIMESTAMP": stamp,
         "HTTP_X_GMZ_PEP_WEBHOOK_SIGNATURE": sign(key, stamp, body),
     }
+
+
+def split_all() -> int:
+    """What the worker's pass does first: the stored requests' events into the inbox."""
+    total = 0
+    while split := deliveries_split():
+        total += split
+    return total
 
 
 @pytest.fixture

@@ -121,3 +121,19 @@ def test_a_bonus_manager_can_fulfil_now(staff_client: Any) -> None:
     answer = client.post(url, {"action": "fulfil_now", "_selected_action": [record.pk]})
     assert answer.status_code == 302
     assert StaffAction.objects.get(action="fulfil_now").username == "bonus-managers"
+
+
+def test_the_delivery_list_shows_which_deliveries_wait_for_the_worker(
+    root: Client, post_events: Any
+) -> None:
+    make_webhook_rows()  # one delivery, split by its processing pass
+    post_events([event("level_up", "wh-2")])  # stored, not split yet
+    url = reverse("admin:webhooks_webhookdelivery_changelist")
+
+    waiting = root.get(url, {"split": "no"})
+    done = root.get(url, {"split": "yes"})
+
+    assert waiting.status_code == done.status_code == 200
+    assert waiting.context["cl"].result_count == 1 and done.context["cl"].result_count == 1
+    assert waiting.context["cl"].result_list[0].split_at is None
+    assert "Not yet (waiting for the worker)" in waiting.content.decode()

@@ -16,8 +16,8 @@ from django.test import Client
 
 from bonuses.models import Bonus, BonusType, PlayerBonus
 from players.models import Player
-from tests.webhooks.conftest import URL, event, item, signed_headers
-from webhooks.models import Fulfilment, InboxEvent, ProductMapping
+from tests.webhooks.conftest import URL, event, item, signed_headers, split_all
+from webhooks.models import Fulfilment, InboxEvent, ProductMapping, WebhookDelivery
 from webhooks.processing import inbox_event_process, inbox_process_pending
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -73,7 +73,12 @@ def test_the_same_event_in_ten_requests_at_once_is_stored_once(mapped: None) -> 
         )
 
     assert set(_all_at_once(10, post)) == {202}
+    assert WebhookDelivery.objects.count() == 10
+
+    # Four workers split at once: each delivery once (SKIP LOCKED), the event stored once.
+    assert sum(_all_at_once(4, lambda n: split_all())) == 10
     assert InboxEvent.objects.count() == 1
+    assert not WebhookDelivery.objects.filter(split_at__isnull=True).exists()
 
 
 def test_two_workers_on_the_same_events_grant_each_purchase_once(mapped: None) -> None:
@@ -86,6 +91,7 @@ def test_two_workers_on_the_same_events_grant_each_purchase_once(mapped: None) -
         .status_code
         == 202
     )
+    split_all()
     ids = list(InboxEvent.objects.values_list("pk", flat=True))
 
     def work(n: int) -> int:

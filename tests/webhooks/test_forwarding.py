@@ -23,7 +23,7 @@ from events.services.subscriptions import (
 from reconciliation.items import open_items
 from reconciliation.models import ReconciliationRequest
 from tests.events.outbox_fixtures import BASE, make_due, message, put
-from tests.webhooks.conftest import event, level_up
+from tests.webhooks.conftest import event, level_up, split_all
 
 pytestmark = pytest.mark.django_db
 Status = OutboxMessage.Status
@@ -213,6 +213,8 @@ def test_every_stored_pep_event_is_forwarded_once_with_its_intake(post_events):
     events = [level_up("p-1", 3), event("rank_up", "p-2")]
     assert post_events(events).status_code == 202
     assert post_events([level_up("p-1", 3)]).status_code == 202  # PEP sending it again
+    assert not OutboxMessage.objects.exists()  # the worker splits and forwards, not the request
+    assert split_all() == 2
     rows = OutboxMessage.objects.filter(subscription=issued.subscription).order_by("pk")
     bodies = [json.loads(row.body) for row in rows]
     assert [(b["type"], b["data"]["playerId"]) for b in bodies] == [

@@ -185,6 +185,7 @@ def test_the_body_received_is_the_stored_envelope(pep) -> None:
     receiver.start()
     try:
         send(Client(), unique_events()[:1])
+        inbox_process_pending(max_seconds=10)
         pep_client = PepClient(base_url=pep.base_url, client_id="e2e", client_secret="e2e-secret")
         drain(pep_client)
         pep_client.close()

@@ -11,7 +11,7 @@ from django.db import OperationalError
 
 from bonuses.models import Bonus, BonusAssignment, BonusType, PlayerBonus
 from players.models import Player
-from tests.webhooks.conftest import event, item, level_up
+from tests.webhooks.conftest import event, item, level_up, split_all
 from webhooks import fulfilment
 from webhooks.models import Fulfilment, InboxEvent, LoyaltySnapshot, ProductMapping, TokenBalance
 from webhooks.processing import inbox_event_process, inbox_process_pending
@@ -170,6 +170,7 @@ def test_fulfil_now_never_grants_a_done_purchase_twice(
 
 def test_an_event_is_processed_once(post_events: Any, player: Player) -> None:
     post_events([level_up()])
+    split_all()
     stored = InboxEvent.objects.get()
 
     assert inbox_event_process(event_id=stored.pk) == InboxEvent.Status.PROCESSED

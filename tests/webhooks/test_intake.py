@@ -11,7 +11,7 @@ from unittest import mock
 from django.test import Client
 from django.utils import timezone
 
-from tests.webhooks.conftest import KEY, OLD_KEY, URL, level_up, signed_headers
+from tests.webhooks.conftest import KEY, OLD_KEY, URL, level_up, signed_headers, split_all
 from webhooks import tasks
 from webhooks.models import InboxEvent, WebhookDelivery
 from webhooks.security import sign
@@ -21,10 +21,49 @@ def test_it_stores_a_signed_request_and_answers_202(post_events: Any) -> None:
     response = post_events([level_up(), level_up("p-2")])
 
     assert response.status_code == 202
-    assert response.json() == {"received": 2, "new": 2}
+    assert response.json() == {"received": 2}
     delivery = WebhookDelivery.objects.get()
     assert delivery.key_slot == 1 and delivery.signed_form == "raw"
+    assert delivery.split_at is None and not InboxEvent.objects.exists()  # one insert only
+
+    assert split_all() == 1
     assert sorted(InboxEvent.objects.values_list("player_ref", flat=True)) == ["p-1", "p-2"]
+    delivery.refresh_from_db()
+    assert delivery.split_at is not None and delivery.new_event_count == 2
+    assert set(InboxEvent.objects.values_list("received_at", flat=True)) == {delivery.received_at}
+    assert split_all() == 0  # split once
+
+
+def test_a_delivery_that_cannot_be_split_stays_for_the_next_pass_and_blocks_nothing(
+    post_events: Any, caplog: Any
+) -> None:
+    post_events([level_up("p-1")])
+    post_events([level_up("p-2")])
+    first = WebhookDelivery.objects.order_by("pk").first()
+    assert first is not None
+    WebhookDelivery.objects.filter(pk=first.pk).update(body="{not json")  # as if corrupted
+
+    assert split_all() == 1
+    assert list(InboxEvent.objects.values_list("player_ref", flat=True)) == ["p-2"]
+    first.refresh_from_db()
+    assert first.split_at is None and first.body == "{not json"  # kept, not dropped
+    assert "webhook_split_failed" in caplog.text
+
+
+def test_a_delivery_whose_events_its_request_stored_is_not_counted_twice(
+    post_events: Any,
+) -> None:
+    """A rolling deploy: the old code stored the events in the request, left split_at empty."""
+    post_events([level_up("p-1")])
+    split_all()
+    delivery = WebhookDelivery.objects.get()
+    WebhookDelivery.objects.update(split_at=None)
+
+    assert split_all() == 1
+    stored = InboxEvent.objects.get()
+    assert stored.duplicate_count == 0 and stored.delivery_id == delivery.pk
+    delivery.refresh_from_db()
+    assert delivery.new_event_count == 1
 
 
 def test_it_queues_processing_only_after_commit(
@@ -47,6 +86,7 @@ def test_a_repeated_event_in_a_new_request_is_stored_once(db: None) -> None:
             URL, data=body, content_type="application/json", **signed_headers(body, timestamp=stamp)
         )
         assert response.status_code == 202
+    split_all()
     assert InboxEvent.objects.count() == 1
     assert InboxEvent.objects.get().duplicate_count == 1
     assert WebhookDelivery.objects.count() == 2
@@ -100,13 +140,12 @@ def test_a_broker_outage_still_answers_202_and_the_sweep_processes_later(
         django_capture_on_commit_callbacks(execute=True),
     ):
         assert post_events([level_up()]).status_code == 202
-    stored = InboxEvent.objects.get()
-    assert stored.status == InboxEvent.Status.PENDING
     assert tasks.inbox_sweep_task() == 0  # too recent: its task may still come
+    assert not InboxEvent.objects.exists()
 
-    InboxEvent.objects.update(received_at=timezone.now() - timedelta(minutes=5))
-    assert tasks.inbox_sweep_task() == 1
-    stored.refresh_from_db()
+    WebhookDelivery.objects.update(received_at=timezone.now() - timedelta(minutes=5))
+    assert tasks.inbox_sweep_task() == 1  # split, then processed
+    stored = InboxEvent.objects.get()
     assert stored.status == InboxEvent.Status.PROCESSED
 
 
