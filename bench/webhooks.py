@@ -16,10 +16,10 @@ Bodies are signed before the clock starts, so the load generator's HMAC costs no
    its queue.
 
 No worker runs during the load: the intake is what is measured. Afterwards one worker splits
-the stored deliveries into inbox events for `--split-seconds` (webhooks/splitting.py), and its
-rate is printed beside the rate the paced phase offered: PEP's 202 waits for the intake only,
-but a worker that splits slower than PEP sends builds a backlog. The last line printed is one
-JSON object with the figures and the targets.
+the stored deliveries into inbox events for `--split-seconds` (webhooks/splitting.py), then runs
+the handlers on them for as long; both rates are printed, the split's beside the rate the paced
+phase offered. PEP's 202 waits for the intake only, but a worker slower than PEP's sustained
+rate builds a backlog. The last line printed is one JSON object with the figures and targets.
 """
 
 from __future__ import annotations
@@ -229,6 +229,7 @@ def measure_split(seconds: float) -> None:
     sys.path.insert(0, str(ROOT))  # the app `webhooks`, not this file (run from bench/)
     django.setup()
     from webhooks.models import WebhookDelivery
+    from webhooks.processing import inbox_process_pending
     from webhooks.splitting import deliveries_split
 
     waiting = WebhookDelivery.objects.filter(split_at__isnull=True).count()
@@ -238,7 +239,21 @@ def measure_split(seconds: float) -> None:
         split += done
     elapsed = time.perf_counter() - start
     per_s = split * EVENTS_PER_REQUEST / elapsed if elapsed else 0.0
-    print(json.dumps({"waiting": waiting, "split": split, "events_per_s": round(per_s, 1)}))
+    # Then the handlers (each event its own transaction: a loyalty snapshot per level up).
+    start = time.perf_counter()
+    processed = inbox_process_pending(max_seconds=seconds)
+    processed_per_s = processed / (time.perf_counter() - start)
+    print(
+        json.dumps(
+            {
+                "waiting": waiting,
+                "split": split,
+                "events_per_s": round(per_s, 1),
+                "processed": processed,
+                "processed_per_s": round(processed_per_s, 1),
+            }
+        )
+    )
 
 
 def _split_rate(env: dict[str, str], seconds: float) -> dict[str, Any]:
@@ -340,6 +355,7 @@ def main() -> int:
         # against the events the paced phase offered per second.
         "split_events_per_s": split["events_per_s"],
         "split_vs_offered": round(split["events_per_s"] / offered, 3) if offered else None,
+        "processed_events_per_s": split["processed_per_s"],
         "target_p99_ms": TARGET_P99_MS,
         "target_rate_per_s": TARGET_RATE,
         "target_ratio_vs_minimal": TARGET_RATIO,
