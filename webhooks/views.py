@@ -32,4 +32,4 @@ class PepEventsView(APIView):
         except WebhookRefused as exc:
             headers = _CHALLENGE if exc.status == 401 else None
             raise ApiError(exc.status, exc.message, headers=headers) from None
-        return Response({"received": received.delivery.event_count}, status=202)
+        return Response({"received": received.event_count}, status=202)

@@ -24,6 +24,13 @@ def test_it_stores_a_signed_request_and_answers_202(post_events: Any) -> None:
     assert response.json() == {"received": 2}
     delivery = WebhookDelivery.objects.get()
     assert delivery.key_slot == 1 and delivery.signed_form == "raw"
+    assert (delivery.remote_addr, delivery.event_count, delivery.new_event_count) == (
+        "127.0.0.1",
+        2,
+        0,
+    )
+    assert json.loads(delivery.body)["events"][1] == level_up("p-2")  # as received
+    assert abs(delivery.received_at - timezone.now()) < timedelta(seconds=5)
     assert delivery.split_at is None and not InboxEvent.objects.exists()  # one insert only
 
     assert split_all() == 1
