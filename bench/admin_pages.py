@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Back-office pages at a million outbox rows, beside the same pages at 10,000 rows.
 
-    python bench/admin_pages.py                  # 10,000 then 1,000,000 rows (about 4 minutes)
+    python bench/admin_pages.py                  # 10,000 then 1,000,000 rows (about 3 minutes)
     python bench/admin_pages.py --rows 200000    # a quicker look (the targets are not judged)
 
 The pages staff open while deliveries pile up (the dashboard, /healthz, the outbox and attempt
