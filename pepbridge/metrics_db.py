@@ -1,4 +1,4 @@
-"""Figures read from the database at scrape time: backlog, circuits, assign-bonus requests.
+"""Figures read from the database at scrape time: backlogs, circuits, assign-bonus requests.
 
 These describe state every process shares, so they come from the tables rather than from
 process counters, and are right whatever process answers the scrape. Each is a bounded query
@@ -31,6 +31,7 @@ from bonuses.models import (
 from bonuses.selectors import limit_refusals
 from events import selectors
 from events.models import EndpointState, OutboxMessage
+from webhooks.models import InboxEvent, WebhookDelivery
 
 Status = OutboxMessage.Status
 # Counted exactly up to this many rows; above it the figure is PostgreSQL's planner estimate
@@ -130,7 +131,12 @@ class DatabaseCollector(Collector):
         started = time.monotonic()
         try:
             now = timezone.now()
-            families = [*self._outbox(now), self._circuits(), *self._assignments(now)]
+            families = [
+                *self._outbox(now),
+                self._circuits(),
+                *self._assignments(now),
+                self._webhook_inbox(),
+            ]
         except DatabaseError:
             logger.exception("metrics_database_failed")
             families = []
@@ -169,6 +175,21 @@ class DatabaseCollector(Collector):
             "How long the longest-due sendable message (a player's head) has been due.",
             value=oldest_due_age(now),
         )
+
+    def _webhook_inbox(self) -> Metric:
+        family = GaugeMetricFamily(
+            "pepbridge_webhook_inbox_waiting",
+            "PEP webhook work the worker has not done yet: deliveries to split into events "
+            "(stage split), events to process (stage process). Exact up to 10,000.",
+            labels=["stage"],
+        )
+        waiting = {
+            "split": WebhookDelivery.objects.filter(split_at__isnull=True),
+            "process": InboxEvent.objects.filter(status=InboxEvent.Status.PENDING),
+        }
+        for stage, rows in waiting.items():
+            family.add_metric([stage], bounded_count(rows)[0])
+        return family
 
     def _circuits(self) -> Metric:
         family = GaugeMetricFamily(
