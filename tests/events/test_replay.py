@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -92,7 +91,7 @@ def test_a_replay_keeps_the_players_order(outbox_pep, outbox_client) -> None:
     assert sent_bodies(outbox_pep) == [first.body_bytes(), second.body_bytes()]
 
 
-def test_ten_thousand_dead_letters_are_re_armed_by_one_update_within_two_seconds() -> None:
+def test_ten_thousand_dead_letters_are_re_armed_by_one_update() -> None:
     now = timezone.now()
     OutboxMessage.objects.bulk_create(
         OutboxMessage(
@@ -110,11 +109,9 @@ def test_ten_thousand_dead_letters_are_re_armed_by_one_update_within_two_seconds
         )
         for n in range(10_000)
     )
-    started = time.monotonic()
     with CaptureQueriesContext(connection) as queries:
         count = services.replay_failed(actor="ops", error_class="http_400")
     assert count == 10_000
-    assert time.monotonic() - started < 2.0
     updates = [q for q in queries.captured_queries if q["sql"].upper().startswith("UPDATE")]
     assert len(updates) == 1
     assert OutboxMessage.objects.filter(status=Status.PENDING).count() == 10_000

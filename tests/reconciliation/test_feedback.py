@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import time
 import zlib
 from collections.abc import Iterator
 from datetime import timedelta
@@ -306,20 +305,17 @@ def _gzip_bomb(inflated_mib: int) -> bytes:
     return b"".join(parts)
 
 
-def test_a_gzip_bomb_of_empty_lists_stops_at_the_value_bound_quickly(pep) -> None:
+def test_a_gzip_bomb_of_empty_lists_stops_at_the_value_bound(pep) -> None:
+    """json.loads of it took 34 s and 2.7 GB; the stream stops once
+    RECONCILIATION_DETAILS_MAX_VALUES values are read (3 s, 160 MiB RSS on a busy 2-core
+    machine, measured once: the bound is what this test holds, not the time)."""
     bomb = _gzip_bomb(99)
     assert len(bomb) < 200_000
     pep.add(responses.GET, f"{BASE}/bomb.gz", body=bomb)
     download = download_for(f"{BASE}/bomb.gz")
-    started = time.monotonic()
     assert feedback.feedback_fetch(download.pk) == "failed"
-    elapsed = time.monotonic() - started
     step = AuditStep.objects.get(kind="details_failed")
     assert step.detail.startswith("attempt 1: too_many_values")
-    # json.loads took 34 s and 2.7 GB; here at most RECONCILIATION_DETAILS_MAX_VALUES values
-    # are built (3 s, 160 MiB process RSS measured on a busy 2-core machine).
-    assert elapsed < 20
-    print(f"99 MiB bomb refused in {elapsed:.2f} s")
 
 
 def test_a_deeply_nested_file_fails_cleanly_and_is_given_up_after_the_attempts(
