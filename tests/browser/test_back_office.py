@@ -20,7 +20,7 @@ from reconciliation.services import resync_players
 from tests.admin.conftest import make_assignments, outbox_rows
 from tests.browser.conftest import screenshot
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.sqlite_pass, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ from reconciliation.models import AuditStep, ReconciliationRequest
 from tests.admin.conftest import make_player_bonuses, make_players, outbox_rows
 from tests.browser.conftest import screenshot
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.sqlite_pass, pytest.mark.django_db(transaction=True)]
 
 APPS = ("players", "bonuses", "events", "reconciliation")
 LAPTOP_WIDTH = 1400

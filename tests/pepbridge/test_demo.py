@@ -28,7 +28,8 @@ from pepbridge.demo import (
 )
 from players.models import Player
 
-pytestmark = pytest.mark.django_db
+# The demo runs on the embedded default (bin/dev run): the SQLite pass is where it matters.
+pytestmark = [pytest.mark.sqlite_pass, pytest.mark.django_db]
 
 
 @pytest.fixture
