@@ -104,10 +104,11 @@ def loyalty_update(event: InboxEvent, items: dict[str, Item]) -> bool:
     The row is locked, so concurrent events of one player apply one after the other.
     """
     moment = as_of(event, items)
-    LoyaltySnapshot.objects.get_or_create(
-        player_ref=event.player_ref, defaults={"player": _player(event.player_ref)}
+    # One locked read (the player is looked up only when the snapshot is created): a handler
+    # runs once per event, and the queries are most of its cost.
+    snap, _ = LoyaltySnapshot.objects.select_for_update().get_or_create(
+        player_ref=event.player_ref, defaults={"player": lambda: _player(event.player_ref)}
     )
-    snap = LoyaltySnapshot.objects.select_for_update().get(player_ref=event.player_ref)
     changed: list[str] = []
     level, rank = _level(_first(items, LEVEL_KEYS)), _first(items, RANK_KEYS)
     xp = _amount(_first(items, XP_KEYS))
@@ -138,18 +139,15 @@ def wallet_update(event: InboxEvent, items: dict[str, Item]) -> bool:
         return False
     currency = (text_of(_first(items, CURRENCY_KEYS)) or "tokens")[:64]
     moment = as_of(event, items)
-    TokenBalance.objects.get_or_create(
+    row, _ = TokenBalance.objects.select_for_update().get_or_create(
         player_ref=event.player_ref,
         currency=currency,
         defaults={
-            "player": _player(event.player_ref),
+            "player": lambda: _player(event.player_ref),
             "balance": balance,
             "as_of": moment,
             "source_event": event,
         },
-    )
-    row = TokenBalance.objects.select_for_update().get(
-        player_ref=event.player_ref, currency=currency
     )
     if row.source_event_id != event.pk and _newer(moment, row.as_of):
         row.balance, row.as_of, row.source_event = balance, moment, event

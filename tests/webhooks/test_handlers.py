@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection
+from django.test.utils import CaptureQueriesContext
 
 from bonuses.models import Bonus, BonusAssignment, BonusType, PlayerBonus
 from players.models import Player
@@ -256,3 +257,22 @@ def test_one_fulfilment_that_raises_does_not_stop_the_others(
     first.refresh_from_db()
     assert first.status == Fulfilment.Status.PENDING and first.attempts == 0
     assert PlayerBonus.objects.count() == 1
+
+
+def test_a_level_up_of_a_known_player_reads_two_rows_and_writes_two(
+    post_events: Any, player: Player
+) -> None:
+    """The handlers' rate is their queries: the event and the snapshot, each read once with
+    its lock, then one update each (the player is looked up only to create a snapshot)."""
+    post_events([level_up(level=3, date="2026-12-03T09:00:00Z")])
+    post_events([level_up(level=4, date="2026-12-03T10:00:00Z")])
+    split_all()
+    first, second = InboxEvent.objects.order_by("event_date")
+    inbox_event_process(event_id=first.pk)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert inbox_event_process(event_id=second.pk) == InboxEvent.Status.PROCESSED
+
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    assert statements.count("SELECT") == 2 and statements.count("UPDATE") == 2
+    assert LoyaltySnapshot.objects.get().level == 4
