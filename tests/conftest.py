@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import responses as responses_lib
 from django.db import connection
+
+from pepbridge import settings as project_settings
 
 # Outbox test fixtures (outbox_pep, outbox_client), shared by tests/events/test_*.py.
 pytest_plugins = ["tests.events.outbox_fixtures"]
@@ -29,6 +32,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if any(marker in item.keywords for marker in markers):
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Staff passwords hashed with MD5 in tests, as Django's testing docs advise: PBKDF2's
+    million rounds cost ~0.5 s per user created or logged in, minutes over the suite. The
+    project's own list follows, so every stored hash still verifies; that production hashes
+    passwords with PBKDF2 is tested on the settings module (tests/api/test_hashers.py)."""
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        *project_settings.PASSWORD_HASHERS,
+    ]
 
 
 @pytest.fixture

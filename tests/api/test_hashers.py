@@ -10,6 +10,7 @@ from django.contrib.auth.hashers import check_password, identify_hasher, make_pa
 from oauth2_provider.models import get_application_model
 from oauth2_provider.settings import oauth2_settings
 
+from pepbridge import settings as project_settings
 from pepbridge.api import services
 from pepbridge.api.hashers import MachineSecretHasher, generate_secret
 
@@ -27,7 +28,9 @@ def test_a_new_client_secret_is_stored_with_the_fast_hasher():
     assert not check_password(issued.client_secret[:-1] + "x", stored)
 
 
-def test_staff_passwords_still_use_pbkdf2():
+def test_staff_passwords_still_use_pbkdf2(settings):
+    # The suite hashes with MD5 for speed (tests/conftest.py); production uses the project's list.
+    settings.PASSWORD_HASHERS = project_settings.PASSWORD_HASHERS
     assert identify_hasher(make_password("correct horse")).algorithm == "pbkdf2_sha256"
 
 
