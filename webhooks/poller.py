@@ -33,12 +33,11 @@ from django.utils import timezone
 
 from pepbridge.pep.client import get_pep_client
 from pepbridge.pep.errors import PepError
-from webhooks import decoding
 from webhooks.forwarding import inbox_forward
 from webhooks.handlers import POLLED_REWARD_EVENT
 from webhooks.intake import kick
 from webhooks.models import InboxEvent, RewardsCursor, WebhookDelivery
-from webhooks.splitting import dedup_key
+from webhooks.splitting import dedup_key, event_row
 
 logger = logging.getLogger(__name__)
 
@@ -292,17 +291,7 @@ def rewards_store(rewards: list[Mapping[str, Any]]) -> tuple[int, int]:
             split_at=now,  # its events are stored right here, not by the splitter
         )
         InboxEvent.objects.bulk_create(
-            [
-                InboxEvent(
-                    delivery=delivery,
-                    dedup_key=key,
-                    event_name=event["eventName"],
-                    event_date=decoding.parse_instant(event.get("eventDate")),
-                    player_ref=decoding.player_ref(event.get("payload")),
-                    raw=event,
-                )
-                for key, event in fresh.items()
-            ],
+            [event_row(delivery, key, event) for key, event in fresh.items()],
             ignore_conflicts=True,
         )
         inbox_forward([delivery])

@@ -108,7 +108,7 @@ def _batch_split(parsed: list[tuple[WebhookDelivery, list[dict[str, Any]]]]) -> 
             else:
                 new += 1
                 if key not in stored:
-                    fresh[key] = _event_row(delivery, key, event, count - 1)
+                    fresh[key] = event_row(delivery, key, event, count - 1)
         new_count[delivery.pk] = new
     # Another worker may insert the same key (from another delivery) between the read and
     # here: the constraint keeps one, and ignore_conflicts keeps this transaction going.
@@ -121,9 +121,10 @@ def _batch_split(parsed: list[tuple[WebhookDelivery, list[dict[str, Any]]]]) -> 
     WEBHOOK_EVENTS.labels(outcome="duplicate").inc(total - len(fresh))
 
 
-def _event_row(
-    delivery: WebhookDelivery, key: str, event: dict[str, Any], extra: int
+def event_row(
+    delivery: WebhookDelivery, key: str, event: Mapping[str, Any], extra: int = 0
 ) -> InboxEvent:
+    """The inbox row of one event (unsaved); `extra` copies came with it. Also the poller's."""
     return InboxEvent(
         delivery=delivery,
         dedup_key=key,
