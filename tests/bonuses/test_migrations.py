@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+
+from tests.migrating import migrate_to, migrate_to_latest
 
 BEFORE = [
     ("bonuses", "0008_assignment_failed_with_reason"),
@@ -14,16 +14,9 @@ BEFORE = [
 AFTER = [("bonuses", "0009_assignment_idempotency_per_sender"), ("api", "0003_credential_sender")]
 
 
-def _migrate(targets: list[tuple[str, str]]):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.mark.django_db(transaction=True)
 def test_existing_requests_become_the_default_sender_s_and_old_duplicates_stay_apart() -> None:
-    apps = _migrate(BEFORE)
+    apps = migrate_to(BEFORE)
     bonus = apps.get_model("bonuses", "Bonus").objects.create(
         bonus_id="B", name="B", bonus_type="cash", amount=10, currency="EUR"
     )
@@ -37,8 +30,8 @@ def test_existing_requests_become_the_default_sender_s_and_old_duplicates_stay_a
         name="PEP", key_id="k", secret_hash="x", scope="pep"
     )
 
-    apps = _migrate(AFTER)
-    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    apps = migrate_to(AFTER)
+    migrate_to_latest()
 
     senders = dict(apps.get_model("bonuses", "BonusAssignment").objects.values_list("pk", "sender"))
     assert senders == {first.pk: "pep", copy.pk: f"legacy-{copy.pk}", other.pk: "pep"}
@@ -60,12 +53,12 @@ def _rejected_rows(apps, **by_credential: str) -> dict[str, int]:
 
 @pytest.mark.django_db(transaction=True)
 def test_refused_requests_keep_their_rows_under_the_default_sender_and_migrate_back() -> None:
-    apps = _migrate(REJECTED_BEFORE)
+    apps = migrate_to(REJECTED_BEFORE)
     pks = _rejected_rows(
         apps, first=("oauth:a", "f"), copy=("apikey:b", "f"), other=("apikey:b", "g")
     )
 
-    apps = _migrate(REJECTED_AFTER)
+    apps = migrate_to(REJECTED_AFTER)
     rows = apps.get_model("bonuses", "RejectedAssignment").objects
     assert dict(rows.values_list("pk", "sender")) == {
         pks["first"]: "pep",
@@ -73,6 +66,6 @@ def test_refused_requests_keep_their_rows_under_the_default_sender_and_migrate_b
         pks["other"]: "pep",
     }
 
-    apps = _migrate(REJECTED_BEFORE)  # reversible: the rows survive the way back
+    apps = migrate_to(REJECTED_BEFORE)  # reversible: the rows survive the way back
     assert apps.get_model("bonuses", "RejectedAssignment").objects.count() == 3
-    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    migrate_to_latest()

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+
+from tests.migrating import migrate_to, migrate_to_latest
 
 BEFORE = [("events", "0008_round_transactions")]
 AFTER = [("events", "0010_subscription_rights")]
-
-
-def _migrate(targets: list[tuple[str, str]]):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 def _row(model, player: str | None, **fields):
@@ -28,11 +21,11 @@ def _row(model, player: str | None, **fields):
 
 @pytest.mark.django_db(transaction=True)
 def test_live_rows_get_their_players_lane_and_rows_to_subscriptions_go_on_the_way_back() -> None:
-    apps = _migrate(BEFORE)
+    apps = migrate_to(BEFORE)
     old = apps.get_model("events", "OutboxMessage")
     keyed, unkeyed = _row(old, "p-1").pk, _row(old, None).pk
 
-    apps = _migrate(AFTER)
+    apps = migrate_to(AFTER)
     outbox = apps.get_model("events", "OutboxMessage")
     assert dict(outbox.objects.values_list("pk", "lane")) == {keyed: "p-1", unkeyed: None}
     target = apps.get_model("events", "WebhookSubscription").objects.create(
@@ -40,10 +33,10 @@ def test_live_rows_get_their_players_lane_and_rows_to_subscriptions_go_on_the_wa
     )
     forwarded = _row(outbox, "p-1", subscription=target, lane=f"p-1>s{target.pk}").pk
 
-    apps = _migrate(BEFORE)  # reversible: rows to PEP stay, rows to a subscription cannot
+    apps = migrate_to(BEFORE)  # reversible: rows to PEP stay, rows to a subscription cannot
     assert set(apps.get_model("events", "OutboxMessage").objects.values_list("pk", flat=True)) == {
         keyed,
         unkeyed,
     }
     assert forwarded not in (keyed, unkeyed)
-    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    migrate_to_latest()
