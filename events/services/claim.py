@@ -23,10 +23,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet, prefetch_related_objects
+from django.db.models import F, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
 from events import selectors
+from events.lookups import AnyOf
 from events.models import OutboxLane, OutboxMessage
 from events.services import endpoints
 
@@ -172,7 +173,7 @@ def _lease_lanes(
     """Hold lanes with rows to send; park, or delete, those without (inside the claim's lock)."""
     holding = [lane.player_id for lane in lanes if picked.get(lane.player_id)]
     if holding:
-        OutboxLane.objects.filter(player_id__in=holding).update(
+        OutboxLane.objects.filter(AnyOf(F("player_id"), holding)).update(
             next_attempt_at=lease, lease_expires_at=lease, claimed_by=claim.token
         )
     claim.lanes = {lane.player_id: lane.version for lane in lanes if picked.get(lane.player_id)}
@@ -207,7 +208,7 @@ def _lease_rows(claim: Claim, rows: list[OutboxMessage], now: datetime, lease: d
     ids = [row.pk for row in rows]
     # Compare-and-set: only rows still pending and unleased are taken.
     taken = (
-        OutboxMessage.objects.filter(id__in=ids, status=Status.PENDING)
+        OutboxMessage.objects.filter(AnyOf(F("id"), ids), status=Status.PENDING)
         .filter(selectors.lease_free(now))
         .update(claimed_by=claim.token, lease_expires_at=lease)
     )
@@ -260,7 +261,7 @@ def release(rows: Iterable[OutboxMessage]) -> None:
     if not rows:
         return
     OutboxMessage.objects.filter(
-        id__in=[row.pk for row in rows],
+        AnyOf(F("id"), [row.pk for row in rows]),
         claimed_by__in={row.claimed_by for row in rows},
         status=OutboxMessage.Status.PENDING,
     ).update(lease_expires_at=None, claimed_by="")
@@ -285,7 +286,7 @@ def release_lanes(
     _drop_emptied(mine, {player: v for player, v in ready.items() if v is not None})
     now_ready = sorted([*ready, *stale])
     if now_ready:
-        mine.filter(player_id__in=now_ready).update(next_attempt_at=timezone.now(), **free)
+        mine.filter(AnyOf(F("player_id"), now_ready)).update(next_attempt_at=timezone.now(), **free)
 
 
 def _drop_emptied(mine: QuerySet[OutboxLane], versions: dict[str, int]) -> None:
@@ -298,7 +299,7 @@ def _drop_emptied(mine: QuerySet[OutboxLane], versions: dict[str, int]) -> None:
         return
     players = sorted(versions)
     busy = set(
-        OutboxMessage.objects.filter(lane__in=players, status=Status.PENDING)
+        OutboxMessage.objects.filter(AnyOf(F("lane"), players), status=Status.PENDING)
         .values_list("lane", flat=True)
         .distinct()
     )

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from events import forwarding, selectors
 from events.kick import clear_kick
+from events.lookups import AnyOf
 from events.models import DeliveryAttempt, OutboxMessage
 from events.services import endpoints, schedule, sending
 from events.services.claim import Claim, claim_lanes, release, release_dead, release_lanes
@@ -417,7 +418,8 @@ def _mark_delivered(results: list[Result], now: datetime) -> None:
     for (status_code, tries), group in by_status.items():
         # Only while the lease is still ours: otherwise another worker owns the row now.
         OutboxMessage.objects.filter(
-            id__in=[r.row.pk for r in group], claimed_by__in={r.row.claimed_by for r in group}
+            AnyOf(F("id"), [r.row.pk for r in group]),
+            claimed_by__in={r.row.claimed_by for r in group},
         ).update(
             status=Status.DELIVERED,
             delivered_at=now,
