@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet, prefetch_related_objects
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
 from events import selectors
@@ -298,10 +298,13 @@ def _drop_emptied(mine: QuerySet[OutboxLane], versions: dict[str, int]) -> None:
     if not versions:
         return
     players = sorted(versions)
+    # EXISTS stops at each lane's first pending row: a DISTINCT over their pending rows read
+    # every one of them, 1,000 per lane at a 1,000,000-row backlog (50-90 ms a hand-back).
+    pending = OutboxMessage.objects.filter(lane=OuterRef("player_id"), status=Status.PENDING)
     busy = set(
-        OutboxMessage.objects.filter(AnyOf(F("lane"), players), status=Status.PENDING)
-        .values_list("lane", flat=True)
-        .distinct()
+        OutboxLane.objects.filter(AnyOf(F("player_id"), players))
+        .filter(Exists(pending))
+        .values_list("player_id", flat=True)
     )
     emptied = [Q(player_id=player, version=versions[player]) for player in players
                if player not in busy]  # fmt: skip
