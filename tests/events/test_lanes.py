@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -64,6 +65,35 @@ def test_a_busy_player_is_sent_back_to_back_in_one_pass(
     assert claims[0] == 60  # the whole run in one claim, not one row per claim
     seqs = [int(b.decode().split('"seq":')[1].rstrip("}")) for b in sent_bodies(outbox_pep)]
     assert seqs == list(range(60))
+
+
+@pytest.mark.django_db
+def test_a_busy_players_sends_do_not_each_trigger_a_claim(
+    outbox_pep, outbox_client, settings, monkeypatch
+):
+    """Its next rows are already in hand: a claim after every send only took the CPU its
+    sends needed (half a lone busy player's rate in bench/delivery.py)."""
+    settings.OUTBOX_BATCH_SIZE = 100
+
+    def slow(request):
+        time.sleep(0.005)  # each result reaches the worker's thread on its own
+        return (200, {}, "ok")
+
+    outbox_pep.add_callback("POST", URL, callback=slow)
+    put(*[message("p-hot", n) for n in range(30)])
+    claims = []
+    real = services.delivery.claim_lanes
+
+    def counting(**kwargs):
+        claim = real(**kwargs)
+        claims.append(len(claim.rows))
+        return claim
+
+    monkeypatch.setattr(services.delivery, "claim_lanes", counting)
+    assert drain(outbox_client) == 30
+    assert claims[0] == 30
+    # The run's claim, one when the lane finished (still ours: nothing), the next pass's.
+    assert len(claims) <= 4, claims
 
 
 @pytest.mark.django_db
