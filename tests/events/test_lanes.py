@@ -45,14 +45,9 @@ def test_an_emptied_lane_is_dropped_and_a_new_row_makes_a_new_one(
     assert drain(outbox_client) == 1
 
 
-@pytest.mark.django_db
-def test_a_busy_player_is_sent_back_to_back_in_one_pass(
-    outbox_pep, outbox_client, settings, monkeypatch
-):
-    settings.OUTBOX_BATCH_SIZE = 100
-    outbox_pep.post(URL, status=200)
-    put(*[message("p-hot", n) for n in range(60)])
-    claims = []
+def _count_claims(monkeypatch) -> list[int]:
+    """The number of rows of each claim the worker makes from now on."""
+    claims: list[int] = []
     real = services.delivery.claim_lanes
 
     def counting(**kwargs):
@@ -61,6 +56,17 @@ def test_a_busy_player_is_sent_back_to_back_in_one_pass(
         return claim
 
     monkeypatch.setattr(services.delivery, "claim_lanes", counting)
+    return claims
+
+
+@pytest.mark.django_db
+def test_a_busy_player_is_sent_back_to_back_in_one_pass(
+    outbox_pep, outbox_client, settings, monkeypatch
+):
+    settings.OUTBOX_BATCH_SIZE = 100
+    outbox_pep.post(URL, status=200)
+    put(*[message("p-hot", n) for n in range(60)])
+    claims = _count_claims(monkeypatch)
     assert drain(outbox_client) == 60
     assert claims[0] == 60  # the whole run in one claim, not one row per claim
     seqs = [int(b.decode().split('"seq":')[1].rstrip("}")) for b in sent_bodies(outbox_pep)]
@@ -81,15 +87,7 @@ def test_a_busy_players_sends_do_not_each_trigger_a_claim(
 
     outbox_pep.add_callback("POST", URL, callback=slow)
     put(*[message("p-hot", n) for n in range(30)])
-    claims = []
-    real = services.delivery.claim_lanes
-
-    def counting(**kwargs):
-        claim = real(**kwargs)
-        claims.append(len(claim.rows))
-        return claim
-
-    monkeypatch.setattr(services.delivery, "claim_lanes", counting)
+    claims = _count_claims(monkeypatch)
     assert drain(outbox_client) == 30
     assert claims[0] == 30
     # The run's claim, one when the lane finished (still ours: nothing), the next pass's.
