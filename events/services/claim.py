@@ -34,6 +34,12 @@ from events.services import endpoints
 logger = logging.getLogger("events")
 
 Status = OutboxMessage.Status
+# The fewest rows a claim reads for each lane, however many lanes share its `limit`: draining a
+# backlog (an outage leaves hundreds of rows per player) then costs one lease and one hand-back
+# per run of rows, not per row. Free for the guarantees: a leased lane is the player's anyway
+# (one in flight, in order), and what a killed worker re-sends is bounded by the send threads'
+# unrecorded window (delivery.unrecorded_bound), not by the claim.
+LANE_RUN_MIN = 10
 # A lane whose head's endpoint is blocked (open circuit, probe in flight, no rate-limit permit)
 # is looked at again after this long, or when the circuit's pause ends if that is sooner.
 BLOCKED_RECHECK = timedelta(seconds=1)
@@ -93,10 +99,11 @@ def _due_lanes(now: datetime, limit: int) -> list[OutboxLane]:
 
 
 def _runs(lanes: list[OutboxLane], now: datetime, limit: int) -> dict[str, list[OutboxMessage]]:
-    """Each lane's first pending rows in order, by index: `limit` shared among the lanes."""
+    """Each lane's first pending rows in order, by index: `limit` shared among the lanes, and
+    at least LANE_RUN_MIN each (so up to LANE_RUN_MIN rows a lane when many lanes share it)."""
     if not lanes:
         return {}
-    per_lane = max(1, limit // len(lanes))
+    per_lane = max(min(LANE_RUN_MIN, limit), limit // len(lanes))
     found: dict[str, list[OutboxMessage]] = {lane.player_id: [] for lane in lanes}
     players = [lane.player_id for lane in lanes]
     step = 1000 if connection.vendor == "postgresql" else 50  # SQLite: compound-select limit

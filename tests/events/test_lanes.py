@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 
@@ -92,6 +93,20 @@ def test_a_busy_players_sends_do_not_each_trigger_a_claim(
     assert claims[0] == 30
     # The run's claim, one when the lane finished (still ours: nothing), the next pass's.
     assert len(claims) <= 4, claims
+
+
+@pytest.mark.django_db
+def test_many_lanes_sharing_a_claim_each_take_a_run_not_one_row() -> None:
+    """A backlog of many players: each leased lane brings its run of rows (up to
+    LANE_RUN_MIN), so it is handed back once per run, not once per row."""
+    put(*[message(f"p-{player}", n) for n in range(4) for player in range(50)])
+    taken = claim.claim_lanes(worker="w1", limit=20, now=timezone.now(), max_lanes=20)
+    assert len(taken.lanes) == 20
+    by_lane: dict[str, list[int]] = {}
+    for row in taken.rows:
+        by_lane.setdefault(row.lane, []).append(json.loads(row.body_bytes())["seq"])
+    assert sorted(by_lane) == sorted(taken.lanes)
+    assert all(seqs == [0, 1, 2, 3] for seqs in by_lane.values()), by_lane
 
 
 @pytest.mark.django_db
