@@ -234,16 +234,18 @@ def test_handing_back_keeps_a_lane_an_enqueue_touched_or_with_rows_left() -> Non
     put(message("p-busy", 1))
     OutboxMessage.objects.update(status=Status.DELIVERED)
     put(message("p-busy", 2))  # still pending
-    for player, version in (("p-busy", 0), ("p-bumped", 3), ("p-done", 0)):
+    held = (("p-busy", 0, "t1"), ("p-bumped", 3, "t1"), ("p-done", 0, "t1"), ("p-other", 0, "t2"))
+    for player, version, token in held:
         OutboxLane.objects.update_or_create(
             player_id=player,
             defaults={
                 "version": version,
-                "claimed_by": "t1",
+                "claimed_by": token,
                 "lease_expires_at": now,
                 "next_attempt_at": now,
             },
         )
-    claim.release_lanes("t1", {"p-busy": 0, "p-bumped": 2, "p-done": 0}, {})
+    claim.release_lanes("t1", {"p-busy": 0, "p-bumped": 2, "p-done": 0, "p-other": 0}, {})
     lanes_left = dict(OutboxLane.objects.values_list("player_id", "claimed_by"))
-    assert lanes_left == {"p-busy": "", "p-bumped": ""}  # both freed and due; p-done dropped
+    # p-busy and p-bumped freed and due; p-done dropped; p-other is another claim's, untouched.
+    assert lanes_left == {"p-busy": "", "p-bumped": "", "p-other": "t2"}
