@@ -270,22 +270,35 @@ def _seed(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _claim_cost(args: argparse.Namespace) -> dict[str, Any]:
-    """Median time of one 100-row claim (rolled back, so every claim sees the same backlog)."""
+    """Median time of one claim of 100 rows, and of one of 100 lanes (rolled back each time,
+    so every claim sees the same backlog).
+
+    A lane brings at least its next LANE_RUN_MIN rows, so 100 rows are 10 lanes of a backlog;
+    the 100-lane claim (1,000 rows here, a worker's claim takes up to 64 lanes) is printed
+    beside it, since a claim's cost has a part per lane and a part per row.
+    """
     from django.db import transaction
     from django.utils import timezone
 
-    from events.services.claim import claim_lanes
+    from events.services.claim import LANE_RUN_MIN, claim_lanes
 
-    times = []
-    for _ in range(args.count):
-        with transaction.atomic():
-            started = time.perf_counter()
-            claim = claim_lanes(worker="bench", limit=100, now=timezone.now())
-            times.append((time.perf_counter() - started) * 1000)
-            transaction.set_rollback(True)
-    if not claim.lanes:  # rows claimed without their lanes: the seed no longer matches the outbox
-        raise SystemExit("claim-cost: the seeded rows were not claimed through their lanes")
-    return {"claim_ms": statistics.median(times), "claimed": len(claim.rows)}
+    def median_ms(max_lanes: int) -> tuple[float, Any]:
+        times = []
+        for _ in range(args.count):
+            with transaction.atomic():
+                started = time.perf_counter()
+                claim = claim_lanes(worker="bench", limit=100, now=timezone.now(),
+                                    max_lanes=max_lanes)  # fmt: skip
+                times.append((time.perf_counter() - started) * 1000)
+                transaction.set_rollback(True)
+        if not claim.lanes:  # claimed without their lanes: the seed no longer matches the outbox
+            raise SystemExit("claim-cost: the seeded rows were not claimed through their lanes")
+        return statistics.median(times), claim
+
+    rows_ms, rows_claim = median_ms(100 // LANE_RUN_MIN)
+    lanes_ms, lanes_claim = median_ms(100)
+    return {"claim_ms": rows_ms, "claimed": len(rows_claim.rows),
+            "claim_100_lanes_ms": lanes_ms, "claimed_100_lanes": len(lanes_claim.rows)}  # fmt: skip
 
 
 def _health_cost(args: argparse.Namespace) -> dict[str, Any]:
@@ -433,12 +446,17 @@ def backlog_runs(tmp: Path, sink_url: str, deep: int) -> dict[str, Any]:
             migrate(pg_env)
             seeded = run_phase(pg_env, "seed", count=size, players=1000)
             print(f"seeded {size} pending rows in {seeded['seconds']:.0f} s")
-            claim = run_phase(pg_env, "claim-cost", count=21)["claim_ms"]
+            claims = run_phase(pg_env, "claim-cost", count=21)
+            claim = claims["claim_ms"]
             health = run_phase(pg_env, "health-cost", count=5)["health_ms"]
             rate = drain_with_workers(pg_env, 0, 1, expected=-1, seconds=20)["per_s"]
+            lanes_ms = claims["claim_100_lanes_ms"]
             results.update({f"claim_ms_{label}": claim, f"health_ms_{label}": health,
+                            f"claim_100_lanes_ms_{label}": lanes_ms,
                             f"backlog_rate_{label}_per_s": rate})  # fmt: skip
-            print(f"{size} pending: claim {claim:.1f} ms, /healthz {health:.1f} ms, {rate:.0f}/s")
+            print(f"{size} pending: claim of {claims['claimed']} rows {claim:.1f} ms "
+                  f"(of 100 lanes, {claims['claimed_100_lanes']} rows: {lanes_ms:.1f} ms), "
+                  f"/healthz {health:.1f} ms, {rate:.0f}/s")  # fmt: skip
     except pg.PostgresUnavailable as exc:
         results["backlog_skipped"] = str(exc)
         print(f"backlog runs skipped: {exc}")
