@@ -48,10 +48,10 @@ def test_an_outcome_write_that_loses_a_deadlock_is_retried_and_logged_as_one(
     real = delivery._record_once
     failures = iter([True])
 
-    def deadlocking(results, worker):
+    def deadlocking(results, worker, then=None):
         if next(failures, False):
             raise _deadlock()
-        real(results, worker)
+        real(results, worker, then)
 
     monkeypatch.setattr(delivery, "_record_once", deadlocking)
     monkeypatch.setattr(delivery.time, "sleep", lambda s: None)
@@ -64,7 +64,7 @@ def test_an_outcome_write_that_loses_a_deadlock_is_retried_and_logged_as_one(
 def test_a_deadlock_retry_is_bounded(monkeypatch) -> None:
     calls: list[int] = []
 
-    def always(results, worker):
+    def always(results, worker, then=None):
         calls.append(1)
         raise _deadlock()
 
@@ -79,7 +79,7 @@ def test_a_deadlock_retry_is_bounded(monkeypatch) -> None:
 def test_another_operational_error_is_not_retried_as_a_deadlock(monkeypatch) -> None:
     calls: list[int] = []
 
-    def broken(results, worker):
+    def broken(results, worker, then=None):
         calls.append(1)
         raise OperationalError("server closed the connection unexpectedly")
 

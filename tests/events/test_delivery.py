@@ -367,9 +367,9 @@ def _spy_on_writes(monkeypatch) -> list[int]:
     written: list[int] = []
     real_record = delivery._record
 
-    def spy(results, worker) -> None:
+    def spy(results, worker, then=None) -> None:
         written.append(len(results))
-        real_record(results, worker)
+        real_record(results, worker, then)
 
     monkeypatch.setattr(delivery, "_record", spy)
     return written

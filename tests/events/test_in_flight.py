@@ -128,10 +128,10 @@ def test_sends_wait_while_outcomes_are_written_so_a_kill_re_sends_a_bounded_numb
     sent = recorded = worst = 0
     real_record = delivery._record
 
-    def slow_record(results, worker) -> None:
+    def slow_record(results, worker, then=None) -> None:
         nonlocal recorded
         threading.Event().wait(0.2)
-        real_record(results, worker)
+        real_record(results, worker, then)
         with lock:
             recorded += len(results)
 

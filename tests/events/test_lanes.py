@@ -249,3 +249,38 @@ def test_handing_back_keeps_a_lane_an_enqueue_touched_or_with_rows_left() -> Non
     lanes_left = dict(OutboxLane.objects.values_list("player_id", "claimed_by"))
     # p-busy and p-bumped freed and due; p-done dropped; p-other is another claim's, untouched.
     assert lanes_left == {"p-busy": "", "p-bumped": "", "p-other": "t2"}
+
+
+@pytest.mark.django_db
+def test_a_chunks_lanes_are_handed_back_in_its_outcomes_transaction(
+    outbox_pep, outbox_client, monkeypatch
+) -> None:
+    """One commit per chunk, not two: each statement lets the send threads take the
+    interpreter lock, and the worker's thread then waits for it. After the outcomes, so no
+    other worker finds a handed-back lane's delivered rows still leased."""
+    outbox_pep.post(URL, status=200)
+    monkeypatch.setattr(services.delivery, "FLUSH_SECONDS", 60.0)  # chunks cut by count only
+    put(*[message(f"p-{n % 5}", n) for n in range(20)])
+    writes: list[object] = []
+    real_record_once = services.delivery._record_once
+    real_release = services.delivery.release_lanes
+    seen: list[tuple[bool, int]] = []
+
+    def record_once(results, worker, then=None):
+        def inside():
+            writes.append(connection.atomic_blocks[-1])
+            if then is not None:
+                then()
+
+        real_record_once(results, worker, inside)
+
+    def release(token, ready, parked):
+        pending = OutboxMessage.objects.filter(lane__in=[*ready, *parked], status=Status.PENDING)
+        seen.append((bool(writes) and writes[-1] in connection.atomic_blocks, pending.count()))
+        real_release(token, ready, parked)
+
+    monkeypatch.setattr(services.delivery, "_record_once", record_once)
+    monkeypatch.setattr(services.delivery, "release_lanes", release)
+    assert drain(outbox_client) == 20
+    assert seen and all(same for same, _ in seen)
+    assert all(pending == 0 for _, pending in seen)  # the outcomes were written first
