@@ -132,9 +132,22 @@ def deliver_batch(
         run.sender.stop()  # after a failure, no send thread may wait for room forever
 
 
-# Finished lanes to hand back, by claim token: (ready: player -> version claimed, parked:
-# player -> (version, when its head is due again)).
-HandBack = dict[str, tuple[dict[str, int | None], dict[str, tuple[int, datetime]]]]
+@dataclass
+class HandBack:
+    """Finished lanes to hand back, and the rows they did not send, in one transaction.
+
+    `lanes`: by claim token, (ready: player -> version claimed, parked: player -> (version,
+    when its head is due again)). `unsent`: their rows to release (no attempt counted); they
+    stay leased until then, like their lane, so no other worker can take them meanwhile.
+    """
+
+    lanes: dict[str, tuple[dict[str, int | None], dict[str, tuple[int, datetime]]]] = field(
+        default_factory=dict
+    )
+    unsent: list[OutboxMessage] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.lanes or self.unsent)
 
 
 class _Run:
@@ -238,9 +251,10 @@ class _Run:
         if done.lease_too_short and not self.recorded and not self.chunk:
             logger.warning("outbox lease too short to send; see system check pepbridge.E001",
                            extra={"message_id": done.unsent[0].pk})  # fmt: skip
-        release(done.unsent)
-        if done.player_id is not None:
-            self.lanes_done.append(done)
+        if done.player_id is None:
+            release(done.unsent)  # a row without a lane: nothing else holds it
+        else:
+            self.lanes_done.append(done)  # its unsent rows go back with the lane
 
     def flush(self, at: float | None = None) -> None:
         done, self.lanes_done = self.lanes_done, []
@@ -261,17 +275,23 @@ class _Run:
         self.chunk, self.chunk_started = [], _clock() if at is None else at
 
     def _hand_back_plan(self, done: list[sending.LaneDone]) -> HandBack:
-        """Finished lanes by claim token: (ready: player -> version, parked: player -> (version,
-        retry time)). Taken off `versions` here, once, not in a write that may be retried."""
-        by_token: HandBack = {}
+        """What to hand back for these finished lanes. Versions are taken off `versions` here,
+        once, not in a write that may be retried.
+
+        A lane whose head now waits for a retry is parked until then, with its later rows
+        (unsent) released: they may not overtake the head. Made ready instead, it cost one
+        claim per failing lane that found the head not due and only parked it then.
+        """
+        plan = HandBack()
         for lane in done:
-            ready, parked = by_token.setdefault(lane.token, ({}, {}))
+            ready, parked = plan.lanes.setdefault(lane.token, ({}, {}))
             version = self.versions.pop((lane.token, lane.player_id or ""), None)
-            if lane.retry_at is not None and version is not None and not lane.unsent:
+            if lane.retry_at is not None and version is not None:
                 parked[lane.player_id or ""] = (version, lane.retry_at)
             else:
                 ready[lane.player_id or ""] = version
-        return by_token
+            plan.unsent += lane.unsent
+        return plan
 
     def finish(self) -> list[Result]:
         self.flush()
@@ -281,7 +301,8 @@ class _Run:
 def _hand_back_lanes(hand_back: HandBack) -> None:
     # Inside the chunk's transaction when there is one: no savepoint (two more statements).
     with transaction.atomic(savepoint=False):
-        for token, (ready, parked) in sorted(hand_back.items()):
+        release(hand_back.unsent)
+        for token, (ready, parked) in sorted(hand_back.lanes.items()):
             release_lanes(token, ready, parked)
 
 

@@ -284,3 +284,29 @@ def test_a_chunks_lanes_are_handed_back_in_its_outcomes_transaction(
     assert drain(outbox_client) == 20
     assert seen and all(same for same, _ in seen)
     assert all(pending == 0 for _, pending in seen)  # the outcomes were written first
+
+
+@pytest.mark.django_db
+def test_a_lane_whose_head_waits_for_a_retry_is_parked_with_its_later_rows_released(
+    outbox_pep, outbox_client, settings, monkeypatch
+) -> None:
+    """Parked at once until the head's retry, not made ready for a claim that would only find
+    the head not due and park it then (one wasted claim per failing lane)."""
+    settings.OUTBOX_QUICK_RETRIES = 0
+    outbox_pep.post(URL, status=500)
+    rows = put(*[message("p-1", n) for n in range(5)])
+    parked_by_a_claim: list[str] = []
+    real_park = claim._park
+
+    def park(lane, head, now, gate):
+        parked_by_a_claim.append(lane.player_id)
+        return real_park(lane, head, now, gate)
+
+    monkeypatch.setattr(claim, "_park", park)
+    assert drain(outbox_client) == 1  # the head, answered 500; the other four may not overtake it
+    head = OutboxMessage.objects.get(pk=rows[0].pk)
+    assert head.status == Status.PENDING and head.attempts == 1
+    lane = OutboxLane.objects.get(player_id="p-1")
+    assert (lane.next_attempt_at, lane.claimed_by) == (head.next_attempt_at, "")
+    assert not OutboxMessage.objects.exclude(claimed_by="").exists()  # later rows released
+    assert parked_by_a_claim == []
