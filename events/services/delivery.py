@@ -439,8 +439,14 @@ def is_lock_conflict(exc: BaseException) -> bool:
 def _record_once(
     results: list[Result], worker: str, then: Callable[[], None] | None = None
 ) -> None:
-    """Write a chunk's outcomes in one transaction: rows, attempts, endpoint counters, then
-    whatever `then` writes."""
+    """Write a chunk's outcomes in one transaction: rows, attempts, what `then` writes (the
+    lanes they free), endpoint counters.
+
+    Statement order inside one transaction changes nothing anyone sees, but it sets how long
+    locks are held: the endpoint's row (`EndpointState`, one per message type, which every
+    worker's chunk writes) is taken last, so it is never held while `then` waits for a lane an
+    enqueue's transaction holds.
+    """
     now = timezone.now()
     with transaction.atomic():
         _mark_delivered([r for r in results if r.outcome == Outcome.DELIVERED], now)
@@ -453,9 +459,9 @@ def _record_once(
         _forward_dead_letters(dead, now)
         tries = [try_ for r in results for try_ in [*r.earlier, r]]
         DeliveryAttempt.objects.bulk_create([_attempt(r, worker) for r in tries])
-        _count_for_circuits(results, now)  # same commit: one transaction per chunk
         if then is not None:
             then()
+        _count_for_circuits(results, now)  # same commit: one transaction per chunk
     metrics.attempts_recorded((r.row.message_type, r.outcome) for r in results)
 
 

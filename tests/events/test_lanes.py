@@ -310,3 +310,30 @@ def test_a_lane_whose_head_waits_for_a_retry_is_parked_with_its_later_rows_relea
     assert (lane.next_attempt_at, lane.claimed_by) == (head.next_attempt_at, "")
     assert not OutboxMessage.objects.exclude(claimed_by="").exists()  # later rows released
     assert parked_by_a_claim == []
+
+
+@pytest.mark.django_db
+def test_a_chunk_hands_its_lanes_back_before_it_locks_the_endpoints_counters(
+    outbox_pep, outbox_client, monkeypatch
+) -> None:
+    """The endpoint's row is written by every worker's chunks: it must not be held while the
+    hand-back waits for a lane that an enqueue's transaction holds."""
+    outbox_pep.post(URL, status=200)
+    monkeypatch.setattr(services.delivery, "FLUSH_SECONDS", 60.0)  # chunks cut by count only
+    put(*[message(f"p-{n % 5}", n) for n in range(20)])
+    order: list[str] = []
+    real_release, real_count = services.delivery.release_lanes, services.endpoints.record
+
+    def release(*args, **kwargs):
+        order.append("lanes")
+        return real_release(*args, **kwargs)
+
+    def count(*args, **kwargs):
+        order.append("endpoint")
+        return real_count(*args, **kwargs)
+
+    monkeypatch.setattr(services.delivery, "release_lanes", release)
+    monkeypatch.setattr(services.endpoints, "record", count)
+    assert drain(outbox_client) == 20
+    assert "endpoint" in order and "lanes" in order
+    assert order.index("lanes") < order.index("endpoint")
