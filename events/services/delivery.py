@@ -398,7 +398,8 @@ def _record(results: list[Result], worker: str, then: Callable[[], None] | None 
     A deadlock or serialization failure rolls the whole chunk back; giving up then would leave
     its delivered rows leased, to be sent again when the lease runs out. So the write is tried
     up to RECORD_ATTEMPTS times, each time logged as what it is (not as an outage). `then`
-    runs in the same transaction, after the outcomes (the lanes they free).
+    runs in the same transaction, after the outcomes (the lanes they free); with no results
+    nothing runs, `then` included (the caller hands lanes back on their own then).
     """
     if results:
         _with_lock_retry(lambda: _record_once(results, worker, then))
