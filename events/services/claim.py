@@ -23,7 +23,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, connections, transaction
-from django.db.models import F, prefetch_related_objects
+from django.db.models import F, QuerySet, prefetch_related_objects
+from django.db.models.functions import Collate
 from django.utils import timezone
 
 from events import selectors
@@ -286,6 +287,7 @@ def release_lanes(
     """
     free = {"lease_expires_at": None, "claimed_by": ""}
     mine = OutboxLane.objects.filter(claimed_by=token)
+    _lock_in_key_order(mine, [*parked, *ready])
     stale = []
     for player, (version, when) in sorted(parked.items()):
         if not mine.filter(player_id=player, version=version).update(next_attempt_at=when, **free):
@@ -294,6 +296,21 @@ def release_lanes(
     now_ready = sorted([*ready, *stale])
     if now_ready:
         mine.filter(AnyOf(F("player_id"), now_ready)).update(next_attempt_at=timezone.now(), **free)
+
+
+def _lock_in_key_order(mine: QuerySet[OutboxLane], keys: list[str]) -> None:
+    """Lock the lanes to hand back in the order `lanes.touch` locks them: by code point.
+
+    The hand-back's UPDATEs and DELETE lock lanes in whatever order their plans visit them, so
+    an enqueue touching two of them in sorted order could deadlock with it, and the enqueue (a
+    business transaction) may be the one PostgreSQL cancels. One statement per chunk; COLLATE
+    "C" sorts as Python's `sorted` does. SQLite has one writer at a time: nothing to order.
+    """
+    if len(keys) < 2 or not connection.features.has_select_for_update:
+        return
+    ordered = mine.filter(AnyOf(F("player_id"), sorted(keys)))
+    ordered = ordered.order_by(Collate(F("player_id"), "C")).select_for_update()
+    list(ordered.values_list("pk", flat=True))
 
 
 def _drop_emptied(token: str, versions: dict[str, int]) -> None:

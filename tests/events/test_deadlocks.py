@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import threading
+import time
+from datetime import timedelta
 
 import pytest
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from events.models import EndpointState, OutboxMessage
-from events.services import delivery, endpoints
+from events import lanes
+from events.models import EndpointState, OutboxLane, OutboxMessage
+from events.services import claim, delivery, endpoints
 from tests.events.outbox_fixtures import BASE, message, put
 
 pytestmark = pytest.mark.django_db
@@ -145,3 +148,67 @@ def test_two_workers_writing_opposite_endpoint_orders_do_not_deadlock() -> None:
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_hand_back_and_an_enqueue_touching_the_same_two_lanes_do_not_deadlock() -> None:
+    """The enqueue locks lane A then B (sorted); the hand-back parks B and frees A. Before, it
+    locked B first and then waited for A: a deadlock PostgreSQL broke by cancelling one side."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+    now = timezone.now()
+    for player in ("p-a", "p-b"):
+        OutboxLane.objects.create(
+            player_id=player, version=0, claimed_by="t1", lease_expires_at=now, next_attempt_at=now
+        )
+    errors: list[BaseException] = []
+    a_held, hand_back_pid = threading.Event(), []
+
+    def enqueue_a_then_b() -> None:
+        try:
+            with transaction.atomic():
+                lanes.touch(["p-a"], due=now)
+                a_held.set()
+                _wait_until_blocked_on_a_lock(hand_back_pid)
+                lanes.touch(["p-b"], due=now)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            a_held.set()
+            connection.close()
+
+    def hand_back() -> None:
+        try:
+            hand_back_pid.append(connection.cursor().connection.info.backend_pid)
+            a_held.wait(timeout=10)
+            with transaction.atomic():
+                claim.release_lanes("t1", {"p-a": 0}, {"p-b": (0, now + timedelta(minutes=1))})
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=enqueue_a_then_b), threading.Thread(target=hand_back)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    # Both enqueued meanwhile (versions bumped): both freed and due, neither dropped nor parked.
+    left = {lane.player_id: lane for lane in OutboxLane.objects.all()}
+    assert {player: lane.claimed_by for player, lane in left.items()} == {"p-a": "", "p-b": ""}
+    assert all(lane.next_attempt_at < now + timedelta(seconds=30) for lane in left.values())
+
+
+def _wait_until_blocked_on_a_lock(pids: list[int]) -> None:
+    """Until the hand-back's backend waits on a row lock (the enqueue holds lane A)."""
+    deadline = time.monotonic() + 10
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            if pids:
+                cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", pids)
+                if (cursor.fetchone() or [None])[0] == "Lock":
+                    return
+            time.sleep(0.01)
+    raise AssertionError("the hand-back never waited for lane A")
