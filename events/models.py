@@ -45,8 +45,14 @@ class OutboxMessage(models.Model):
     player_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
     # Where the row goes: NULL for PEP, else an operator's webhook subscription (docs/delivery.md,
     # "Targets"). PROTECT: a subscription with rows is disabled, not deleted.
+    # No index of its own: outbox_subscription_idx (subscription, created_at) serves its lookups.
     subscription = models.ForeignKey(
-        "WebhookSubscription", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "WebhookSubscription",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     # The ordering key (events.lanes.lane_key): the player, and the target when it is not PEP,
     # so a subscription that is down never holds up the same player's messages to PEP. NULL: no
