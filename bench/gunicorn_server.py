@@ -1,25 +1,36 @@
 """The gunicorn server the HTTP benchmarks load, and the statistics of their load loops.
 
 One copy for bench/operator_api.py, bench/webhooks.py and bench/ingest.py: the server with a
-minimal view beside the project's, its start and stop, and the figures of a load loop.
+minimal view beside the project's, its start and stop, the load loop (`load`) and its figures.
 gunicorn runs under the interpreter that runs the benchmark (`sys.executable -m gunicorn`), so a
 bench measures the environment it was started in, not whatever `.venv/` happens to hold.
 """
 
 from __future__ import annotations
 
+import http.client
+import multiprocessing
 import os
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 START_SECONDS = 30
+LOAD_PROCESSES = 2
+
+# One client thread's requests: request number -> (body, headers).
+Requests = Callable[[int], tuple[bytes, dict[str, str]]]
+# Made in the client process before the clock starts (so signing a body costs no server time):
+# (the thread's job, the thread's index among all threads) -> its requests.
+PrepareRequests = Callable[[dict[str, Any], int], Requests]
 
 
 def wsgi_with_minimal_view(view_path: str, answer: dict[str, Any], *, read_body: bool) -> Any:
@@ -134,3 +145,96 @@ def summary(latencies: list[float], statuses: dict[int, int], elapsed: float) ->
         "mean_ms": round(statistics.fmean(latencies) * 1000, 2),
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
     }
+
+
+def load(
+    port: int,
+    path: str,
+    prepare: PrepareRequests,
+    *,
+    seconds: float,
+    clients: int,
+    rate: float,
+    lead: float = 0.5,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """`clients` keep-alive connections over LOAD_PROCESSES processes for `seconds`.
+
+    rate 0 is a closed loop (each connection sends as soon as it has its answer); otherwise an
+    open loop at `rate` requests/s in all, each latency taken from the request's planned send
+    time, so a stalled server cannot hide its queue. `lead`: seconds before the clock starts,
+    for `prepare`. `extra` goes into each process's job (with `process`, its number).
+    """
+    per = max(1, clients // LOAD_PROCESSES)
+    start = time.time() + lead
+    jobs = [
+        {
+            **(extra or {}),
+            "port": port,
+            "path": path,
+            "prepare": prepare,
+            "seconds": seconds,
+            "start": start,
+            "threads": per,
+            "threads_total": per * LOAD_PROCESSES,
+            "offset": process * per,
+            "process": process,
+            "interval": (1.0 / rate) if rate else 0.0,
+        }
+        for process in range(LOAD_PROCESSES)
+    ]
+    with multiprocessing.get_context("fork").Pool(LOAD_PROCESSES) as pool:
+        results = pool.map(_client_process, jobs)
+    latencies = sorted(x for r in results for x in r["latencies"])
+    statuses: dict[int, int] = {}
+    for r in results:
+        for status, count in r["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+    elapsed = max(r["finished"] for r in results) - start
+    return summary(latencies, statuses, elapsed)
+
+
+def _client_process(job: dict[str, Any]) -> dict[str, Any]:
+    """One load process: `threads` connections, each sending what its `prepare` made."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    finished = [0.0]
+    lock = threading.Lock()
+    start, step = job["start"], job["interval"]
+
+    def run(index: int) -> None:
+        requests = job["prepare"](job, index)
+        conn = http.client.HTTPConnection("127.0.0.1", job["port"], timeout=30)
+        n = 0
+        time.sleep(max(0.0, start - time.time()))
+        while True:
+            planned = start + (index + n * job["threads_total"]) * step if step else time.time()
+            if planned >= start + job["seconds"]:
+                break
+            if step:
+                time.sleep(max(0.0, planned - time.time()))
+            body, headers = requests(n)
+            try:
+                conn.request("POST", job["path"], body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", job["port"], timeout=30)
+                status = 0
+            now = time.time()
+            with lock:
+                latencies.append(now - planned)
+                finished[0] = max(finished[0], now)
+                statuses[status] = statuses.get(status, 0) + 1
+            n += 1
+        conn.close()
+
+    offset = job["offset"]
+    threads = [threading.Thread(target=run, args=(offset + i,)) for i in range(job["threads"])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"latencies": latencies, "statuses": statuses, "finished": finished[0]}

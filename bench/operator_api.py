@@ -23,13 +23,11 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import multiprocessing
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -149,88 +147,25 @@ def _assign_body() -> bytes:
     ).encode()
 
 
-def _send(conn: http.client.HTTPConnection, path: str, headers: dict[str, str]) -> int:
-    body = _assign_body()
-    conn.request("POST", path, body=body, headers={**headers, "Content-Type": "application/json"})
-    response = conn.getresponse()
-    response.read()
-    return response.status
-
-
-def _client(job: dict[str, Any]) -> dict[str, Any]:
-    """One client process: `threads` keep-alive connections, closed or open loop."""
-    import threading
-
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    finished = [0.0]
-    lock = threading.Lock()
-    start = job["start"]
-
-    def run(index: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", job["port"], timeout=30)
-        step = job["interval"]
-        n = 0
-        time.sleep(max(0.0, start - time.time()))
-        while True:
-            planned = start + (index + n * job["threads_total"]) * step if step else time.time()
-            if planned >= start + job["seconds"]:
-                break
-            if step:
-                time.sleep(max(0.0, planned - time.time()))
-            try:
-                status = _send(conn, job["path"], job["headers"])
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", job["port"], timeout=30)
-                status = 0
-            now = time.time()
-            with lock:
-                latencies.append(now - planned)
-                finished[0] = max(finished[0], now)
-                statuses[status] = statuses.get(status, 0) + 1
-            n += 1
-        conn.close()
-
-    offset = job["offset"]
-    threads = [threading.Thread(target=run, args=(offset + i,)) for i in range(job["threads"])]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return {"latencies": latencies, "statuses": statuses, "finished": finished[0]}
+def _assign_requests(job: dict[str, Any], index: int) -> gunicorn_server.Requests:
+    """Each request a new assign-bonus (a new requestId), with the token's headers."""
+    headers = {**job["headers"], "Content-Type": "application/json"}
+    return lambda n: (_assign_body(), headers)
 
 
 def _load(
     port: int, path: str, headers: dict[str, str], *, seconds: float, clients: int, rate: float
 ) -> dict[str, Any]:
     """Run `clients` connections over 2 processes; rate 0 = closed loop (as fast as answered)."""
-    processes = 2
-    per = max(1, clients // processes)
-    start = time.time() + 0.5
-    jobs = [
-        {
-            "port": port,
-            "path": path,
-            "headers": headers,
-            "seconds": seconds,
-            "start": start,
-            "threads": per,
-            "threads_total": per * processes,
-            "offset": p * per,
-            "interval": (1.0 / rate) if rate else 0.0,
-        }
-        for p in range(processes)
-    ]
-    with multiprocessing.get_context("fork").Pool(processes) as pool:
-        results = pool.map(_client, jobs)
-    latencies = sorted(x for r in results for x in r["latencies"])
-    statuses: dict[int, int] = {}
-    for r in results:
-        for status, count in r["statuses"].items():
-            statuses[status] = statuses.get(status, 0) + count
-    elapsed = max(r["finished"] for r in results) - start
-    return gunicorn_server.summary(latencies, statuses, elapsed)
+    return gunicorn_server.load(
+        port,
+        path,
+        _assign_requests,
+        seconds=seconds,
+        clients=clients,
+        rate=rate,
+        extra={"headers": headers},
+    )
 
 
 # --- main ------------------------------------------------------------------------------------

@@ -27,15 +27,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
-import http.client
 import json
-import multiprocessing
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -129,93 +126,32 @@ def _signed_body(player_base: int) -> tuple[bytes, dict[str, str]]:
     return body, headers
 
 
-def _client(job: dict[str, Any]) -> dict[str, Any]:
-    """One client process: `threads` keep-alive connections, closed or open loop."""
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    finished = [0.0]
-    lock = threading.Lock()
-    start = job["start"]
-    # Enough signed bodies for the run, made before it starts (the open loop's share, or a
-    # closed loop's generous guess); reused round-robin if a closed loop outruns the guess.
+def _signed_requests(job: dict[str, Any], index: int) -> gunicorn_server.Requests:
+    """Enough signed bodies for the run, made before it starts (the open loop's share, or a
+    closed loop's generous guess); past them, each is signed when sent (never one sent twice:
+    that would be a 409 replay)."""
     per_thread = int(job["budget"] / job["threads_total"]) + 2
-    base = job["id_base"] * 1_000_000
-
-    def run(index: int) -> None:
-        bodies = [_signed_body(base + index * 10_000 + n * 10) for n in range(per_thread)]
-        conn = http.client.HTTPConnection("127.0.0.1", job["port"], timeout=30)
-        step = job["interval"]
-        n = 0
-        time.sleep(max(0.0, start - time.time()))
-        while True:
-            planned = start + (index + n * job["threads_total"]) * step if step else time.time()
-            if planned >= start + job["seconds"]:
-                break
-            if step:
-                time.sleep(max(0.0, planned - time.time()))
-            body, headers = bodies[n % len(bodies)]
-            if n >= len(bodies):  # a body sent again would be a 409 replay: make it new
-                body, headers = _signed_body(base + index * 10_000 + n * 10)
-            try:
-                conn.request("POST", job["path"], body=body, headers=headers)
-                response = conn.getresponse()
-                response.read()
-                status = response.status
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", job["port"], timeout=30)
-                status = 0
-            now = time.time()
-            with lock:
-                latencies.append(now - planned)
-                finished[0] = max(finished[0], now)
-                statuses[status] = statuses.get(status, 0) + 1
-            n += 1
-        conn.close()
-
-    offset = job["offset"]
-    threads = [threading.Thread(target=run, args=(offset + i,)) for i in range(job["threads"])]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return {"latencies": latencies, "statuses": statuses, "finished": finished[0]}
+    base = (_RUN[0] * 100 + job["process"]) * 1_000_000 + index * 10_000
+    bodies = [_signed_body(base + n * 10) for n in range(per_thread)]
+    return lambda n: bodies[n] if n < len(bodies) else _signed_body(base + n * 10)
 
 
-_RUN = [0]
+_RUN = [0]  # players differ per run, so every event is new
 
 
 def _load(port: int, path: str, *, seconds: float, clients: int, rate: float) -> dict[str, Any]:
     """Run `clients` connections over 2 processes; rate 0 = closed loop (as fast as answered)."""
-    processes = 2
-    per = max(1, clients // processes)
     _RUN[0] += 1
-    start = time.time() + 1.5  # time to sign the bodies first
-    budget = (rate or 1500) * seconds
-    jobs = [
-        {
-            "port": port,
-            "path": path,
-            "seconds": seconds,
-            "start": start,
-            "threads": per,
-            "threads_total": per * processes,
-            "offset": p * per,
-            "id_base": _RUN[0] * 100 + p,  # players differ per run: every event is new
-            "interval": (1.0 / rate) if rate else 0.0,
-            "budget": budget,
-        }
-        for p in range(processes)
-    ]
-    with multiprocessing.get_context("fork").Pool(processes) as pool:
-        results = pool.map(_client, jobs)
-    latencies = sorted(x for r in results for x in r["latencies"])
-    statuses: dict[int, int] = {}
-    for r in results:
-        for status, count in r["statuses"].items():
-            statuses[status] = statuses.get(status, 0) + count
-    elapsed = max(r["finished"] for r in results) - start
-    return gunicorn_server.summary(latencies, statuses, elapsed)
+    return gunicorn_server.load(
+        port,
+        path,
+        _signed_requests,
+        seconds=seconds,
+        clients=clients,
+        rate=rate,
+        lead=1.5,  # time to sign the bodies first
+        extra={"budget": (rate or 1500) * seconds},
+    )
 
 
 # --- the worker's half: splitting what the intake stored ------------------------------------
