@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 from urllib.parse import urlencode
 
 from django import forms
@@ -55,7 +55,15 @@ class BigListMixin:
     list_per_page = 50
 
 
-class ExactSearchMixin:
+if TYPE_CHECKING:
+    # The mixins below go before a ModelAdmin in its bases: typed as one, mypy sees the admin's
+    # getters they call (at run time they are plain classes, so the MRO stays Django's).
+    _ModelAdminMixin = admin.ModelAdmin
+else:
+    _ModelAdminMixin = object
+
+
+class ExactSearchMixin(_ModelAdminMixin):
     """Search by exact value on each of `search_fields`: one index lookup per field.
 
     Django's "=field" means iexact, i.e. UPPER(col) = UPPER(term), which no plain index serves;
@@ -71,7 +79,7 @@ class ExactSearchMixin:
         if not term:
             return queryset, False
         match = Q(pk__in=[])
-        for field in self.get_search_fields(request):  # type: ignore[attr-defined]
+        for field in self.get_search_fields(request):
             if field.startswith("^"):
                 alias = f"_lower_{field[1:]}"
                 queryset = queryset.alias(**{alias: Lower(field[1:])})
@@ -87,7 +95,7 @@ _COMPARISONS = ("exact", "gte", "gt", "lte", "lt", "isnull", "isempty", "in")
 FILTER_SUFFIXES = frozenset(("", *_COMPARISONS, "year", "month", "day", "id__exact", "pk__exact"))
 
 
-class OfferedLookupsMixin:
+class OfferedLookupsMixin(_ModelAdminMixin):
     """Staff without `view_personal_data` may filter a list only as the page offers it.
 
     Django allows any lookup on a model's own fields from the query string (`?email=`,
@@ -106,8 +114,7 @@ class OfferedLookupsMixin:
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
         if request is None:
             return False  # who is asking is unknown: refuse rather than guess
-        # A mixin: the ModelAdmin after it in the MRO has lookup_allowed, which mypy cannot see.
-        allowed = super().lookup_allowed(lookup, value, request)  # type: ignore[misc]
+        allowed = super().lookup_allowed(lookup, value, request)
         if not allowed or may_see_personal_data(request):
             return bool(allowed)
         return lookup in self.offered_lookups(request)
@@ -115,17 +122,19 @@ class OfferedLookupsMixin:
     def offered_lookups(self, request: HttpRequest) -> set[str]:
         """Every query-string key the list's filters and exact search produce."""
         offered: set[str] = set()
-        paths = []
-        for item in self.get_list_filter(request):  # type: ignore[attr-defined]
+        paths: list[str] = []
+        for item in self.get_list_filter(request):
             if isinstance(item, type) and issubclass(item, ListFilter):
                 offered.add(getattr(item, "parameter_name", ""))
-            else:
-                paths.append(item[0] if isinstance(item, (list, tuple)) else item)
-        if getattr(self, "date_hierarchy", None):
-            paths.append(self.date_hierarchy)  # type: ignore[attr-defined]
+            elif isinstance(item, (list, tuple)):
+                paths.append(str(item[0]))  # (field path, filter class)
+            elif isinstance(item, str):
+                paths.append(item)
+        if self.date_hierarchy:
+            paths.append(self.date_hierarchy)
         for path in paths:
             offered.update(f"{path}__{suffix}" if suffix else path for suffix in FILTER_SUFFIXES)
-        for field in self.get_search_fields(request):  # type: ignore[attr-defined]
+        for field in self.get_search_fields(request):
             if field.startswith("="):
                 offered.update((field[1:], f"{field[1:]}__exact"))
         return offered
