@@ -6,16 +6,18 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from pepbridge import health
 
+# The paths called thousands of times a second go first: Django tries the patterns in order
+# (a webhook request went through 26 patterns to its own, ~40 us of its CPU).
 urlpatterns = [
-    path("admin/backoffice/", include("pepbridge.dashboard.urls")),
-    path("admin/", admin.site.urls),
+    path("", include("webhooks.urls")),
+    path("", include("players.urls")),
+    path("", include("bonuses.urls")),
+    path("", include("reconciliation.urls")),
+    path("", include("pepbridge.api.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("metrics", health.metrics_view, name="metrics"),
-    path("", include("pepbridge.api.urls")),
-    path("", include("bonuses.urls")),
-    path("", include("players.urls")),
-    path("", include("reconciliation.urls")),
-    path("", include("webhooks.urls")),
+    path("admin/backoffice/", include("pepbridge.dashboard.urls")),
+    path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]
