@@ -150,15 +150,32 @@ def test_two_workers_writing_opposite_endpoint_orders_do_not_deadlock() -> None:
     assert errors == []
 
 
+_LATER = timezone.now() + timedelta(days=1)
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_hand_back_and_an_enqueue_touching_the_same_two_lanes_do_not_deadlock() -> None:
-    """The enqueue locks lane A then B (sorted); the hand-back parks B and frees A. Before, it
-    locked B first and then waited for A: a deadlock PostgreSQL broke by cancelling one side."""
+@pytest.mark.parametrize(
+    ("made", "ready", "parked"),
+    [
+        # B parked, A freed: the parked lane's UPDATE used to come first.
+        (("p-a", "p-b"), {"p-a": 0}, {"p-b": (0, _LATER)}),
+        # Both emptied, B stored first: the DELETE visits lanes in the table's order.
+        (("p-b", "p-a"), {"p-a": 0, "p-b": 0}, {}),
+        # Nothing to drop (A's version unknown): the lock is a statement of its own.
+        (("p-a", "p-b"), {"p-a": None}, {"p-b": (0, _LATER)}),
+    ],
+    ids=["park-and-free", "drop-two", "nothing-to-drop"],
+)
+def test_a_hand_back_and_an_enqueue_touching_the_same_two_lanes_do_not_deadlock(
+    made, ready, parked
+) -> None:
+    """The enqueue locks lane A then B (sorted), the hand-back takes both. Before, it could
+    lock B first and then wait for A: a deadlock PostgreSQL broke by cancelling one side."""
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (set DATABASE_URL)")
     now = timezone.now()
-    for player in ("p-a", "p-b"):
+    for player in made:
         OutboxLane.objects.create(
             player_id=player, version=0, claimed_by="t1", lease_expires_at=now, next_attempt_at=now
         )
@@ -183,7 +200,7 @@ def test_a_hand_back_and_an_enqueue_touching_the_same_two_lanes_do_not_deadlock(
             hand_back_pid.append(connection.cursor().connection.info.backend_pid)
             a_held.wait(timeout=10)
             with transaction.atomic():
-                claim.release_lanes("t1", {"p-a": 0}, {"p-b": (0, now + timedelta(minutes=1))})
+                claim.release_lanes("t1", ready, parked)
         except BaseException as exc:
             errors.append(exc)
         finally:
