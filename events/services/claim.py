@@ -302,11 +302,12 @@ def release_lanes(
 
 
 def _lock_in_key_order(mine: QuerySet[OutboxLane], keys: list[str]) -> None:
-    """Lock the lanes to hand back in the order `lanes.touch` locks them: by code point.
+    """Lock the lanes `keys` of `mine` in the order `lanes.touch` locks them: by code point.
 
-    The hand-back's UPDATEs and DELETE lock lanes in whatever order their plans visit them, so
-    an enqueue touching two of them in sorted order could deadlock with it, and the enqueue (a
-    business transaction) may be the one PostgreSQL cancels. COLLATE "C" sorts as Python's
+    An UPDATE or DELETE of several lanes (a hand-back, freeing a dead worker's) locks them in
+    whatever order its plan visits them, so an enqueue touching two of them in sorted order
+    could deadlock with it, and the enqueue (a business transaction) may be the one
+    PostgreSQL cancels. COLLATE "C" sorts as Python's
     `sorted` does. SQLite has one writer at a time: nothing to order. Usually done by the
     DELETE of emptied lanes instead (`_drop_emptied`): a statement of its own cost one worker
     of two 7-11 % of its rate (each statement waits for the send threads' interpreter lock).
@@ -441,11 +442,13 @@ def release_dead(now: datetime) -> int:
         return 0
     tokens = sorted({token for _, token in dead})
     players = sorted({player for player, _ in dead})
+    held_lanes = OutboxLane.objects.filter(claimed_by__in=tokens)
     with transaction.atomic():
         OutboxMessage.objects.filter(
             lane__in=players, claimed_by__in=tokens, status=Status.PENDING
         ).update(lease_expires_at=None, claimed_by="")
-        freed = OutboxLane.objects.filter(player_id__in=players, claimed_by__in=tokens).update(
+        _lock_in_key_order(held_lanes, players)
+        freed = held_lanes.filter(player_id__in=players).update(
             next_attempt_at=now, lease_expires_at=None, claimed_by=""
         )
     logger.warning("outbox leases of a dead worker released", extra={

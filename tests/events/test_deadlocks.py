@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import OperationalError, connection, transaction
@@ -172,22 +174,51 @@ def test_a_hand_back_and_an_enqueue_touching_the_same_two_lanes_do_not_deadlock(
 ) -> None:
     """The enqueue locks lane A then B (sorted), the hand-back takes both. Before, it could
     lock B first and then wait for A: a deadlock PostgreSQL broke by cancelling one side."""
+    _race_an_enqueue_of_a_then_b(made, "t1", lambda: claim.release_lanes("t1", ready, parked))
+    # Both enqueued meanwhile (versions bumped): both freed and due, neither dropped nor parked.
+    left = {lane.player_id: lane for lane in OutboxLane.objects.all()}
+    assert {player: lane.claimed_by for player, lane in left.items()} == {"p-a": "", "p-b": ""}
+    assert all(
+        lane.next_attempt_at < timezone.now() + timedelta(seconds=30) for lane in left.values()
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_freeing_a_dead_workers_lanes_and_an_enqueue_of_two_of_them_do_not_deadlock(
+    monkeypatch,
+) -> None:
+    token = f"{socket.gethostname()}:1:dead"
+    monkeypatch.setattr(claim, "_pid_namespace", lambda: "ns")
+    monkeypatch.setattr(claim, "_dead_claimant", lambda held, host, namespace: held == token)
+    _race_an_enqueue_of_a_then_b(("p-b", "p-a"), token, lambda: claim.release_dead(timezone.now()))
+    assert set(OutboxLane.objects.values_list("claimed_by", flat=True)) == {""}
+
+
+def _race_an_enqueue_of_a_then_b(made: tuple[str, ...], token: str, take_both: Any) -> None:
+    """Lanes `made` (in that order) held by `token`; an enqueue holds A while `take_both` runs
+    in its own transaction and waits for A, then touches B. No side may fail."""
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (set DATABASE_URL)")
     now = timezone.now()
+    lease = now + timedelta(minutes=2)
     for player in made:
         OutboxLane.objects.create(
-            player_id=player, version=0, claimed_by="t1", lease_expires_at=now, next_attempt_at=now
+            player_id=player,
+            version=0,
+            claimed_by=token,
+            lease_expires_at=lease,
+            next_attempt_at=lease,
         )
     errors: list[BaseException] = []
-    a_held, hand_back_pid = threading.Event(), []
+    a_held, taker_pid = threading.Event(), []
 
     def enqueue_a_then_b() -> None:
         try:
             with transaction.atomic():
                 lanes.touch(["p-a"], due=now)
                 a_held.set()
-                _wait_until_blocked_on_a_lock(hand_back_pid)
+                _wait_until_blocked_on_a_lock(taker_pid)
                 lanes.touch(["p-b"], due=now)
         except BaseException as exc:
             errors.append(exc)
@@ -195,27 +226,23 @@ def test_a_hand_back_and_an_enqueue_touching_the_same_two_lanes_do_not_deadlock(
             a_held.set()
             connection.close()
 
-    def hand_back() -> None:
+    def take() -> None:
         try:
-            hand_back_pid.append(connection.cursor().connection.info.backend_pid)
+            taker_pid.append(connection.cursor().connection.info.backend_pid)
             a_held.wait(timeout=10)
             with transaction.atomic():
-                claim.release_lanes("t1", ready, parked)
+                take_both()
         except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=enqueue_a_then_b), threading.Thread(target=hand_back)]
+    threads = [threading.Thread(target=enqueue_a_then_b), threading.Thread(target=take)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
     assert errors == []
-    # Both enqueued meanwhile (versions bumped): both freed and due, neither dropped nor parked.
-    left = {lane.player_id: lane for lane in OutboxLane.objects.all()}
-    assert {player: lane.claimed_by for player, lane in left.items()} == {"p-a": "", "p-b": ""}
-    assert all(lane.next_attempt_at < now + timedelta(seconds=30) for lane in left.values())
 
 
 def _wait_until_blocked_on_a_lock(pids: list[int]) -> None:
