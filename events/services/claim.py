@@ -307,10 +307,10 @@ def _lock_in_key_order(mine: QuerySet[OutboxLane], keys: list[str]) -> None:
     An UPDATE or DELETE of several lanes (a hand-back, freeing a dead worker's) locks them in
     whatever order its plan visits them, so an enqueue touching two of them in sorted order
     could deadlock with it, and the enqueue (a business transaction) may be the one
-    PostgreSQL cancels. COLLATE "C" sorts as Python's
-    `sorted` does. SQLite has one writer at a time: nothing to order. Usually done by the
-    DELETE of emptied lanes instead (`_drop_emptied`): a statement of its own cost one worker
-    of two 7-11 % of its rate (each statement waits for the send threads' interpreter lock).
+    PostgreSQL cancels. COLLATE "C" sorts as Python's `sorted` does. SQLite has one writer at
+    a time: nothing to order. A hand-back usually has this done by its DELETE of emptied lanes
+    (`_drop_emptied`): a statement of its own cost two workers 7-11 % of their rate (each
+    statement waits for the send threads' interpreter lock).
     """
     if len(keys) < 2 or not connection.features.has_select_for_update:
         return
